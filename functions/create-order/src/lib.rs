@@ -1,0 +1,54 @@
+//! `POST /orders`: place an order.
+//!
+//! Validates the body (every bad field reported at once), computes the total, and writes the order
+//! with a conditional put: `attribute_not_exists(pk)` makes it a create that can never overwrite.
+//! With an `Idempotency-Key` header the order and an idempotency record are written in one
+//! transaction, and a retry returns the first response (`Idempotent-Replayed: true`).
+
+use lambda_http::http::HeaderValue;
+use lambda_http::{Body, Error, Request, Response};
+use orders_shared::api;
+use orders_shared::domain::order::now_timestamp;
+use orders_shared::domain::{NewOrder, Order};
+use orders_shared::store::idempotency::{self, IdempotencyKey};
+use orders_shared::{AppError, OrderStore};
+
+pub async fn handler(store: &OrderStore, request: Request) -> Result<Response<Body>, Error> {
+    Ok(api::respond(create_order(store, &request).await))
+}
+
+async fn create_order(store: &OrderStore, request: &Request) -> Result<Response<Body>, AppError> {
+    let body = api::json_body(request)?;
+    let key = api::header_text(request, "idempotency-key")?
+        .map(IdempotencyKey::parse)
+        .transpose()?;
+    let new_order = NewOrder::parse(&body)?;
+    let Some(key) = key else {
+        let order = Order::place(new_order, &now_timestamp());
+        store.create(&order).await?;
+        return Ok(api::created_response(&order));
+    };
+
+    let fingerprint = idempotency::fingerprint(&body);
+    if let Some(earlier) = store.find_idempotency_record(&key).await? {
+        return Ok(replayed(earlier.replay(&fingerprint)?));
+    }
+    let order = Order::place(new_order, &now_timestamp());
+    match store
+        .create_with_idempotency_key(&order, &key, &fingerprint)
+        .await?
+    {
+        None => Ok(api::created_response(&order)),
+        // A concurrent request with the same key won the race: answer as it did.
+        Some(winner) => Ok(replayed(winner.replay(&fingerprint)?)),
+    }
+}
+
+/// The first response again, marked as a replay.
+fn replayed(order: Order) -> Response<Body> {
+    let mut response = api::created_response(&order);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}

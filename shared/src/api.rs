@@ -1,0 +1,253 @@
+//! The HTTP contract, on top of API Gateway's REST proxy integration.
+//!
+//! With a proxy integration API Gateway hands the whole request to the function (method, path,
+//! headers, query and path parameters, body) and returns the function's status, headers and body
+//! as they are. So the contract lives here: how a body is read (at most 64 KiB, JSON), how the
+//! optimistic-locking headers are read (`If-Match`) and written (`ETag`), and how every error
+//! becomes `{"error": {"code", "message", "details"?}}`.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::domain::{Order, OrderId};
+use crate::error::AppError;
+
+/// The largest request body accepted (API Gateway itself allows 10 MB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a client should wait before retrying a throttled request.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Reads the body as JSON: 413 above [`MAX_BODY_BYTES`], 400 if empty or not JSON.
+pub fn json_body(request: &Request) -> Result<Value, AppError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(AppError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::MalformedJson("the body is empty".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|error| AppError::MalformedJson(error.to_string()))
+}
+
+/// The `{orderId}` path parameter. An id that is not a UUID names no order: 404.
+pub fn order_id(request: &Request) -> Result<OrderId, AppError> {
+    request
+        .path_parameters_ref()
+        .and_then(|params| params.first("orderId"))
+        .and_then(OrderId::parse)
+        .ok_or(AppError::NotFound)
+}
+
+/// One query-string parameter, if present.
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+        .map(str::to_owned)
+}
+
+/// One header as text, if present and printable.
+pub fn header_text<'a>(request: &'a Request, name: &str) -> Result<Option<&'a str>, AppError> {
+    request
+        .headers()
+        .get(name)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| AppError::BadRequest(format!("the {name} header is not printable")))
+        })
+        .transpose()
+}
+
+/// The version named by `If-Match` (`"3"`, the `ETag` of a read, or a bare `3`).
+///
+/// Optimistic locking needs it: without `If-Match` a client could overwrite a change it never
+/// saw, so a conditional write without one is refused with 428 Precondition Required.
+pub fn if_match_version(request: &Request) -> Result<u64, AppError> {
+    let value = header_text(request, "if-match")?.ok_or(AppError::PreconditionRequired)?;
+    let version = value.trim();
+    let version = version
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(version);
+    version.parse::<u64>().map_err(|_| {
+        AppError::BadRequest(
+            "If-Match must be the order's ETag, a version such as \"3\" (not * or a list)".into(),
+        )
+    })
+}
+
+/// The `ETag` of an order: its version, quoted as HTTP requires.
+pub fn etag(order: &Order) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{}\"", order.version)).expect("digits are a valid header")
+}
+
+/// A JSON response.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_string(body).expect("our response types always serialise");
+    let mut response = Response::new(Body::Text(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// An order, with its version as the `ETag` (the token a client sends back in `If-Match`).
+pub fn order_response(status: StatusCode, order: &Order) -> Response<Body> {
+    let mut response = json_response(status, order);
+    response.headers_mut().insert(header::ETAG, etag(order));
+    response
+}
+
+/// `201 Created` for a new order, with `Location` and `ETag`.
+pub fn created_response(order: &Order) -> Response<Body> {
+    let mut response = order_response(StatusCode::CREATED, order);
+    let location = HeaderValue::from_str(&format!("/orders/{}", order.order_id))
+        .expect("a UUID is a valid header");
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+}
+
+/// Renders an error in the app's error shape. A 412 also carries the current order, so the
+/// client can merge its change and retry with the new `ETag` without reading again.
+pub fn error_response(error: &AppError) -> Response<Body> {
+    let mut detail = json!({"code": error.code(), "message": error.public_message()});
+    if let AppError::Validation(fields) = error {
+        detail["details"] = json!(fields);
+    }
+    let mut body = json!({ "error": detail });
+    if let AppError::VersionConflict { current } = error {
+        body["current"] = json!(current);
+    }
+    let mut response = json_response(error.status(), &body);
+    match error {
+        AppError::VersionConflict { current } => {
+            response.headers_mut().insert(header::ETAG, etag(current));
+        }
+        AppError::Throttled => {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The last step of every API handler: a response either way, and a log line for failures.
+/// Server errors log their cause (never sent to the client); client errors log only their code.
+pub fn respond(result: Result<Response<Body>, AppError>) -> Response<Body> {
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status().is_server_error() {
+                tracing::error!(code = error.code(), cause = %error, "request failed");
+            } else {
+                tracing::info!(
+                    code = error.code(),
+                    status = error.status().as_u16(),
+                    "request refused"
+                );
+            }
+            error_response(&error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+
+    fn request_with_header(name: &str, value: &str) -> Request {
+        http::Request::builder()
+            .header(name, value)
+            .body(Body::Empty)
+            .unwrap()
+    }
+
+    fn body_json(response: &Response<Body>) -> Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn if_match_accepts_etags_and_bare_versions() {
+        assert_eq!(
+            if_match_version(&request_with_header("If-Match", "\"3\"")).unwrap(),
+            3
+        );
+        assert_eq!(
+            if_match_version(&request_with_header("if-match", " 12 ")).unwrap(),
+            12
+        );
+    }
+
+    #[test]
+    fn if_match_is_required_and_must_be_a_version() {
+        let none = http::Request::builder().body(Body::Empty).unwrap();
+        assert!(matches!(
+            if_match_version(&none),
+            Err(AppError::PreconditionRequired)
+        ));
+        for bad in ["*", "\"abc\"", "W/\"3\"", "\"3\", \"4\"", "-1", ""] {
+            let result = if_match_version(&request_with_header("If-Match", bad));
+            assert!(matches!(result, Err(AppError::BadRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bodies_are_limited_and_must_be_json() {
+        let request = |body: Body| http::Request::builder().body(body).unwrap();
+        let big = "x".repeat(MAX_BODY_BYTES + 1);
+        assert!(matches!(
+            json_body(&request(Body::from(big))),
+            Err(AppError::PayloadTooLarge { .. })
+        ));
+        assert!(matches!(
+            json_body(&request(Body::Empty)),
+            Err(AppError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            json_body(&request(Body::from("{\"a\":"))),
+            Err(AppError::MalformedJson(_))
+        ));
+        assert_eq!(
+            json_body(&request(Body::from("{\"a\":1}"))).unwrap(),
+            json!({"a": 1})
+        );
+    }
+
+    #[test]
+    fn errors_render_in_the_app_shape() {
+        let response = error_response(&AppError::Validation(vec![crate::domain::FieldError {
+            field: "items".into(),
+            message: "is required".into(),
+        }]));
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(
+            body_json(&response),
+            json!({"error": {"code": "ValidationFailed", "message": "the request has invalid fields",
+                             "details": [{"field": "items", "message": "is required"}]}})
+        );
+    }
+
+    #[test]
+    fn throttling_says_when_to_retry_and_internal_errors_say_nothing() {
+        let response = error_response(&AppError::Throttled);
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "1");
+        let response = error_response(&AppError::Internal("table orders-x not found".into()));
+        assert_eq!(response.status(), 500);
+        let text = String::from_utf8(response.body().to_vec()).unwrap();
+        assert!(!text.contains("orders-x"), "{text}");
+    }
+}

@@ -1,0 +1,447 @@
+//! Client input: untrusted JSON in, domain values (or every problem with it) out.
+//!
+//! A client that sends five mistakes should learn about all five in one response, so parsing does
+//! not stop at the first bad field: it walks the whole body, collects a [`FieldError`] for each
+//! problem (`items[2].quantity: must be 1 to 1000`), and returns either a complete value or the
+//! complete list. Wrong JSON types are field errors too, not a generic "bad JSON".
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::order::{Address, CustomerId, LineItem, MAX_ITEMS, MAX_NOTE_CHARS, Sku};
+
+/// One problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Where the problem is, as a path into the body: `customerId`, `items[0].sku`.
+    pub field: String,
+    pub message: String,
+}
+
+/// What `POST /orders` asks for, once parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub customer_id: CustomerId,
+    pub items: Vec<LineItem>,
+    pub note: Option<String>,
+    pub shipping_address: Option<Address>,
+}
+
+/// What `PATCH /orders/{id}` asks to change. For `note` and `shippingAddress`, `Some(None)` means
+/// the client sent `null`: remove it (JSON Merge Patch, RFC 7396). Absent means leave it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrderPatch {
+    pub items: Option<Vec<LineItem>>,
+    pub note: Option<Option<String>>,
+    pub shipping_address: Option<Option<Address>>,
+}
+
+impl NewOrder {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let mut problems = Problems::default();
+        let fields = problems
+            .object(body, "body")
+            .ok_or_else(|| problems.take())?;
+        problems.reject_unknown(
+            fields,
+            "",
+            &["customerId", "items", "note", "shippingAddress", "payment"],
+        );
+        if fields.contains_key("payment") {
+            problems.add("payment", "card data is not accepted yet");
+        }
+        let customer_id = problems.required(fields, "customerId").and_then(|value| {
+            problems.check("customerId", string(value).and_then(CustomerId::parse))
+        });
+        let items = problems
+            .required(fields, "items")
+            .and_then(|value| problems.items(value));
+        let note = optional(fields, "note").and_then(|value| problems.note(value));
+        let shipping_address =
+            optional(fields, "shippingAddress").and_then(|value| problems.address(value));
+        problems.finish()?;
+        Ok(Self {
+            customer_id: customer_id.expect("checked"),
+            items: items.expect("checked"),
+            note,
+            shipping_address,
+        })
+    }
+}
+
+impl OrderPatch {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let mut problems = Problems::default();
+        let fields = problems
+            .object(body, "body")
+            .ok_or_else(|| problems.take())?;
+        for key in fields.keys() {
+            match key.as_str() {
+                "items" | "note" | "shippingAddress" => {}
+                "status" => problems.add(key, "cannot be patched: cancel with POST .../cancel"),
+                "orderId" | "customerId" | "version" | "totalCents" | "createdAt" | "updatedAt" => {
+                    problems.add(key, "cannot be changed")
+                }
+                _ => problems.add(key, "is not a known field"),
+            }
+        }
+        let mut patch = OrderPatch::default();
+        match fields.get("items") {
+            None => {}
+            Some(Value::Null) => problems.add("items", "cannot be removed"),
+            Some(value) => patch.items = problems.items(value),
+        }
+        if let Some(value) = fields.get("note") {
+            patch.note = Some(optional_value(value).and_then(|v| problems.note(v)));
+        }
+        if let Some(value) = fields.get("shippingAddress") {
+            patch.shipping_address = Some(optional_value(value).and_then(|v| problems.address(v)));
+        }
+        if fields.is_empty() {
+            problems.add(
+                "body",
+                "must change at least one of items, note, shippingAddress",
+            );
+        }
+        problems.finish()?;
+        Ok(patch)
+    }
+}
+
+/// The problems found so far, and the parsers of the shared parts of a body.
+#[derive(Default)]
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Keeps the value, or records why there is none.
+    fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|message| self.add(field, message)).ok()
+    }
+
+    fn take(&mut self) -> Vec<FieldError> {
+        std::mem::take(&mut self.0)
+    }
+
+    fn finish(self) -> Result<(), Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+
+    fn object<'a>(&mut self, value: &'a Value, field: &str) -> Option<&'a Map<String, Value>> {
+        let object = value.as_object();
+        if object.is_none() {
+            self.add(field, "must be a JSON object");
+        }
+        object
+    }
+
+    fn required<'a>(&mut self, fields: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+        let value = optional(fields, name);
+        if value.is_none() {
+            self.add(name, "is required");
+        }
+        value
+    }
+
+    fn reject_unknown(&mut self, fields: &Map<String, Value>, prefix: &str, known: &[&str]) {
+        for key in fields.keys().filter(|key| !known.contains(&key.as_str())) {
+            self.add(format!("{prefix}{key}"), "is not a known field");
+        }
+    }
+
+    /// `items`: 1 to 100 line items, each checked, all reported.
+    fn items(&mut self, value: &Value) -> Option<Vec<LineItem>> {
+        let Some(array) = value.as_array() else {
+            self.add("items", "must be an array");
+            return None;
+        };
+        if array.is_empty() || array.len() > MAX_ITEMS {
+            self.add("items", format!("must hold 1 to {MAX_ITEMS} items"));
+            return None;
+        }
+        let parsed: Vec<Option<LineItem>> = array
+            .iter()
+            .enumerate()
+            .map(|(index, value)| self.line_item(value, &format!("items[{index}]")))
+            .collect();
+        parsed.into_iter().collect()
+    }
+
+    fn line_item(&mut self, value: &Value, path: &str) -> Option<LineItem> {
+        let fields = self.object(value, path)?;
+        self.reject_unknown(
+            fields,
+            &format!("{path}."),
+            &["sku", "quantity", "unitPriceCents"],
+        );
+        let sku_path = format!("{path}.sku");
+        let sku = match optional(fields, "sku") {
+            None => {
+                self.add(&sku_path, "is required");
+                None
+            }
+            Some(value) => self.check(&sku_path, string(value).and_then(Sku::parse)),
+        };
+        let mut field = |name: &str, parse: &dyn Fn(&Value) -> Result<i64, String>| {
+            let path = format!("{path}.{name}");
+            match optional(fields, name) {
+                None => {
+                    self.add(path, "is required");
+                    None
+                }
+                Some(value) => self.check(&path, parse(value)),
+            }
+        };
+        let quantity = field("quantity", &|v| {
+            LineItem::parse_quantity(integer(v)?).map(i64::from)
+        });
+        let unit_price = field("unitPriceCents", &|v| {
+            LineItem::parse_unit_price(integer(v)?).map(|p| p as i64)
+        });
+        Some(LineItem {
+            sku: sku?,
+            quantity: quantity? as u32,
+            unit_price_cents: unit_price? as u64,
+        })
+    }
+
+    fn note(&mut self, value: &Value) -> Option<String> {
+        let note = string(value).and_then(|note| {
+            if note.chars().count() > MAX_NOTE_CHARS {
+                Err(format!("must be at most {MAX_NOTE_CHARS} characters"))
+            } else {
+                Ok(note.to_owned())
+            }
+        });
+        self.check("note", note)
+    }
+
+    fn address(&mut self, value: &Value) -> Option<Address> {
+        const PATH: &str = "shippingAddress";
+        let fields = self.object(value, PATH)?;
+        self.reject_unknown(
+            fields,
+            "shippingAddress.",
+            &["name", "line1", "line2", "city", "postalCode", "country"],
+        );
+        let mut text = |name: &str, required: bool| -> Option<Option<String>> {
+            let path = format!("{PATH}.{name}");
+            match optional(fields, name) {
+                None if required => {
+                    self.add(path, "is required");
+                    None
+                }
+                None => Some(None),
+                Some(value) => {
+                    let text = string(value).and_then(|text| match text.trim().chars().count() {
+                        1..=200 => Ok(text.trim().to_owned()),
+                        _ => Err("must be 1 to 200 characters".to_owned()),
+                    });
+                    self.check(&path, text).map(Some)
+                }
+            }
+        };
+        let name = text("name", true);
+        let line1 = text("line1", true);
+        let line2 = text("line2", false);
+        let city = text("city", true);
+        let postal_code = text("postalCode", true);
+        let country = text("country", true);
+        let country = match country.flatten() {
+            Some(code) if code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()) => {
+                Some(code)
+            }
+            Some(_) => {
+                self.add(
+                    "shippingAddress.country",
+                    "must be an ISO 3166-1 alpha-2 code, like GB",
+                );
+                None
+            }
+            None => None,
+        };
+        Some(Address {
+            name: name??,
+            line1: line1??,
+            line2: line2?,
+            city: city??,
+            postal_code: postal_code??,
+            country: country?,
+        })
+    }
+}
+
+/// A field that is absent or `null` is not there.
+fn optional<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    fields.get(name).and_then(optional_value)
+}
+
+fn optional_value(value: &Value) -> Option<&Value> {
+    (!value.is_null()).then_some(value)
+}
+
+fn string(value: &Value) -> Result<&str, String> {
+    value.as_str().ok_or_else(|| "must be a string".to_owned())
+}
+
+fn integer(value: &Value) -> Result<i64, String> {
+    value
+        .as_i64()
+        .ok_or_else(|| "must be an integer".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields_of(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    fn valid_body() -> Value {
+        json!({
+            "customerId": "c-1",
+            "items": [{"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250}],
+            "note": "leave at the door",
+            "shippingAddress": {"name": "Ada", "line1": "1 Way", "city": "London",
+                                "postalCode": "SW1", "country": "GB"}
+        })
+    }
+
+    #[test]
+    fn a_valid_order_parses() {
+        let order = NewOrder::parse(&valid_body()).unwrap();
+        assert_eq!(order.customer_id.as_str(), "c-1");
+        assert_eq!(order.items.len(), 1);
+        assert_eq!(order.items[0].quantity, 2);
+        assert_eq!(order.note.as_deref(), Some("leave at the door"));
+        assert_eq!(order.shipping_address.unwrap().country, "GB");
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once() {
+        let body = json!({
+            "customerId": 5,
+            "items": [
+                {"sku": "OK-1", "quantity": 0, "unitPriceCents": -1},
+                {"sku": "bad sku", "quantity": "two"},
+                "not an object"
+            ],
+            "note": 7,
+            "colour": "red"
+        });
+        let errors = NewOrder::parse(&body).unwrap_err();
+        assert_eq!(
+            fields_of(&errors),
+            vec![
+                "colour",
+                "customerId",
+                "items[0].quantity",
+                "items[0].unitPriceCents",
+                "items[1].sku",
+                "items[1].quantity",
+                "items[1].unitPriceCents",
+                "items[2]",
+                "note",
+            ]
+        );
+        assert_eq!(errors[1].message, "must be a string");
+        assert_eq!(errors[6].message, "is required");
+    }
+
+    #[test]
+    fn item_counts_are_limited() {
+        let mut body = valid_body();
+        body["items"] = json!([]);
+        assert_eq!(
+            fields_of(&NewOrder::parse(&body).unwrap_err()),
+            vec!["items"]
+        );
+        let item = json!({"sku": "A", "quantity": 1, "unitPriceCents": 1});
+        body["items"] = Value::Array(vec![item.clone(); 101]);
+        assert_eq!(
+            fields_of(&NewOrder::parse(&body).unwrap_err()),
+            vec!["items"]
+        );
+        body["items"] = Value::Array(vec![item; 100]);
+        assert!(NewOrder::parse(&body).is_ok());
+    }
+
+    #[test]
+    fn required_fields_are_named() {
+        let errors = NewOrder::parse(&json!({})).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["customerId", "items"]);
+        let errors = NewOrder::parse(&json!({"customerId": null, "items": null})).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["customerId", "items"]);
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_one_error() {
+        for body in [json!([]), json!("order"), json!(3), Value::Null] {
+            assert_eq!(
+                fields_of(&NewOrder::parse(&body).unwrap_err()),
+                vec!["body"]
+            );
+        }
+    }
+
+    #[test]
+    fn card_data_is_refused_until_it_can_be_encrypted() {
+        let mut body = valid_body();
+        body["payment"] = json!({"cardNumber": "4111111111111111", "expiry": "12/29"});
+        let errors = NewOrder::parse(&body).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["payment"]);
+        assert!(!errors[0].message.contains("4111"), "never echo card data");
+    }
+
+    #[test]
+    fn addresses_are_checked_field_by_field() {
+        let mut body = valid_body();
+        body["shippingAddress"] = json!({"name": "", "line1": "1 Way", "country": "gb"});
+        let errors = NewOrder::parse(&body).unwrap_err();
+        assert_eq!(
+            fields_of(&errors),
+            vec![
+                "shippingAddress.name",
+                "shippingAddress.city",
+                "shippingAddress.postalCode",
+                "shippingAddress.country",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_patch_sets_or_removes_fields() {
+        let patch = OrderPatch::parse(&json!({"note": null, "items": [
+            {"sku": "A", "quantity": 3, "unitPriceCents": 100}]}))
+        .unwrap();
+        assert_eq!(patch.note, Some(None));
+        assert_eq!(patch.items.unwrap()[0].quantity, 3);
+        assert_eq!(patch.shipping_address, None);
+    }
+
+    #[test]
+    fn a_patch_cannot_touch_server_owned_fields() {
+        let errors = OrderPatch::parse(
+            &json!({"status": "SHIPPED", "version": 9, "totalCents": 1, "items": null}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            fields_of(&errors),
+            vec!["status", "version", "totalCents", "items"]
+        );
+        let errors = OrderPatch::parse(&json!({})).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["body"]);
+    }
+}

@@ -1,0 +1,39 @@
+//! # Orders on Lambda: the shared crate
+//!
+//! Every Lambda function of this project is a thin crate (`functions/<name>`) whose `main.rs` builds
+//! its clients once and whose `lib.rs` maps one route onto this crate. The rules live here, each
+//! concept in one module, so a reader can learn one exam topic from one file:
+//!
+//! | module            | concept                                                                 |
+//! |-------------------|-------------------------------------------------------------------------|
+//! | [`domain`]        | the order, its status machine, and parsing client input ("parse, don't validate") |
+//! | [`error`]         | the one error enum, and its mapping to HTTP statuses (in one place)     |
+//! | [`api`]           | the HTTP contract on top of API Gateway's REST proxy events              |
+//! | [`store`]         | the DynamoDB single-table store: item mapping, queries, pagination      |
+//! | [`store::locking`]| optimistic locking with conditional writes                              |
+//! | [`store::idempotency`] | `Idempotency-Key`: a retried request returns the first response    |
+//! | [`config`]        | the environment a function reads, read once at cold start               |
+//! | [`telemetry`]     | logging set up once per execution environment                          |
+//!
+//! ## The data path of an order
+//!
+//! ```text
+//! client -> API Gateway (REST) -> create-order -> DynamoDB table (ORDER#<id> / ORDER)
+//!                                                   |
+//!                                                   +-> stream (NEW_AND_OLD_IMAGES) -> events ...
+//! client -> get-order / list-orders (reads)   update-order / cancel-order (conditional writes)
+//! ```
+//!
+//! Start with [`domain::order`], then [`store::locking`]; a function such as
+//! `functions/update-order/src/lib.rs` shows how a route uses them.
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::AppError;
+pub use store::OrderStore;

@@ -1,0 +1,259 @@
+//! Idempotency keys: a retried `POST /orders` returns the first response instead of a second order.
+//!
+//! Networks fail after a request was processed but before its response arrived; a client that
+//! retries must not order twice. It sends an `Idempotency-Key` header; the first request with a
+//! key stores an idempotency record *in the same transaction* as the order, so either both exist
+//! or neither does:
+//!
+//! ```text
+//! TransactWriteItems
+//!   Put ORDER#<id>        / ORDER        if attribute_not_exists(pk)
+//!   Put IDEMPOTENCY#<key> / IDEMPOTENCY  if attribute_not_exists(pk) OR expiresAt < :now
+//! ```
+//!
+//! A retry finds the record: the same body (by SHA-256 fingerprint) gets the stored order back; a
+//! different body under the same key is a client bug, refused with 422. Two concurrent first
+//! attempts race in the transaction: one wins, the other is cancelled and replays the winner's.
+//!
+//! Records expire through DynamoDB TTL (`expiresAt`, epoch seconds). TTL deletion is lazy (it can
+//! take days), so a read treats an expired record as absent rather than trusting it is gone.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Item, OrderStore, from_item, order_item, sdk_failure, to_item};
+use crate::domain::Order;
+use crate::error::AppError;
+
+const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+/// A client's `Idempotency-Key`: 1 to 128 visible ASCII characters (a UUID is a good choice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(value: &str) -> Result<Self, AppError> {
+        let visible = value.bytes().all(|b| b.is_ascii_graphic());
+        if (1..=128).contains(&value.len()) && visible {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(AppError::BadRequest(
+                "Idempotency-Key must be 1 to 128 visible ASCII characters".into(),
+            ))
+        }
+    }
+
+    fn partition_key(&self) -> String {
+        format!("IDEMPOTENCY#{}", self.0)
+    }
+}
+
+/// The SHA-256 of a request body in canonical form (object keys sorted, no whitespace), so the
+/// same JSON with other spacing or key order counts as the same request.
+pub fn fingerprint(body: &Value) -> String {
+    let canonical = serde_json::to_vec(&canonical(body)).expect("a JSON value always serialises");
+    Sha256::digest(canonical)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The value with every object's keys in sorted order. (serde_json keeps insertion order here:
+/// a dependency enables its `preserve_order` feature, so sorting cannot be left to the Map type.)
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => {
+            let mut sorted: Vec<(&String, &Value)> = fields.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// What is remembered of the first request with a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    pk: String,
+    sk: String,
+    request_fingerprint: String,
+    /// The order the first request created: its response is rebuilt from it.
+    order: Order,
+    /// TTL attribute: epoch seconds.
+    expires_at: u64,
+}
+
+impl IdempotencyRecord {
+    /// The order to answer a retry with, if the retry is the same request.
+    pub fn replay(self, fingerprint: &str) -> Result<Order, AppError> {
+        if self.request_fingerprint == fingerprint {
+            Ok(self.order)
+        } else {
+            Err(AppError::IdempotencyKeyReused)
+        }
+    }
+}
+
+impl OrderStore {
+    /// The record of an earlier request with this key, unless there is none or it has expired.
+    pub async fn find_idempotency_record(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, AppError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.partition_key()))
+            .key("sk", AttributeValue::S(IDEMPOTENCY_SK.into()))
+            // Strongly consistent: a retry right after the first request must see its record.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| sdk_failure("GetItem", error))?;
+        let record: Option<IdempotencyRecord> = output.item.map(from_item).transpose()?;
+        Ok(record.filter(|record| record.expires_at > epoch_seconds()))
+    }
+
+    /// Creates the order and its idempotency record atomically. Returns `None` when both were
+    /// written, or the earlier record when another request with this key got there first.
+    pub async fn create_with_idempotency_key(
+        &self,
+        order: &Order,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+    ) -> Result<Option<IdempotencyRecord>, AppError> {
+        let now = epoch_seconds();
+        let record = IdempotencyRecord {
+            pk: key.partition_key(),
+            sk: IDEMPOTENCY_SK.into(),
+            request_fingerprint: fingerprint.into(),
+            order: order.clone(),
+            expires_at: now + self.idempotency_ttl.as_secs(),
+        };
+        let put_order = put(
+            order_item(order)?,
+            "attribute_not_exists(pk)",
+            None,
+            &self.table,
+        )?;
+        let put_record = put(
+            to_item(&record)?,
+            "attribute_not_exists(pk) OR expiresAt < :now",
+            Some((":now", AttributeValue::N(now.to_string()))),
+            &self.table,
+        )?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_order).build())
+            .transact_items(TransactWriteItem::builder().put(put_record).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(error) => match error.as_service_error() {
+                // A condition failed: the key was taken by a concurrent request (a fresh order id
+                // cannot collide). Replay the winner's record.
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
+                    match self.find_idempotency_record(key).await? {
+                        Some(winner) => Ok(Some(winner)),
+                        None => Err(sdk_failure("TransactWriteItems", error)),
+                    }
+                }
+                _ => Err(sdk_failure("TransactWriteItems", error)),
+            },
+        }
+    }
+}
+
+fn put(
+    item: Item,
+    condition: &str,
+    value: Option<(&str, AttributeValue)>,
+    table: &str,
+) -> Result<Put, AppError> {
+    let mut put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition);
+    if let Some((name, value)) = value {
+        put = put.expression_attribute_values(name, value);
+    }
+    put.build()
+        .map_err(|error| AppError::Internal(format!("cannot build a transaction item: {error}")))
+}
+
+fn epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::sample_order;
+    use serde_json::json;
+
+    #[test]
+    fn keys_are_visible_ascii_of_bounded_length() {
+        assert!(IdempotencyKey::parse("3f1c2a9e-demo-key-0001").is_ok());
+        for bad in ["", "has space", "tab\t", "é", &"k".repeat(129)] {
+            assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_key_order_and_spacing() {
+        let a: Value = serde_json::from_str(r#"{"a": 1, "b": [1, 2]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"b":[1,2],"a":1}"#).unwrap();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&json!({"a": 2, "b": [1, 2]})));
+        assert_eq!(fingerprint(&a).len(), 64);
+    }
+
+    #[test]
+    fn a_replay_needs_the_same_request() {
+        let record = IdempotencyRecord {
+            pk: "IDEMPOTENCY#k".into(),
+            sk: IDEMPOTENCY_SK.into(),
+            request_fingerprint: "abc".into(),
+            order: sample_order(),
+            expires_at: 0,
+        };
+        assert_eq!(record.clone().replay("abc").unwrap(), sample_order());
+        assert!(matches!(
+            record.replay("abd"),
+            Err(AppError::IdempotencyKeyReused)
+        ));
+    }
+
+    #[test]
+    fn the_record_is_not_in_the_customer_index() {
+        let record = IdempotencyRecord {
+            pk: "IDEMPOTENCY#k".into(),
+            sk: IDEMPOTENCY_SK.into(),
+            request_fingerprint: "abc".into(),
+            order: sample_order(),
+            expires_at: 1,
+        };
+        let item = to_item(&record).unwrap();
+        // A top-level customerId would put it in the sparse byCustomer index.
+        assert!(!item.contains_key("customerId"));
+        assert!(item.contains_key("expiresAt"));
+    }
+}

@@ -1,0 +1,328 @@
+//! Optimistic locking: a write succeeds only if nobody else wrote since the client's read.
+//!
+//! Every order carries a `version`. A client reads it (the `ETag`), sends it back in `If-Match`,
+//! and the store turns that into a conditional write:
+//!
+//! ```text
+//! UpdateItem  SET ..., version = :expected + 1
+//!             ConditionExpression: version = :expected [AND status IN (:allowed...)]
+//! ```
+//!
+//! DynamoDB evaluates the condition and applies the update atomically, so of two clients holding
+//! the same version exactly one wins; the other gets `ConditionalCheckFailedException`. No lock is
+//! held between the read and the write, which is why it is *optimistic*: conflicts are rare, and a
+//! loser simply re-reads and retries.
+//!
+//! With `ReturnValuesOnConditionCheckFailure=ALL_OLD` the failed write returns the item as it is,
+//! so the store can tell the client *why* without a second read: no item (404), another version
+//! (412, with the current order), or the right version in a status that forbids the change (409).
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+use super::{Item, OrderStore, from_item, order_key, sdk_failure};
+use crate::domain::order::{now_timestamp, total_cents};
+use crate::domain::{Order, OrderId, OrderPatch, OrderStatus};
+use crate::error::AppError;
+
+/// A change to an order, to be applied only at the expected version.
+#[derive(Debug, Default)]
+pub struct ConditionalUpdate {
+    /// Attributes to set (besides `version` and `updatedAt`, which every update sets).
+    sets: Vec<(&'static str, AttributeValue)>,
+    /// Attributes to remove.
+    removes: Vec<&'static str>,
+    /// If not empty, the order must be in one of these statuses (the status machine's rule).
+    allowed_statuses: Vec<OrderStatus>,
+    /// What the change does, for the 409 message: "cannot {action} an order that is SHIPPED".
+    action: &'static str,
+}
+
+impl ConditionalUpdate {
+    /// A status change, allowed only from the statuses the machine permits.
+    pub fn transition(to: OrderStatus, action: &'static str) -> Self {
+        Self {
+            sets: vec![("status", AttributeValue::S(to.as_str().into()))],
+            allowed_statuses: OrderStatus::sources_of(to).to_vec(),
+            action,
+            ..Self::default()
+        }
+    }
+
+    /// A client's patch. Items may change only while `PLACED`, the address until shipping; the
+    /// total is recomputed here from the new items.
+    pub fn patch(patch: &OrderPatch) -> Result<Self, AppError> {
+        let mut update = Self {
+            action: "change",
+            ..Self::default()
+        };
+        if let Some(items) = &patch.items {
+            update.set("items", to_attribute(items)?);
+            update.set("totalCents", to_attribute(&total_cents(items))?);
+            update.restrict(&[OrderStatus::Placed], "change the items of");
+        }
+        match &patch.shipping_address {
+            None => {}
+            Some(address) => {
+                match address {
+                    Some(address) => update.set("shippingAddress", to_attribute(address)?),
+                    None => update.removes.push("shippingAddress"),
+                }
+                update.restrict(
+                    &[OrderStatus::Placed, OrderStatus::Confirmed],
+                    "change the shipping address of",
+                );
+            }
+        }
+        match &patch.note {
+            None => {}
+            Some(Some(note)) => update.set("note", AttributeValue::S(note.clone())),
+            Some(None) => update.removes.push("note"),
+        }
+        Ok(update)
+    }
+
+    fn set(&mut self, name: &'static str, value: AttributeValue) {
+        self.sets.push((name, value));
+    }
+
+    /// Narrows the allowed statuses to those also in `statuses`.
+    fn restrict(&mut self, statuses: &[OrderStatus], action: &'static str) {
+        if self.allowed_statuses.is_empty() {
+            self.allowed_statuses = statuses.to_vec();
+        } else {
+            self.allowed_statuses
+                .retain(|status| statuses.contains(status));
+        }
+        self.action = action;
+    }
+}
+
+impl OrderStore {
+    /// Applies `update` to the order if, and only if, it is still at version `expected`.
+    /// Returns the order as written (`ReturnValues=ALL_NEW`), now at `expected + 1`.
+    pub async fn update_if_version(
+        &self,
+        id: OrderId,
+        expected: u64,
+        update: ConditionalUpdate,
+    ) -> Result<Order, AppError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(order_key(id)))
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#updatedAt", "updatedAt")
+            .expression_attribute_values(":expected", number(expected))
+            .expression_attribute_values(":next", number(expected + 1))
+            .expression_attribute_values(":now", AttributeValue::S(now_timestamp()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+
+        let mut set = vec![
+            "#version = :next".to_owned(),
+            "#updatedAt = :now".to_owned(),
+        ];
+        for (i, (name, value)) in update.sets.into_iter().enumerate() {
+            set.push(format!("#s{i} = :s{i}"));
+            request = request
+                .expression_attribute_names(format!("#s{i}"), name)
+                .expression_attribute_values(format!(":s{i}"), value);
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !update.removes.is_empty() {
+            let mut remove = Vec::new();
+            for (i, name) in update.removes.into_iter().enumerate() {
+                remove.push(format!("#r{i}"));
+                request = request.expression_attribute_names(format!("#r{i}"), name);
+            }
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+
+        let mut condition = "#version = :expected".to_owned();
+        if !update.allowed_statuses.is_empty() {
+            let mut allowed = Vec::new();
+            for (i, status) in update.allowed_statuses.iter().enumerate() {
+                allowed.push(format!(":allowed{i}"));
+                request = request.expression_attribute_values(
+                    format!(":allowed{i}"),
+                    AttributeValue::S(status.as_str().into()),
+                );
+            }
+            // `status` is a DynamoDB reserved word: it must go through a name placeholder.
+            condition.push_str(&format!(" AND #status IN ({})", allowed.join(", ")));
+            request = request.expression_attribute_names("#status", "status");
+        }
+
+        let result = request
+            .update_expression(expression)
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Ok(output) => from_item(output.attributes.unwrap_or_default()),
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Err(
+                    explain_conflict(failed.item.clone(), expected, update.action),
+                ),
+                _ => Err(sdk_failure("UpdateItem", error)),
+            },
+        }
+    }
+}
+
+/// Why a conditional write failed, from the item as it was (`ALL_OLD`): no item means no order;
+/// another version means the client's copy is stale; the same version means the status forbade it.
+pub fn explain_conflict(old: Option<Item>, expected: u64, action: &'static str) -> AppError {
+    let Some(item) = old else {
+        return AppError::NotFound;
+    };
+    match from_item::<Order>(item) {
+        Ok(current) if current.version != expected => AppError::VersionConflict {
+            current: Box::new(current),
+        },
+        Ok(current) => AppError::NotAllowedInStatus {
+            action,
+            status: current.status,
+        },
+        Err(error) => error,
+    }
+}
+
+fn number(n: u64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn to_attribute(value: &impl serde::Serialize) -> Result<AttributeValue, AppError> {
+    serde_dynamo::to_attribute_value(value)
+        .map_err(|error| AppError::Internal(format!("cannot map to an attribute: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::order_item;
+    use crate::store::tests::{sample_order, store};
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+    use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    fn failed_with(item: Option<Item>) -> UpdateItemError {
+        UpdateItemError::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder()
+                .set_item(item)
+                .message("The conditional request failed")
+                .build(),
+        )
+    }
+
+    #[test]
+    fn a_missing_item_is_not_found() {
+        assert!(matches!(
+            explain_conflict(None, 3, "cancel"),
+            AppError::NotFound
+        ));
+    }
+
+    #[test]
+    fn another_version_is_a_stale_copy_with_the_current_order() {
+        let item = order_item(&sample_order()).unwrap(); // at version 3
+        let AppError::VersionConflict { current } = explain_conflict(Some(item), 2, "cancel")
+        else {
+            panic!("expected a version conflict")
+        };
+        assert_eq!(current.version, 3);
+    }
+
+    #[test]
+    fn the_right_version_in_the_wrong_status_is_a_forbidden_transition() {
+        let mut order = sample_order();
+        order.status = OrderStatus::Shipped;
+        let item = order_item(&order).unwrap();
+        let error = explain_conflict(Some(item), 3, "cancel");
+        assert!(matches!(
+            error,
+            AppError::NotAllowedInStatus {
+                action: "cancel",
+                status: OrderStatus::Shipped
+            }
+        ));
+    }
+
+    #[test]
+    fn a_patch_of_items_recomputes_the_total_and_requires_placed() {
+        let patch = OrderPatch::parse(&serde_json::json!({
+            "items": [{"sku": "A", "quantity": 3, "unitPriceCents": 100}],
+            "shippingAddress": null,
+            "note": "hi"
+        }))
+        .unwrap();
+        let update = ConditionalUpdate::patch(&patch).unwrap();
+        let sets: Vec<&str> = update.sets.iter().map(|(name, _)| *name).collect();
+        assert_eq!(sets, vec!["items", "totalCents", "note"]);
+        assert_eq!(update.sets[1].1, AttributeValue::N("300".into()));
+        assert_eq!(update.removes, vec!["shippingAddress"]);
+        assert_eq!(update.allowed_statuses, vec![OrderStatus::Placed]);
+    }
+
+    #[test]
+    fn a_note_may_change_in_any_status() {
+        let patch = OrderPatch::parse(&serde_json::json!({"note": "hi"})).unwrap();
+        assert!(
+            ConditionalUpdate::patch(&patch)
+                .unwrap()
+                .allowed_statuses
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_write_carries_the_version_condition() {
+        let rule = mock!(Client::update_item)
+            .match_requests(|req| {
+                let values = req.expression_attribute_values().unwrap();
+                req.condition_expression()
+                    == Some("#version = :expected AND #status IN (:allowed0, :allowed1)")
+                    && values[":expected"] == AttributeValue::N("3".into())
+                    && values[":next"] == AttributeValue::N("4".into())
+                    && req.return_values_on_condition_check_failure()
+                        == Some(&ReturnValuesOnConditionCheckFailure::AllOld)
+            })
+            .then_output(|| {
+                let mut order = sample_order();
+                order.version = 4;
+                order.status = OrderStatus::Cancelled;
+                UpdateItemOutput::builder()
+                    .set_attributes(Some(order_item(&order).unwrap()))
+                    .build()
+            });
+        let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
+        let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel");
+        let order = store
+            .update_if_version(sample_order().order_id, 3, update)
+            .await
+            .unwrap();
+        assert_eq!((order.version, order.status), (4, OrderStatus::Cancelled));
+        assert_eq!(rule.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_condition_is_explained_from_the_old_item_without_a_second_read() {
+        let rule = mock!(Client::update_item)
+            .then_error(|| failed_with(Some(order_item(&sample_order()).unwrap())));
+        let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
+        let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel");
+        let error = store
+            .update_if_version(sample_order().order_id, 1, update)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, AppError::VersionConflict { .. }),
+            "{error:?}"
+        );
+        // One call: the mock client would fail any GetItem, and there was none.
+        assert_eq!(rule.num_calls(), 1);
+    }
+}
