@@ -1,1 +1,367 @@
+//! The HTTP contract of DESIGN.md, end to end through the handlers against moto's DynamoDB.
 
+use lambda_http::Body;
+use orders_tests::TestStack;
+use serde_json::{Value, json};
+
+fn order_body(customer: &str) -> Value {
+    json!({
+        "customerId": customer,
+        "items": [
+            {"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250},
+            {"sku": "PEN-7", "quantity": 1, "unitPriceCents": 199}
+        ],
+        "note": "leave at the door"
+    })
+}
+
+#[tokio::test]
+async fn create_returns_the_order_with_location_etag_and_a_server_computed_total() {
+    let stack = TestStack::start().await;
+    let reply = stack.create(&order_body("c-1")).await;
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    let id = reply.order_id();
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/orders/{id}").as_str())
+    );
+    assert_eq!(reply.header("etag"), Some("\"1\""));
+    assert_eq!(reply.body["status"], "PLACED");
+    assert_eq!(reply.body["version"], 1);
+    assert_eq!(reply.body["totalCents"], 2 * 1250 + 199);
+    assert_eq!(reply.body["customerId"], "c-1");
+
+    // A client cannot set the total (or anything else the server owns).
+    let mut forged = order_body("c-1");
+    forged["totalCents"] = json!(1);
+    assert_eq!(stack.create(&forged).await.invalid_fields(), ["totalCents"]);
+}
+
+#[tokio::test]
+async fn get_returns_the_stored_order_and_its_etag() {
+    let stack = TestStack::start().await;
+    let created = stack.create(&order_body("c-1")).await;
+    let reply = stack.get(&created.order_id()).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, created.body);
+    assert_eq!(reply.header("etag"), Some("\"1\""));
+}
+
+#[tokio::test]
+async fn a_missing_order_is_404_in_the_error_shape() {
+    let stack = TestStack::start().await;
+    stack
+        .get("0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e")
+        .await
+        .expect_error(404, "OrderNotFound");
+    stack
+        .get("not-an-id")
+        .await
+        .expect_error(404, "OrderNotFound");
+    let reply = stack
+        .patch(
+            "0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e",
+            Some("\"1\""),
+            &json!({"note": "x"}),
+        )
+        .await;
+    reply.expect_error(404, "OrderNotFound");
+    let reply = stack
+        .cancel("0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e", Some("1"))
+        .await;
+    reply.expect_error(404, "OrderNotFound");
+}
+
+#[tokio::test]
+async fn an_update_with_the_current_version_succeeds_and_bumps_it() {
+    let stack = TestStack::start().await;
+    let id = stack.create(&order_body("c-1")).await.order_id();
+    let reply = stack
+        .patch(
+            &id,
+            Some("\"1\""),
+            &json!({"items": [{"sku": "BOOK-1", "quantity": 3, "unitPriceCents": 1000}],
+                    "note": null}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["version"], 2);
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    assert_eq!(
+        reply.body["totalCents"], 3000,
+        "recomputed from the new items"
+    );
+    assert!(reply.body.get("note").is_none(), "null removes the note");
+    assert_eq!(
+        stack.get(&id).await.body,
+        reply.body,
+        "what was returned is what is stored"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_version_is_412_with_the_current_order() {
+    let stack = TestStack::start().await;
+    let id = stack.create(&order_body("c-1")).await.order_id();
+    assert_eq!(
+        stack
+            .patch(&id, Some("\"1\""), &json!({"note": "first"}))
+            .await
+            .status,
+        200
+    );
+
+    // A second client still holding version 1.
+    let reply = stack
+        .patch(&id, Some("\"1\""), &json!({"note": "second"}))
+        .await;
+    reply.expect_error(412, "VersionConflict");
+    assert_eq!(reply.body["current"]["version"], 2);
+    assert_eq!(reply.body["current"]["note"], "first");
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    assert_eq!(
+        stack.get(&id).await.body["note"],
+        "first",
+        "the stale write changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_write_without_if_match_is_428_and_a_bad_if_match_is_400() {
+    let stack = TestStack::start().await;
+    let id = stack.create(&order_body("c-1")).await.order_id();
+    stack
+        .patch(&id, None, &json!({"note": "x"}))
+        .await
+        .expect_error(428, "PreconditionRequired");
+    stack
+        .cancel(&id, None)
+        .await
+        .expect_error(428, "PreconditionRequired");
+    for garbage in ["*", "\"one\"", "W/\"1\"", "1, 2"] {
+        let reply = stack.patch(&id, Some(garbage), &json!({"note": "x"})).await;
+        reply.expect_error(400, "BadRequest");
+    }
+    assert_eq!(stack.get(&id).await.body["version"], 1);
+}
+
+#[tokio::test]
+async fn cancel_moves_to_cancelled_and_a_second_cancel_is_409() {
+    let stack = TestStack::start().await;
+    let id = stack.create(&order_body("c-1")).await.order_id();
+    let reply = stack.cancel(&id, Some("\"1\"")).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["status"], "CANCELLED");
+    assert_eq!(reply.body["version"], 2);
+
+    let again = stack.cancel(&id, Some("\"2\"")).await;
+    let error = again.expect_error(409, "InvalidStatusTransition");
+    assert_eq!(error["message"], "cannot cancel an order that is CANCELLED");
+    // With the old version it is the stale copy that is reported first.
+    stack
+        .cancel(&id, Some("\"1\""))
+        .await
+        .expect_error(412, "VersionConflict");
+    // Items are frozen once the order is no longer PLACED; a note is not.
+    let items = json!({"items": [{"sku": "A", "quantity": 1, "unitPriceCents": 1}]});
+    stack
+        .patch(&id, Some("\"2\""), &items)
+        .await
+        .expect_error(409, "InvalidStatusTransition");
+    assert_eq!(
+        stack
+            .patch(&id, Some("\"2\""), &json!({"note": "why"}))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn list_pages_through_a_customers_orders_newest_first_without_duplicates() {
+    let stack = TestStack::start().await;
+    let mut created = Vec::new();
+    for _ in 0..7 {
+        created.push(stack.create(&order_body("c-list")).await.order_id());
+        // Distinct createdAt values (millisecond precision), so "newest first" is one order.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    stack.create(&order_body("someone-else")).await;
+
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let mut query = vec![("customerId", "c-list"), ("limit", "3")];
+        if let Some(token) = &token {
+            query.push(("nextToken", token));
+        }
+        let reply = stack.list(&query).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        pages += 1;
+        let items = reply.body["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(
+            items
+                .iter()
+                .map(|o| o["orderId"].as_str().unwrap().to_owned()),
+        );
+        match reply.body["nextToken"].as_str() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 10, "pagination does not end");
+    }
+    assert_eq!(pages, 3);
+    created.reverse();
+    assert_eq!(
+        seen, created,
+        "every order once, newest first, none of another customer"
+    );
+}
+
+#[tokio::test]
+async fn an_idempotent_retry_replays_the_first_response_and_a_reused_key_is_422() {
+    let stack = TestStack::start().await;
+    let body = Body::from(order_body("c-idem").to_string());
+    let key = [("idempotency-key", "key-0001")];
+    let first = stack.create_with(body.clone(), &key).await;
+    assert_eq!(first.status, 201);
+    assert_eq!(first.header("idempotent-replayed"), None);
+
+    // The same request again, with other spacing and key order: the same order comes back.
+    let respaced = serde_json::to_string_pretty(&order_body("c-idem")).unwrap();
+    let retry = stack.create_with(Body::from(respaced), &key).await;
+    assert_eq!(retry.status, 201);
+    assert_eq!(retry.body, first.body);
+    assert_eq!(retry.header("location"), first.header("location"));
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+
+    // The same key with another body is a client error; nothing is created.
+    let other = Body::from(order_body("c-other").to_string());
+    stack
+        .create_with(other, &key)
+        .await
+        .expect_error(422, "IdempotencyKeyReused");
+
+    let listed = stack.list(&[("customerId", "c-idem")]).await;
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "one order, not two"
+    );
+    assert!(
+        stack.list(&[("customerId", "c-other")]).await.body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Another key is another order.
+    let fresh = stack
+        .create_with(body, &[("idempotency-key", "key-0002")])
+        .await;
+    assert_eq!(fresh.status, 201);
+    assert_ne!(fresh.order_id(), first.order_id());
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_in_the_error_shape_never_a_5xx() {
+    let stack = TestStack::start().await;
+    let raw = |text: &str| Body::from(text.to_owned());
+
+    stack
+        .create_with(raw("{\"customerId\": "), &[])
+        .await
+        .expect_error(400, "MalformedJson");
+    stack
+        .create_with(raw("not json"), &[])
+        .await
+        .expect_error(400, "MalformedJson");
+    stack
+        .create_with(Body::Empty, &[])
+        .await
+        .expect_error(400, "MalformedJson");
+
+    let wrong_types =
+        json!({"customerId": 42, "items": [{"sku": 1, "quantity": "2", "unitPriceCents": 1.5}]});
+    assert_eq!(
+        stack.create(&wrong_types).await.invalid_fields(),
+        [
+            "customerId",
+            "items[0].sku",
+            "items[0].quantity",
+            "items[0].unitPriceCents"
+        ]
+    );
+
+    let mut body = order_body("c-1");
+    body["items"] = json!([]);
+    assert_eq!(stack.create(&body).await.invalid_fields(), ["items"]);
+    body["items"] = Value::Array(vec![
+        json!({"sku": "A", "quantity": 1, "unitPriceCents": 1});
+        101
+    ]);
+    assert_eq!(stack.create(&body).await.invalid_fields(), ["items"]);
+    body["items"] = json!([{"sku": "A", "quantity": 0, "unitPriceCents": 1},
+                           {"sku": "B", "quantity": 1, "unitPriceCents": -5}]);
+    assert_eq!(
+        stack.create(&body).await.invalid_fields(),
+        ["items[0].quantity", "items[1].unitPriceCents"]
+    );
+
+    let mut with_card = order_body("c-1");
+    with_card["payment"] = json!({"cardNumber": "4111111111111111", "expiry": "12/29"});
+    let reply = stack.create(&with_card).await;
+    assert_eq!(reply.invalid_fields(), ["payment"]);
+    assert!(!reply.body.to_string().contains("4111111111111111"));
+
+    // Over 64 KiB: 413, whatever the content.
+    let mut huge = order_body("c-1");
+    huge["note"] = json!("x".repeat(70 * 1024));
+    stack
+        .create(&huge)
+        .await
+        .expect_error(413, "PayloadTooLarge");
+
+    stack
+        .create_with(
+            Body::from(order_body("c-1").to_string()),
+            &[("idempotency-key", "has spaces")],
+        )
+        .await
+        .expect_error(400, "BadRequest");
+
+    // List: a required customer, a bounded limit, and only tokens this API issued.
+    assert_eq!(stack.list(&[]).await.invalid_fields(), ["customerId"]);
+    for limit in ["0", "101", "ten"] {
+        let reply = stack.list(&[("customerId", "c-1"), ("limit", limit)]).await;
+        assert_eq!(reply.invalid_fields(), ["limit"]);
+    }
+    for token in ["garbage", "eyJwayI6MX0", "%%%", ""] {
+        let reply = stack
+            .list(&[("customerId", "c-1"), ("nextToken", token)])
+            .await;
+        reply.expect_error(400, "BadRequest");
+    }
+
+    // Patch: unknown and server-owned fields, a body that is not an object.
+    let id = stack.create(&order_body("c-1")).await.order_id();
+    let reply = stack
+        .patch(
+            &id,
+            Some("1"),
+            &json!({"status": "SHIPPED", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(reply.invalid_fields(), ["colour", "status"]);
+    stack
+        .patch(&id, Some("1"), &json!([1, 2]))
+        .await
+        .expect_error(400, "ValidationFailed");
+    assert_eq!(
+        stack.get(&id).await.body["version"],
+        1,
+        "no bad request wrote anything"
+    );
+}

@@ -75,8 +75,8 @@ impl OrderPatch {
         let fields = problems
             .object(body, "body")
             .ok_or_else(|| problems.take())?;
-        for key in fields.keys() {
-            match key.as_str() {
+        for key in sorted_keys(fields) {
+            match key {
                 "items" | "note" | "shippingAddress" => {}
                 "status" => problems.add(key, "cannot be patched: cancel with POST .../cancel"),
                 "orderId" | "customerId" | "version" | "totalCents" | "createdAt" | "updatedAt" => {
@@ -154,7 +154,7 @@ impl Problems {
     }
 
     fn reject_unknown(&mut self, fields: &Map<String, Value>, prefix: &str, known: &[&str]) {
-        for key in fields.keys().filter(|key| !known.contains(&key.as_str())) {
+        for key in sorted_keys(fields).filter(|key| !known.contains(key)) {
             self.add(format!("{prefix}{key}"), "is not a known field");
         }
     }
@@ -279,6 +279,14 @@ impl Problems {
             country: country?,
         })
     }
+}
+
+/// The keys of an object in sorted order, so problems are reported in the same order whatever
+/// order the client sent (and whether or not serde_json's `preserve_order` feature is on).
+fn sorted_keys(fields: &Map<String, Value>) -> impl Iterator<Item = &str> {
+    let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys.into_iter()
 }
 
 /// A field that is absent or `null` is not there.
@@ -439,7 +447,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             fields_of(&errors),
-            vec!["status", "version", "totalCents", "items"]
+            vec!["status", "totalCents", "version", "items"]
         );
         let errors = OrderPatch::parse(&json!({})).unwrap_err();
         assert_eq!(fields_of(&errors), vec!["body"]);
