@@ -1,12 +1,13 @@
 //! A moto server for the tests of one process.
 //!
-//! Started once, on the first [`endpoint`] call, on a free port of 127.0.0.1, with the project's
-//! own Python (`.venv/bin/python`, or `$MOTO_PYTHON`). The server reads its standard input until
-//! end of file; this process holds the other end of that pipe and never writes to it, so when the
-//! test process exits, however it exits, the pipe closes and the server stops with it.
+//! Started once, on the first [`endpoint`] call, on a free port of 127.0.0.1 that the server picks
+//! itself, with the project's own Python (`.venv/bin/python`, or `$MOTO_PYTHON`), through
+//! `scripts/moto_server.py`: it serves one request at a time, which keeps DynamoDB's per-item
+//! atomicity (see that script). The server reads its standard input until end of file; this
+//! process holds the other end of that pipe and never writes to it, so when the test process
+//! exits, however it exits, the pipe closes and the server stops with it.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
@@ -15,16 +16,6 @@ use std::time::Duration;
 
 const INSTALL_HINT: &str = "install the pinned tools with `make venv` \
     (python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt)";
-
-const SERVER: &str = r#"
-import sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-server.start()
-print("ready", flush=True)
-sys.stdin.read()
-server.stop()
-"#;
 
 struct Moto {
     endpoint: String,
@@ -58,11 +49,12 @@ fn start() -> Moto {
         "moto is needed for the integration tests, but {} does not exist: {INSTALL_HINT}",
         python.display()
     );
-    let port = free_port();
-    let log_path = std::env::temp_dir().join(format!("orders-moto-{port}.log"));
+    let script = workspace_root().join("scripts/moto_server.py");
+    let log_path = std::env::temp_dir().join(format!("orders-moto-{}.log", std::process::id()));
     let log = std::fs::File::create(&log_path).expect("a log file for moto");
     let mut child = Command::new(&python)
-        .args(["-c", SERVER, &port.to_string()])
+        .arg(&script)
+        .args(["--port", "0", "--exit-on-stdin-eof"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(log)
@@ -77,8 +69,8 @@ fn start() -> Moto {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = ready_tx.send(line);
     });
-    match ready_rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(line) if line.trim() == "ready" => {}
+    let port = match ready_rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) if line.starts_with("ready ") => line["ready ".len()..].trim().to_owned(),
         outcome => {
             let _ = child.kill();
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -87,18 +79,11 @@ fn start() -> Moto {
                 log_path.display()
             );
         }
-    }
+    };
     let stdin = child.stdin.take().expect("piped stdin");
     Moto {
         endpoint: format!("http://127.0.0.1:{port}"),
         _child: child,
         _stdin: stdin,
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free port on 127.0.0.1")
 }

@@ -56,11 +56,6 @@ impl ConditionalUpdate {
             action: "change",
             ..Self::default()
         };
-        if let Some(items) = &patch.items {
-            update.set("items", to_attribute(items)?);
-            update.set("totalCents", to_attribute(&total_cents(items))?);
-            update.restrict(&[OrderStatus::Placed], "change the items of");
-        }
         match &patch.shipping_address {
             None => {}
             Some(address) => {
@@ -73,6 +68,12 @@ impl ConditionalUpdate {
                     "change the shipping address of",
                 );
             }
+        }
+        // After the address: the narrower rule restricts last, so a 409 names it.
+        if let Some(items) = &patch.items {
+            update.set("items", to_attribute(items)?);
+            update.set("totalCents", to_attribute(&total_cents(items))?);
+            update.restrict(&[OrderStatus::Placed], "change the items of");
         }
         match &patch.note {
             None => {}
@@ -262,6 +263,7 @@ mod tests {
         let update = ConditionalUpdate::patch(&patch).unwrap();
         let sets: Vec<&str> = update.sets.iter().map(|(name, _)| *name).collect();
         assert_eq!(sets, vec!["items", "totalCents", "note"]);
+        assert_eq!(update.action, "change the items of");
         assert_eq!(update.sets[1].1, AttributeValue::N("300".into()));
         assert_eq!(update.removes, vec!["shippingAddress"]);
         assert_eq!(update.allowed_statuses, vec![OrderStatus::Placed]);
