@@ -365,3 +365,67 @@ async fn bad_input_is_a_4xx_in_the_error_shape_never_a_5xx() {
         "no bad request wrote anything"
     );
 }
+
+#[tokio::test]
+async fn the_loser_of_an_idempotency_race_gets_the_winners_order_and_writes_nothing() {
+    use orders_shared::domain::{NewOrder, Order};
+    use orders_shared::store::idempotency::{IdempotencyKey, fingerprint};
+
+    let stack = TestStack::start().await;
+    let body = order_body("c-race-idem");
+    let key = IdempotencyKey::parse("race-key").unwrap();
+    let place = || Order::place(NewOrder::parse(&body).unwrap(), "2026-11-23T00:00:00.000Z");
+
+    // Both requests passed the pre-read (no record yet) and now write in a transaction.
+    let (winner, loser) = (place(), place());
+    let first = stack
+        .store
+        .create_with_idempotency_key(&winner, &key, &fingerprint(&body))
+        .await
+        .unwrap();
+    assert!(first.is_none(), "the first transaction writes");
+    let second = stack
+        .store
+        .create_with_idempotency_key(&loser, &key, &fingerprint(&body))
+        .await
+        .unwrap()
+        .expect("the second transaction is cancelled and finds the record");
+    assert_eq!(second.replay(&fingerprint(&body)).unwrap(), winner);
+    assert!(
+        stack
+            .store
+            .get(loser.order_id, true)
+            .await
+            .unwrap()
+            .is_none(),
+        "the transaction wrote neither item of the loser"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_attempts_with_one_key_create_one_order() {
+    let stack = std::sync::Arc::new(TestStack::start().await);
+    let body = order_body("c-storm").to_string();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let (stack, body) = (stack.clone(), body.clone());
+            tokio::spawn(async move {
+                stack
+                    .create_with(Body::from(body), &[("idempotency-key", "storm-1")])
+                    .await
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    let mut replays = 0;
+    for attempt in attempts {
+        let reply = attempt.await.unwrap();
+        assert_eq!(reply.status, 201, "{:#}", reply.body);
+        ids.insert(reply.order_id());
+        replays += usize::from(reply.header("idempotent-replayed") == Some("true"));
+    }
+    assert_eq!(ids.len(), 1, "every attempt answers with the same order");
+    assert_eq!(replays, 7, "all but the first are replays");
+    let listed = stack.list(&[("customerId", "c-storm")]).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+}

@@ -50,9 +50,8 @@ impl NewOrder {
         if fields.contains_key("payment") {
             problems.add("payment", "card data is not accepted yet");
         }
-        let customer_id = problems.required(fields, "customerId").and_then(|value| {
-            problems.check("customerId", string(value).and_then(CustomerId::parse))
-        });
+        let customer_id =
+            problems.field(fields, "", "customerId", |v| CustomerId::parse(string(v)?));
         let items = problems
             .required(fields, "items")
             .and_then(|value| problems.items(value));
@@ -179,39 +178,19 @@ impl Problems {
 
     fn line_item(&mut self, value: &Value, path: &str) -> Option<LineItem> {
         let fields = self.object(value, path)?;
-        self.reject_unknown(
-            fields,
-            &format!("{path}."),
-            &["sku", "quantity", "unitPriceCents"],
-        );
-        let sku_path = format!("{path}.sku");
-        let sku = match optional(fields, "sku") {
-            None => {
-                self.add(&sku_path, "is required");
-                None
-            }
-            Some(value) => self.check(&sku_path, string(value).and_then(Sku::parse)),
-        };
-        let mut field = |name: &str, parse: &dyn Fn(&Value) -> Result<i64, String>| {
-            let path = format!("{path}.{name}");
-            match optional(fields, name) {
-                None => {
-                    self.add(path, "is required");
-                    None
-                }
-                Some(value) => self.check(&path, parse(value)),
-            }
-        };
-        let quantity = field("quantity", &|v| {
-            LineItem::parse_quantity(integer(v)?).map(i64::from)
+        let prefix = format!("{path}.");
+        self.reject_unknown(fields, &prefix, &["sku", "quantity", "unitPriceCents"]);
+        let sku = self.field(fields, &prefix, "sku", |v| Sku::parse(string(v)?));
+        let quantity = self.field(fields, &prefix, "quantity", |v| {
+            LineItem::parse_quantity(integer(v)?)
         });
-        let unit_price = field("unitPriceCents", &|v| {
-            LineItem::parse_unit_price(integer(v)?).map(|p| p as i64)
+        let unit_price_cents = self.field(fields, &prefix, "unitPriceCents", |v| {
+            LineItem::parse_unit_price(integer(v)?)
         });
         Some(LineItem {
             sku: sku?,
-            quantity: quantity? as u32,
-            unit_price_cents: unit_price? as u64,
+            quantity: quantity?,
+            unit_price_cents: unit_price_cents?,
         })
     }
 
@@ -227,57 +206,65 @@ impl Problems {
     }
 
     fn address(&mut self, value: &Value) -> Option<Address> {
-        const PATH: &str = "shippingAddress";
-        let fields = self.object(value, PATH)?;
-        self.reject_unknown(
-            fields,
-            "shippingAddress.",
-            &["name", "line1", "line2", "city", "postalCode", "country"],
-        );
-        let mut text = |name: &str, required: bool| -> Option<Option<String>> {
-            let path = format!("{PATH}.{name}");
-            match optional(fields, name) {
-                None if required => {
-                    self.add(path, "is required");
-                    None
-                }
-                None => Some(None),
-                Some(value) => {
-                    let text = string(value).and_then(|text| match text.trim().chars().count() {
-                        1..=200 => Ok(text.trim().to_owned()),
-                        _ => Err("must be 1 to 200 characters".to_owned()),
-                    });
-                    self.check(&path, text).map(Some)
-                }
-            }
+        const PREFIX: &str = "shippingAddress.";
+        let fields = self.object(value, "shippingAddress")?;
+        let known = ["name", "line1", "line2", "city", "postalCode", "country"];
+        self.reject_unknown(fields, PREFIX, &known);
+        let name = self.field(fields, PREFIX, "name", address_line);
+        let line1 = self.field(fields, PREFIX, "line1", address_line);
+        // Optional: absent is fine (Some(None)); present but bad is a problem (None).
+        let line2 = match optional(fields, "line2") {
+            None => Some(None),
+            Some(value) => self
+                .check("shippingAddress.line2", address_line(value))
+                .map(Some),
         };
-        let name = text("name", true);
-        let line1 = text("line1", true);
-        let line2 = text("line2", false);
-        let city = text("city", true);
-        let postal_code = text("postalCode", true);
-        let country = text("country", true);
-        let country = match country.flatten() {
-            Some(code) if code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()) => {
-                Some(code)
-            }
-            Some(_) => {
-                self.add(
-                    "shippingAddress.country",
-                    "must be an ISO 3166-1 alpha-2 code, like GB",
-                );
-                None
-            }
-            None => None,
-        };
+        let city = self.field(fields, PREFIX, "city", address_line);
+        let postal_code = self.field(fields, PREFIX, "postalCode", address_line);
+        let country = self.field(fields, PREFIX, "country", country_code);
         Some(Address {
-            name: name??,
-            line1: line1??,
+            name: name?,
+            line1: line1?,
             line2: line2?,
-            city: city??,
-            postal_code: postal_code??,
+            city: city?,
+            postal_code: postal_code?,
             country: country?,
         })
+    }
+
+    /// A required field `{prefix}{name}`: absent or `null` is "is required", else `parse` decides.
+    fn field<T>(
+        &mut self,
+        fields: &Map<String, Value>,
+        prefix: &str,
+        name: &str,
+        parse: impl FnOnce(&Value) -> Result<T, String>,
+    ) -> Option<T> {
+        let path = format!("{prefix}{name}");
+        match optional(fields, name) {
+            None => {
+                self.add(path, "is required");
+                None
+            }
+            Some(value) => self.check(&path, parse(value)),
+        }
+    }
+}
+
+fn address_line(value: &Value) -> Result<String, String> {
+    let text = string(value)?.trim();
+    match text.chars().count() {
+        1..=200 => Ok(text.to_owned()),
+        _ => Err("must be 1 to 200 characters".to_owned()),
+    }
+}
+
+fn country_code(value: &Value) -> Result<String, String> {
+    let code = string(value)?;
+    if code.len() == 2 && code.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(code.to_owned())
+    } else {
+        Err("must be an ISO 3166-1 alpha-2 code, like GB".to_owned())
     }
 }
 
