@@ -39,9 +39,7 @@ pub struct OrderPatch {
 impl NewOrder {
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::default();
-        let fields = problems
-            .object(body, "body")
-            .ok_or_else(|| problems.take())?;
+        let fields = body_object(body)?;
         problems.reject_unknown(
             fields,
             "",
@@ -71,9 +69,7 @@ impl NewOrder {
 impl OrderPatch {
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::default();
-        let fields = problems
-            .object(body, "body")
-            .ok_or_else(|| problems.take())?;
+        let fields = body_object(body)?;
         for key in sorted_keys(fields) {
             match key {
                 "items" | "note" | "shippingAddress" => {}
@@ -107,6 +103,47 @@ impl OrderPatch {
     }
 }
 
+/// What `GET /orders` asks for: whose orders, and how many per page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub customer_id: CustomerId,
+    pub limit: u32,
+}
+
+/// Orders per page when the client does not say.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+/// The most orders one page may hold.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+impl ListQuery {
+    /// Parses the `customerId` and `limit` query parameters, reporting both problems at once.
+    pub fn parse(customer_id: Option<&str>, limit: Option<&str>) -> Result<Self, Vec<FieldError>> {
+        let mut problems = Problems::default();
+        let customer_id = match customer_id {
+            None => {
+                problems.add("customerId", "is required");
+                None
+            }
+            Some(id) => problems.check("customerId", CustomerId::parse(id)),
+        };
+        let limit = match limit {
+            None => Some(DEFAULT_PAGE_SIZE),
+            Some(text) => problems.check(
+                "limit",
+                text.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                    .ok_or_else(|| format!("must be 1 to {MAX_PAGE_SIZE}")),
+            ),
+        };
+        problems.finish()?;
+        Ok(Self {
+            customer_id: customer_id.expect("checked"),
+            limit: limit.expect("checked"),
+        })
+    }
+}
+
 /// The problems found so far, and the parsers of the shared parts of a body.
 #[derive(Default)]
 struct Problems(Vec<FieldError>);
@@ -122,10 +159,6 @@ impl Problems {
     /// Keeps the value, or records why there is none.
     fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
         result.map_err(|message| self.add(field, message)).ok()
-    }
-
-    fn take(&mut self) -> Vec<FieldError> {
-        std::mem::take(&mut self.0)
     }
 
     fn finish(self) -> Result<(), Vec<FieldError>> {
@@ -266,6 +299,16 @@ fn country_code(value: &Value) -> Result<String, String> {
     } else {
         Err("must be an ISO 3166-1 alpha-2 code, like GB".to_owned())
     }
+}
+
+/// A request body must be a JSON object; anything else is one problem, reported alone.
+fn body_object(body: &Value) -> Result<&Map<String, Value>, Vec<FieldError>> {
+    body.as_object().ok_or_else(|| {
+        vec![FieldError {
+            field: "body".into(),
+            message: "must be a JSON object".into(),
+        }]
+    })
 }
 
 /// The keys of an object in sorted order, so problems are reported in the same order whatever
@@ -414,6 +457,24 @@ mod tests {
                 "shippingAddress.country",
             ]
         );
+    }
+
+    #[test]
+    fn a_list_query_needs_a_customer_and_a_bounded_limit() {
+        let query = ListQuery::parse(Some("c-1"), None).unwrap();
+        assert_eq!(
+            (query.customer_id.as_str(), query.limit),
+            ("c-1", DEFAULT_PAGE_SIZE)
+        );
+        assert_eq!(
+            ListQuery::parse(Some("c-1"), Some("100")).unwrap().limit,
+            100
+        );
+        let errors = ListQuery::parse(None, Some("0")).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["customerId", "limit"]);
+        for bad in ["101", "ten", "-1", ""] {
+            assert!(ListQuery::parse(Some("c-1"), Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,6 +8,6 @@ pub mod input;
 pub mod order;
 pub mod status;
 
-pub use input::{FieldError, NewOrder, OrderPatch};
+pub use input::{FieldError, ListQuery, NewOrder, OrderPatch};
 pub use order::{Address, CustomerId, LineItem, Order, OrderId, Sku};
 pub use status::OrderStatus;
