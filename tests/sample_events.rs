@@ -5,7 +5,7 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use orders_shared::domain::order::now_timestamp;
-use orders_shared::domain::{CustomerId, Order, OrderId, OrderStatus};
+use orders_shared::domain::{CustomerId, Order, OrderId, OrderStatus, PaymentCard};
 use orders_tests::{Reply, TestStack, moto::workspace_root};
 
 /// The order id the get/update/cancel events name.
@@ -22,8 +22,10 @@ fn event(name: &str) -> Request {
     })
 }
 
-/// Stores the order the events refer to, as create-order would have.
+/// Stores the order the events refer to, as create-order would have: its card sealed.
 async fn seed_event_order(stack: &TestStack) {
+    let today = chrono::Utc::now().date_naive();
+    let card = PaymentCard::parse("4111 1111 1111 1111", "12/35", today).unwrap();
     let now = now_timestamp();
     let order = Order {
         order_id: OrderId::parse(EVENT_ORDER_ID).unwrap(),
@@ -36,8 +38,10 @@ async fn seed_event_order(stack: &TestStack) {
         updated_at: now,
         note: None,
         shipping_address: None,
+        payment: card.summary(),
     };
-    stack.store.create(&order).await.unwrap();
+    let sealed = stack.cipher.seal_card(&card, order.order_id).await.unwrap();
+    stack.store.create(&order, &sealed).await.unwrap();
 }
 
 #[test]
@@ -72,12 +76,20 @@ fn the_events_parse_into_the_requests_the_handlers_expect() {
 async fn each_function_answers_its_sample_event() {
     let stack = TestStack::start().await;
 
-    let created = Reply::from(create_order::handler(&stack.store, event("create-order")).await);
+    let created = Reply::from(
+        create_order::handler(&stack.store, &stack.cipher, event("create-order")).await,
+    );
     assert_eq!(created.status, 201, "{:#}", created.body);
     assert_eq!(created.body["totalCents"], 2 * 1250 + 199);
     assert_eq!(created.body["shippingAddress"]["country"], "GB");
+    assert_eq!(
+        created.body["payment"],
+        serde_json::json!({"cardLast4": "1111", "brand": "visa"})
+    );
     // The event carries an Idempotency-Key: invoking it twice is one order.
-    let again = Reply::from(create_order::handler(&stack.store, event("create-order")).await);
+    let again = Reply::from(
+        create_order::handler(&stack.store, &stack.cipher, event("create-order")).await,
+    );
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.order_id(), created.order_id());
 

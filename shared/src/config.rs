@@ -3,8 +3,14 @@
 //! Lambda passes configuration as environment variables (the template's `Environment.Variables`).
 //! They are read here, in one place, during the init phase: a function that lacks one fails at cold
 //! start with a clear message instead of on some later request. Nothing else reads the environment.
+//!
+//! [`Config`] is what every function reads; [`EnvelopeConfig`] only the functions that handle card
+//! data.
 
+use std::num::NonZeroUsize;
 use std::time::Duration;
+
+use crate::crypto::CachePolicy;
 
 /// What a function needs to know about its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +35,60 @@ pub enum ConfigError {
 }
 
 const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What a function that seals or opens card data needs (`create-order`, `fulfill-order`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeConfig {
+    /// The KMS key data keys are generated under (`PAYMENT_KEY_ID`: id, ARN or alias; the
+    /// template passes the key's ARN).
+    pub key_id: String,
+    /// Data-key caching: `DATA_KEY_CACHE_MAX_MESSAGES` (0 disables caching),
+    /// `DATA_KEY_CACHE_MAX_AGE_SECONDS`, `DATA_KEY_CACHE_CAPACITY`; defaults in [`CachePolicy`].
+    pub cache: CachePolicy,
+}
+
+impl EnvelopeConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let key_id = lookup("PAYMENT_KEY_ID")
+            .filter(|value| !value.is_empty())
+            .ok_or(ConfigError::Missing("PAYMENT_KEY_ID"))?;
+        let defaults = CachePolicy::DEFAULT;
+        let number = |name: &'static str, default: u64, minimum: u64| match lookup(name) {
+            None => Ok(default),
+            Some(value) => match value.parse::<u64>() {
+                Ok(n) if n >= minimum => Ok(n),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    value,
+                    reason: if minimum == 0 {
+                        "expected a whole number"
+                    } else {
+                        "expected a positive whole number"
+                    },
+                }),
+            },
+        };
+        let max_messages = number("DATA_KEY_CACHE_MAX_MESSAGES", defaults.max_messages, 0)?;
+        let max_age = number(
+            "DATA_KEY_CACHE_MAX_AGE_SECONDS",
+            defaults.max_age.as_secs(),
+            1,
+        )?;
+        let capacity = number("DATA_KEY_CACHE_CAPACITY", defaults.capacity.get() as u64, 1)?;
+        Ok(Self {
+            key_id,
+            cache: CachePolicy {
+                max_messages,
+                max_age: Duration::from_secs(max_age),
+                capacity: NonZeroUsize::new(capacity as usize).unwrap_or(defaults.capacity),
+            },
+        })
+    }
+}
 
 impl Config {
     /// Reads the process environment.
@@ -91,6 +151,43 @@ mod tests {
             Config::from_lookup(lookup(&[("TABLE_NAME", "")])),
             Err(ConfigError::Missing("TABLE_NAME"))
         );
+    }
+
+    #[test]
+    fn the_envelope_config_needs_a_key_and_defaults_the_cache() {
+        assert_eq!(
+            EnvelopeConfig::from_lookup(lookup(&[])),
+            Err(ConfigError::Missing("PAYMENT_KEY_ID"))
+        );
+        let config = EnvelopeConfig::from_lookup(lookup(&[("PAYMENT_KEY_ID", "alias/k")])).unwrap();
+        assert_eq!(config.key_id, "alias/k");
+        assert_eq!(config.cache, CachePolicy::DEFAULT);
+    }
+
+    #[test]
+    fn the_cache_is_configurable_and_zero_messages_disables_it() {
+        let config = EnvelopeConfig::from_lookup(lookup(&[
+            ("PAYMENT_KEY_ID", "k"),
+            ("DATA_KEY_CACHE_MAX_MESSAGES", "0"),
+            ("DATA_KEY_CACHE_MAX_AGE_SECONDS", "60"),
+            ("DATA_KEY_CACHE_CAPACITY", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(config.cache.max_messages, 0);
+        assert_eq!(config.cache.max_age, Duration::from_secs(60));
+        assert_eq!(config.cache.capacity.get(), 5);
+        for (name, bad) in [
+            ("DATA_KEY_CACHE_MAX_MESSAGES", "-1"),
+            ("DATA_KEY_CACHE_MAX_AGE_SECONDS", "0"),
+            ("DATA_KEY_CACHE_CAPACITY", "many"),
+        ] {
+            let result =
+                EnvelopeConfig::from_lookup(lookup(&[("PAYMENT_KEY_ID", "k"), (name, bad)]));
+            assert!(
+                matches!(result, Err(ConfigError::Invalid { .. })),
+                "{name}={bad}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! errors say nothing of their cause (no SDK message, ARN or table name reaches a client): the
 //! cause is logged instead.
 
+use crate::crypto::CryptoError;
 use crate::domain::{FieldError, Order, OrderStatus};
 use lambda_http::http::StatusCode;
 
@@ -87,6 +88,17 @@ impl AppError {
         match self {
             AppError::Internal(_) => "an internal error occurred".to_owned(),
             other => other.to_string(),
+        }
+    }
+}
+
+/// A failure to seal a card is never the client's fault: throttling is a 503 worth retrying,
+/// anything else is internal (its cause, which holds no key or card data, goes to the log).
+impl From<CryptoError> for AppError {
+    fn from(error: CryptoError) -> Self {
+        match error {
+            CryptoError::Throttled(_) => AppError::Throttled,
+            other => AppError::Internal(other.to_string()),
         }
     }
 }

@@ -12,6 +12,9 @@
 //! | [`store`]         | the DynamoDB single-table store: item mapping, queries, pagination      |
 //! | [`store::locking`]| optimistic locking with conditional writes                              |
 //! | [`store::idempotency`] | `Idempotency-Key`: a retried request returns the first response    |
+//! | [`domain::payment`] | card data: Luhn, expiry, and a type that cannot leak the number       |
+//! | [`crypto::envelope`] | KMS envelope encryption: `GenerateDataKey`, AES-256-GCM, context, AAD |
+//! | [`crypto::key_cache`] | data-key caching within message and age limits                      |
 //! | [`config`]        | the environment a function reads, read once at cold start               |
 //! | [`telemetry`]     | logging set up once per execution environment                          |
 //!
@@ -29,11 +32,12 @@
 
 pub mod api;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod store;
 pub mod telemetry;
 
-pub use config::Config;
+pub use config::{Config, EnvelopeConfig};
 pub use error::AppError;
 pub use store::OrderStore;

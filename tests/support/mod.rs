@@ -2,19 +2,21 @@
 //!
 //! [`TestStack::start`] gives each test its own world: the first call in a test process starts a
 //! moto server on a free port (from the project's `.venv`), every call creates a fresh table with
-//! the template's schema, so tests run in parallel and never share state. The handlers are the
-//! functions' own `lib.rs` handlers, given the same `OrderStore` their `main` builds; only the
-//! endpoint differs, as `AWS_ENDPOINT_URL` makes it differ for a function run locally.
+//! the template's schema and a fresh KMS key, so tests run in parallel and never share state. The
+//! handlers are the functions' own `lib.rs` handlers, given the same `OrderStore` and
+//! `EnvelopeCipher` their `main` builds; only the endpoint differs, as `AWS_ENDPOINT_URL` makes it
+//! differ for a function run locally. Every KMS call is counted ([`KmsCalls`]).
 //!
 //! If moto is missing the harness panics with the command that installs it: an integration test
 //! never passes by skipping.
 
+pub mod kms_calls;
 pub mod moto;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::{
@@ -24,37 +26,75 @@ use aws_sdk_dynamodb::types::{
 };
 use lambda_http::http::{self, HeaderMap, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
+use orders_shared::crypto::{CachePolicy, EncryptionContext, EnvelopeCipher};
 use orders_shared::store::CUSTOMER_INDEX;
-use orders_shared::{Config, OrderStore};
+use orders_shared::{Config, EnvelopeConfig, OrderStore};
 use serde_json::Value;
 
-/// One test's world: a table of its own on the shared moto server.
+pub use kms_calls::KmsCalls;
+
+/// One test's world: a table and a KMS key of its own on the shared moto server.
 pub struct TestStack {
     pub dynamodb: Client,
+    pub kms: aws_sdk_kms::Client,
+    /// Every KMS call made through `kms` (and so through `cipher`), by operation.
+    pub kms_calls: KmsCalls,
+    /// The ARN of this test's KMS key (the template's `OrdersKey`).
+    pub key_arn: String,
     pub store: OrderStore,
+    /// The cipher `create-order` seals cards with.
+    pub cipher: EnvelopeCipher,
     pub table: String,
 }
 
 impl TestStack {
+    /// A stack with the default data-key cache.
     pub async fn start() -> Self {
-        let endpoint = moto::endpoint();
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .load()
-            .await;
+        Self::with_cache(CachePolicy::DEFAULT).await
+    }
+
+    /// A stack whose cipher caches data keys as `policy` says.
+    pub async fn with_cache(policy: CachePolicy) -> Self {
+        let sdk_config = moto_sdk_config().await;
         let dynamodb = Client::new(&sdk_config);
         let table = unique_table_name();
         create_orders_table(&dynamodb, &table).await;
         let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone()))
             .expect("a table name is all the config needs");
         let store = OrderStore::new(dynamodb.clone(), &config);
+
+        let kms_calls = KmsCalls::default();
+        let kms = aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&sdk_config)
+                .interceptor(kms_calls.clone())
+                .build(),
+        );
+        let key_arn = create_key(&kms).await;
+        let cipher = EnvelopeCipher::new(
+            kms.clone(),
+            key_arn.clone(),
+            EncryptionContext::payment_card(),
+            policy,
+        );
         Self {
             dynamodb,
+            kms,
+            kms_calls,
+            key_arn,
             store,
+            cipher,
             table,
         }
+    }
+
+    /// A cipher as another function (the fulfillment consumer) builds it from its environment:
+    /// the same key, its own cache.
+    pub fn fulfillment_cipher(&self) -> EnvelopeCipher {
+        let config = EnvelopeConfig::from_lookup(|name| {
+            (name == "PAYMENT_KEY_ID").then(|| self.key_arn.clone())
+        })
+        .expect("a key id is all the config needs");
+        EnvelopeCipher::for_cards(self.kms.clone(), &config)
     }
 
     /// `POST /orders` with a JSON body.
@@ -65,7 +105,7 @@ impl TestStack {
     /// `POST /orders` with any body and extra headers.
     pub async fn create_with(&self, body: Body, headers: &[(&str, &str)]) -> Reply {
         let request = build(Method::POST, "/orders", headers, body, &[], &[]);
-        Reply::from(create_order::handler(&self.store, request).await)
+        Reply::from(create_order::handler(&self.store, &self.cipher, request).await)
     }
 
     /// `GET /orders/{orderId}`.
@@ -204,6 +244,28 @@ impl Reply {
             .map(|d| d["field"].as_str().unwrap().to_owned())
             .collect()
     }
+}
+
+/// SDK configuration for the test process's moto server.
+pub async fn moto_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto::endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await
+}
+
+/// A symmetric KMS key, as the template's `OrdersKey`; returns its ARN.
+pub async fn create_key(kms: &aws_sdk_kms::Client) -> String {
+    kms.create_key()
+        .description("orders-on-lambda test key")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateKey on moto failed: {e:?}"))
+        .key_metadata
+        .and_then(|key| key.arn)
+        .expect("a new key has an ARN")
 }
 
 fn unique_table_name() -> String {

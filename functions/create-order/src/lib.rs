@@ -1,31 +1,45 @@
 //! `POST /orders`: place an order.
 //!
-//! Validates the body (every bad field reported at once), computes the total, and writes the order
-//! with a conditional put: `attribute_not_exists(pk)` makes it a create that can never overwrite.
+//! Validates the body (every bad field reported at once), computes the total, seals the card with
+//! KMS envelope encryption (bound to the new order's id), and writes the order with a conditional
+//! put: `attribute_not_exists(pk)` makes it a create that can never overwrite. The response shows
+//! the card only as `{cardLast4, brand}`.
+//!
 //! With an `Idempotency-Key` header the order and an idempotency record are written in one
-//! transaction, and a retry returns the first response (`Idempotent-Replayed: true`).
+//! transaction, and a retry returns the first response (`Idempotent-Replayed: true`) without
+//! sealing anything again.
 
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Error, Request, Response};
 use orders_shared::api;
+use orders_shared::crypto::EnvelopeCipher;
 use orders_shared::domain::order::now_timestamp;
 use orders_shared::domain::{NewOrder, Order};
 use orders_shared::store::idempotency::{self, IdempotencyKey};
 use orders_shared::{AppError, OrderStore};
 
-pub async fn handler(store: &OrderStore, request: Request) -> Result<Response<Body>, Error> {
-    Ok(api::respond(create_order(store, &request).await))
+pub async fn handler(
+    store: &OrderStore,
+    cipher: &EnvelopeCipher,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    Ok(api::respond(create_order(store, cipher, &request).await))
 }
 
-async fn create_order(store: &OrderStore, request: &Request) -> Result<Response<Body>, AppError> {
+async fn create_order(
+    store: &OrderStore,
+    cipher: &EnvelopeCipher,
+    request: &Request,
+) -> Result<Response<Body>, AppError> {
     let body = api::json_body(request)?;
     let key = api::header_text(request, "idempotency-key")?
         .map(IdempotencyKey::parse)
         .transpose()?;
-    let new_order = NewOrder::parse(&body)?;
+    let new_order = NewOrder::parse(&body, chrono::Utc::now().date_naive())?;
     let Some(key) = key else {
-        let order = Order::place(new_order, &now_timestamp());
-        store.create(&order).await?;
+        let (order, card) = Order::place(new_order, &now_timestamp());
+        let sealed = cipher.seal_card(&card, order.order_id).await?;
+        store.create(&order, &sealed).await?;
         return Ok(api::created_response(&order));
     };
 
@@ -33,9 +47,10 @@ async fn create_order(store: &OrderStore, request: &Request) -> Result<Response<
     if let Some(earlier) = store.find_idempotency_record(&key).await? {
         return Ok(replayed(earlier.replay(&fingerprint)?));
     }
-    let order = Order::place(new_order, &now_timestamp());
+    let (order, card) = Order::place(new_order, &now_timestamp());
+    let sealed = cipher.seal_card(&card, order.order_id).await?;
     match store
-        .create_with_idempotency_key(&order, &key, &fingerprint)
+        .create_with_idempotency_key(&order, &sealed, &key, &fingerprint)
         .await?
     {
         None => Ok(api::created_response(&order)),

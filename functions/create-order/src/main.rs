@@ -1,15 +1,22 @@
 //! The Lambda entry point of `create-order` (POST /orders). The handler is in `lib.rs`.
 
 use lambda_http::{Error, run, service_fn};
-use orders_shared::{Config, OrderStore, telemetry};
+use orders_shared::crypto::EnvelopeCipher;
+use orders_shared::{Config, EnvelopeConfig, OrderStore, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     // The init phase runs once per execution environment: what is built here (configuration,
-    // the SDK client and its connection pool) is reused by every warm invocation.
+    // the SDK clients and their connection pools, the data-key cache) is reused by every warm
+    // invocation.
     let config = Config::from_env()?;
+    let envelope_config = EnvelopeConfig::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = OrderStore::new(aws_sdk_dynamodb::Client::new(&aws), &config);
-    run(service_fn(|request| create_order::handler(&store, request))).await
+    let cipher = EnvelopeCipher::for_cards(aws_sdk_kms::Client::new(&aws), &envelope_config);
+    run(service_fn(|request| {
+        create_order::handler(&store, &cipher, request)
+    }))
+    .await
 }

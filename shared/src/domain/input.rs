@@ -5,10 +5,13 @@
 //! problem (`items[2].quantity: must be 1 to 1000`), and returns either a complete value or the
 //! complete list. Wrong JSON types are field errors too, not a generic "bad JSON".
 
+use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::order::{Address, CustomerId, LineItem, MAX_ITEMS, MAX_NOTE_CHARS, Sku};
+use super::payment::{CardProblem, PaymentCard};
+use zeroize::Zeroizing;
 
 /// One problem with one field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +26,8 @@ pub struct FieldError {
 pub struct NewOrder {
     pub customer_id: CustomerId,
     pub items: Vec<LineItem>,
+    /// The card: it leaves this struct only sealed (see `crypto::envelope`).
+    pub payment: PaymentCard,
     pub note: Option<String>,
     pub shipping_address: Option<Address>,
 }
@@ -37,7 +42,8 @@ pub struct OrderPatch {
 }
 
 impl NewOrder {
-    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+    /// Parses a new order; `today` decides whether the card has expired.
+    pub fn parse(body: &Value, today: NaiveDate) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::default();
         let fields = body_object(body)?;
         problems.reject_unknown(
@@ -45,9 +51,6 @@ impl NewOrder {
             "",
             &["customerId", "items", "note", "shippingAddress", "payment"],
         );
-        if fields.contains_key("payment") {
-            problems.add("payment", "card data is not accepted yet");
-        }
         let customer_id =
             problems.field(fields, "", "customerId", |v| CustomerId::parse(string(v)?));
         let items = problems
@@ -56,10 +59,14 @@ impl NewOrder {
         let note = optional(fields, "note").and_then(|value| problems.note(value));
         let shipping_address =
             optional(fields, "shippingAddress").and_then(|value| problems.address(value));
+        let payment = problems
+            .required(fields, "payment")
+            .and_then(|value| problems.payment(value, today));
         problems.finish()?;
         Ok(Self {
             customer_id: customer_id.expect("checked"),
             items: items.expect("checked"),
+            payment: payment.expect("checked"),
             note,
             shipping_address,
         })
@@ -265,6 +272,30 @@ impl Problems {
         })
     }
 
+    /// `payment`: `{cardNumber, expiry}`. The messages name the field and never echo its value.
+    fn payment(&mut self, value: &Value, today: NaiveDate) -> Option<PaymentCard> {
+        const PREFIX: &str = "payment.";
+        let fields = self.object(value, "payment")?;
+        self.reject_unknown(fields, PREFIX, &["cardNumber", "expiry"]);
+        // Copies of the number are wiped when dropped, like the card itself.
+        let number = self.field(fields, PREFIX, "cardNumber", |v| {
+            string(v).map(|s| Zeroizing::new(s.to_owned()))
+        });
+        let expiry = self.field(fields, PREFIX, "expiry", |v| string(v).map(str::to_owned));
+        match PaymentCard::parse(&number?, &expiry?, today) {
+            Ok(card) => Some(card),
+            Err(card_problems) => {
+                for problem in card_problems {
+                    match problem {
+                        CardProblem::Number(message) => self.add("payment.cardNumber", message),
+                        CardProblem::Expiry(message) => self.add("payment.expiry", message),
+                    }
+                }
+                None
+            }
+        }
+    }
+
     /// A required field `{prefix}{name}`: absent or `null` is "is required", else `parse` decides.
     fn field<T>(
         &mut self,
@@ -347,10 +378,15 @@ mod tests {
         errors.iter().map(|e| e.field.as_str()).collect()
     }
 
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
     fn valid_body() -> Value {
         json!({
             "customerId": "c-1",
             "items": [{"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250}],
+            "payment": {"cardNumber": "4111 1111 1111 1111", "expiry": "12/29"},
             "note": "leave at the door",
             "shippingAddress": {"name": "Ada", "line1": "1 Way", "city": "London",
                                 "postalCode": "SW1", "country": "GB"}
@@ -359,7 +395,7 @@ mod tests {
 
     #[test]
     fn a_valid_order_parses() {
-        let order = NewOrder::parse(&valid_body()).unwrap();
+        let order = NewOrder::parse(&valid_body(), today()).unwrap();
         assert_eq!(order.customer_id.as_str(), "c-1");
         assert_eq!(order.items.len(), 1);
         assert_eq!(order.items[0].quantity, 2);
@@ -379,7 +415,7 @@ mod tests {
             "note": 7,
             "colour": "red"
         });
-        let errors = NewOrder::parse(&body).unwrap_err();
+        let errors = NewOrder::parse(&body, today()).unwrap_err();
         assert_eq!(
             fields_of(&errors),
             vec![
@@ -392,6 +428,7 @@ mod tests {
                 "items[1].unitPriceCents",
                 "items[2]",
                 "note",
+                "payment",
             ]
         );
         assert_eq!(errors[1].message, "must be a string");
@@ -403,51 +440,87 @@ mod tests {
         let mut body = valid_body();
         body["items"] = json!([]);
         assert_eq!(
-            fields_of(&NewOrder::parse(&body).unwrap_err()),
+            fields_of(&NewOrder::parse(&body, today()).unwrap_err()),
             vec!["items"]
         );
         let item = json!({"sku": "A", "quantity": 1, "unitPriceCents": 1});
         body["items"] = Value::Array(vec![item.clone(); 101]);
         assert_eq!(
-            fields_of(&NewOrder::parse(&body).unwrap_err()),
+            fields_of(&NewOrder::parse(&body, today()).unwrap_err()),
             vec!["items"]
         );
         body["items"] = Value::Array(vec![item; 100]);
-        assert!(NewOrder::parse(&body).is_ok());
+        assert!(NewOrder::parse(&body, today()).is_ok());
     }
 
     #[test]
     fn required_fields_are_named() {
-        let errors = NewOrder::parse(&json!({})).unwrap_err();
-        assert_eq!(fields_of(&errors), vec!["customerId", "items"]);
-        let errors = NewOrder::parse(&json!({"customerId": null, "items": null})).unwrap_err();
-        assert_eq!(fields_of(&errors), vec!["customerId", "items"]);
+        let errors = NewOrder::parse(&json!({}), today()).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["customerId", "items", "payment"]);
+        let body = json!({"customerId": null, "items": null, "payment": null});
+        let errors = NewOrder::parse(&body, today()).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["customerId", "items", "payment"]);
     }
 
     #[test]
     fn a_body_that_is_not_an_object_is_one_error() {
         for body in [json!([]), json!("order"), json!(3), Value::Null] {
             assert_eq!(
-                fields_of(&NewOrder::parse(&body).unwrap_err()),
+                fields_of(&NewOrder::parse(&body, today()).unwrap_err()),
                 vec!["body"]
             );
         }
     }
 
     #[test]
-    fn card_data_is_refused_until_it_can_be_encrypted() {
+    fn the_card_is_required_and_checked_field_by_field() {
         let mut body = valid_body();
-        body["payment"] = json!({"cardNumber": "4111111111111111", "expiry": "12/29"});
-        let errors = NewOrder::parse(&body).unwrap_err();
+        body.as_object_mut().unwrap().remove("payment");
+        let errors = NewOrder::parse(&body, today()).unwrap_err();
         assert_eq!(fields_of(&errors), vec!["payment"]);
-        assert!(!errors[0].message.contains("4111"), "never echo card data");
+
+        let cases = [
+            (json!("4111111111111111"), vec!["payment"]),
+            (
+                json!({"cardNumber": "4111111111111111"}),
+                vec!["payment.expiry"],
+            ),
+            (
+                json!({"cardNumber": 4111111111111111_u64, "expiry": "12/29"}),
+                vec!["payment.cardNumber"],
+            ),
+            (
+                json!({"cardNumber": "4111111111111112", "expiry": "10/26"}),
+                vec!["payment.cardNumber", "payment.expiry"],
+            ),
+            (
+                json!({"cardNumber": "4111111111111111", "expiry": "12/29", "cvv": "123"}),
+                vec!["payment.cvv"],
+            ),
+        ];
+        for (payment, expected) in cases {
+            body["payment"] = payment.clone();
+            let errors = NewOrder::parse(&body, today()).unwrap_err();
+            assert_eq!(fields_of(&errors), expected, "{payment}");
+            for error in &errors {
+                assert!(!error.message.contains("4111"), "never echo card data");
+            }
+        }
+    }
+
+    #[test]
+    fn the_parsed_card_keeps_its_number_out_of_debug_output() {
+        let order = NewOrder::parse(&valid_body(), today()).unwrap();
+        assert_eq!(order.payment.summary().card_last4, "1111");
+        let debug = format!("{order:?}");
+        assert!(!debug.contains("41111111"), "{debug}");
     }
 
     #[test]
     fn addresses_are_checked_field_by_field() {
         let mut body = valid_body();
         body["shippingAddress"] = json!({"name": "", "line1": "1 Way", "country": "gb"});
-        let errors = NewOrder::parse(&body).unwrap_err();
+        let errors = NewOrder::parse(&body, today()).unwrap_err();
         assert_eq!(
             fields_of(&errors),
             vec![

@@ -10,6 +10,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use super::OrderStatus;
+use super::payment::{CardSummary, PaymentCard};
 
 /// At most this many line items per order.
 pub const MAX_ITEMS: usize = 100;
@@ -137,7 +138,7 @@ pub struct Address {
     pub country: String,
 }
 
-/// An order as stored and as returned by the API (card data joins it with the encryption issue).
+/// An order as returned by the API, and as stored apart from its sealed card (see `store`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
@@ -156,12 +157,15 @@ pub struct Order {
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<Address>,
+    /// The last four digits and the brand: all of the card that is ever shown.
+    pub payment: CardSummary,
 }
 
 impl Order {
-    /// A new order from validated input: status `PLACED`, version 1, total computed.
-    pub fn place(new: super::NewOrder, now: &str) -> Self {
-        Self {
+    /// A new order from validated input: status `PLACED`, version 1, total computed. The card
+    /// comes back separately: it never becomes part of an `Order`, only of its sealed envelope.
+    pub fn place(new: super::NewOrder, now: &str) -> (Self, PaymentCard) {
+        let order = Self {
             order_id: OrderId::new(),
             customer_id: new.customer_id,
             total_cents: total_cents(&new.items),
@@ -172,7 +176,9 @@ impl Order {
             updated_at: now.to_owned(),
             note: new.note,
             shipping_address: new.shipping_address,
-        }
+            payment: new.payment.summary(),
+        };
+        (order, new.payment)
     }
 }
 
@@ -187,6 +193,7 @@ pub fn now_timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::payment::CardBrand;
 
     fn item(quantity: u32, unit_price_cents: u64) -> LineItem {
         LineItem {
@@ -258,6 +265,10 @@ mod tests {
             updated_at: "2026-11-23T00:00:00.000Z".into(),
             note: None,
             shipping_address: None,
+            payment: CardSummary {
+                card_last4: "1111".into(),
+                brand: CardBrand::Visa,
+            },
         };
         let json = serde_json::to_value(&order).unwrap();
         assert_eq!(
@@ -271,6 +282,7 @@ mod tests {
                 "version": 1,
                 "createdAt": "2026-11-23T00:00:00.000Z",
                 "updatedAt": "2026-11-23T00:00:00.000Z",
+                "payment": {"cardLast4": "1111", "brand": "visa"},
             })
         );
     }

@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Item, OrderStore, from_item, order_item, sdk_failure, to_item};
+use super::{Item, OrderStore, from_item, new_order_item, sdk_failure, to_item};
+use crate::crypto::Envelope;
 use crate::domain::Order;
 use crate::error::AppError;
 
@@ -55,8 +56,26 @@ impl IdempotencyKey {
 
 /// The SHA-256 of a request body in canonical form (object keys sorted, no whitespace), so the
 /// same JSON with other spacing or key order counts as the same request.
+///
+/// The card number is cut to its last four digits first. A hash of a card number is no secret:
+/// the issuer prefix and the last four are known, so the few digits left can be tried in a
+/// second (PCI DSS allows only keyed hashes of card numbers). The stored fingerprint must not
+/// become a way back to the number.
 pub fn fingerprint(body: &Value) -> String {
-    let canonical = serde_json::to_vec(&canonical(body)).expect("a JSON value always serialises");
+    let mut body = canonical(body);
+    if let Some(number) = body.pointer_mut("/payment/cardNumber")
+        && let Some(text) = number.as_str()
+    {
+        let mut last4: Vec<char> = text
+            .chars()
+            .rev()
+            .filter(char::is_ascii_digit)
+            .take(4)
+            .collect();
+        last4.reverse();
+        *number = Value::String(format!("****{}", String::from_iter(last4)));
+    }
+    let canonical = serde_json::to_vec(&body).expect("a JSON value always serialises");
     Sha256::digest(canonical)
         .iter()
         .map(|byte| format!("{byte:02x}"))
@@ -127,11 +146,13 @@ impl OrderStore {
         Ok(record.filter(|record| record.expires_at > epoch_seconds()))
     }
 
-    /// Creates the order and its idempotency record atomically. Returns `None` when both were
-    /// written, or the earlier record when another request with this key got there first.
+    /// Creates the order (with its sealed card) and its idempotency record atomically. Returns
+    /// `None` when both were written, or the earlier record when another request with this key
+    /// got there first. The record keeps the order as the client saw it: no envelope.
     pub async fn create_with_idempotency_key(
         &self,
         order: &Order,
+        card: &Envelope,
         key: &IdempotencyKey,
         fingerprint: &str,
     ) -> Result<Option<IdempotencyRecord>, AppError> {
@@ -144,7 +165,7 @@ impl OrderStore {
             expires_at: now + self.idempotency_ttl.as_secs(),
         };
         let put_order = put(
-            order_item(order)?,
+            new_order_item(order, card)?,
             "attribute_not_exists(pk)",
             None,
             &self.table,
@@ -224,6 +245,25 @@ mod tests {
         assert_eq!(fingerprint(&a), fingerprint(&b));
         assert_ne!(fingerprint(&a), fingerprint(&json!({"a": 2, "b": [1, 2]})));
         assert_eq!(fingerprint(&a).len(), 64);
+    }
+
+    #[test]
+    fn the_fingerprint_keeps_only_the_last_four_card_digits() {
+        let body = |number: &str| json!({"payment": {"cardNumber": number, "expiry": "12/29"}});
+        let masked = json!({"payment": {"cardNumber": "****1111", "expiry": "12/29"}});
+        assert_eq!(
+            fingerprint(&body("4111 1111 1111 1111")),
+            fingerprint(&masked)
+        );
+        assert_eq!(
+            fingerprint(&body("4111111111111111")),
+            fingerprint(&body("5500000000001111")),
+            "nothing but the last four reaches the hash"
+        );
+        assert_ne!(
+            fingerprint(&body("4111111111111111")),
+            fingerprint(&body("4012888888881881"))
+        );
     }
 
     #[test]

@@ -2,13 +2,17 @@
 //!
 //! | item            | `pk`                 | `sk`          | notes                                  |
 //! |-----------------|----------------------|---------------|----------------------------------------|
-//! | order           | `ORDER#<orderId>`    | `ORDER`       | carries `customerId` and `createdAt`   |
+//! | order           | `ORDER#<orderId>`    | `ORDER`       | carries `customerId` and `createdAt`, and the sealed card (`encryptedPayment`) |
 //! | audit entry     | `ORDER#<orderId>`    | `EVENT#<id>`  | (event pipeline) `expiresAt` TTL       |
 //! | idempotency key | `IDEMPOTENCY#<key>`  | `IDEMPOTENCY` | `expiresAt` TTL                        |
 //!
 //! The global secondary index `byCustomer` (`customerId` / `createdAt`) lists a customer's orders
 //! newest first. It is a *sparse* index: only order items have a top-level `customerId`, so audit
 //! and idempotency items never appear in it.
+//!
+//! Card data is stored only sealed: an order item holds the API's view of the order (with
+//! `payment: {cardLast4, brand}`) plus `encryptedPayment`, the envelope of `crypto::envelope`.
+//! Reads of an order ignore the envelope; only [`OrderStore::encrypted_payment`] returns it.
 //!
 //! Items are mapped with `serde_dynamo`: the domain types derive `Serialize`/`Deserialize` and
 //! become attribute maps without hand-written attribute code. Every write that changes an order
@@ -27,6 +31,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::crypto::Envelope;
 use crate::domain::{CustomerId, Order, OrderId};
 use crate::error::AppError;
 use pagination::PageToken;
@@ -38,6 +43,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const CUSTOMER_INDEX: &str = "byCustomer";
 /// The sort key of an order item.
 const ORDER_SK: &str = "ORDER";
+/// The attribute of an order item that holds its sealed card.
+pub const ENCRYPTED_PAYMENT: &str = "encryptedPayment";
 
 /// The orders table, seen through the operations the functions need.
 ///
@@ -83,17 +90,44 @@ impl OrderStore {
         output.item.map(from_item).transpose()
     }
 
-    /// Writes a new order. `attribute_not_exists(pk)` makes the put a create, never an overwrite.
-    pub async fn create(&self, order: &Order) -> Result<(), AppError> {
+    /// Writes a new order and its sealed card. `attribute_not_exists(pk)` makes the put a
+    /// create, never an overwrite.
+    pub async fn create(&self, order: &Order, card: &Envelope) -> Result<(), AppError> {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(order_item(order)?))
+            .set_item(Some(new_order_item(order, card)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
             .map_err(|error| sdk_failure("PutItem", error))?;
         Ok(())
+    }
+
+    /// The sealed card of an order, for the one function allowed to open it (fulfillment).
+    /// A projection reads just that attribute; the read is strongly consistent, so an order
+    /// announced by its stream event is always found.
+    pub async fn encrypted_payment(&self, id: OrderId) -> Result<Option<Envelope>, AppError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(order_key(id)))
+            .projection_expression("#payment")
+            .expression_attribute_names("#payment", ENCRYPTED_PAYMENT)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| sdk_failure("GetItem", error))?;
+        output
+            .item
+            .and_then(|mut item| item.remove(ENCRYPTED_PAYMENT))
+            .map(|value| {
+                serde_dynamo::from_attribute_value(value).map_err(|error| {
+                    AppError::Internal(format!("cannot read a stored envelope: {error}"))
+                })
+            })
+            .transpose()
     }
 
     /// One page of a customer's orders, newest first, from the `byCustomer` index.
@@ -149,6 +183,15 @@ fn order_item(order: &Order) -> Result<Item, AppError> {
     Ok(item)
 }
 
+/// A new order's item: the order plus its sealed card.
+fn new_order_item(order: &Order, card: &Envelope) -> Result<Item, AppError> {
+    let mut item = order_item(order)?;
+    let envelope = serde_dynamo::to_attribute_value(card)
+        .map_err(|error| AppError::Internal(format!("cannot map an envelope: {error}")))?;
+    item.insert(ENCRYPTED_PAYMENT.to_owned(), envelope);
+    Ok(item)
+}
+
 fn to_item(value: &impl Serialize) -> Result<Item, AppError> {
     serde_dynamo::to_item(value)
         .map_err(|error| AppError::Internal(format!("cannot map to an item: {error}")))
@@ -186,7 +229,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::OrderStatus;
+    use crate::domain::{CardBrand, CardSummary, OrderStatus};
     use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
     use aws_sdk_dynamodb::types::error::InternalServerError;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -205,6 +248,10 @@ mod tests {
             updated_at: "2026-11-23T00:00:00.000Z".into(),
             note: None,
             shipping_address: None,
+            payment: CardSummary {
+                card_last4: "1111".into(),
+                brand: CardBrand::Visa,
+            },
         }
     }
 
