@@ -244,6 +244,23 @@ async fn no_stored_item_and_no_read_holds_more_than_the_last_four_digits() {
     assert_eq!(payment["cardLast4"], AttributeValue::S(LAST4.into()));
     assert!(order.contains_key(ENCRYPTED_PAYMENT));
 
+    // The customer index does not copy the envelope (its projection is INCLUDE, not ALL).
+    let indexed = stack
+        .dynamodb
+        .query()
+        .table_name(&stack.table)
+        .index_name(orders_shared::store::CUSTOMER_INDEX)
+        .key_condition_expression("customerId = :c")
+        .expression_attribute_values(":c", AttributeValue::S("c-card".into()))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(indexed.len(), 1);
+    assert!(indexed[0].contains_key("payment") && indexed[0].contains_key("items"));
+    assert!(!indexed[0].contains_key(ENCRYPTED_PAYMENT), "{:?}", indexed[0]);
+
     // Every read shows {cardLast4, brand} and never the envelope.
     let shown = json!({"cardLast4": LAST4, "brand": "visa"});
     let got = stack.get(&id).await;

@@ -41,6 +41,19 @@ pub type Item = HashMap<String, AttributeValue>;
 
 /// The name of the customer index (the template's `GlobalSecondaryIndexes`).
 pub const CUSTOMER_INDEX: &str = "byCustomer";
+/// What the customer index copies besides the keys (its `INCLUDE` projection): every attribute of
+/// an [`Order`] and nothing else, so the sealed card stays in the base table.
+pub const CUSTOMER_INDEX_ATTRIBUTES: [&str; 9] = [
+    "orderId",
+    "items",
+    "totalCents",
+    "status",
+    "version",
+    "updatedAt",
+    "note",
+    "shippingAddress",
+    "payment",
+];
 /// The sort key of an order item.
 const ORDER_SK: &str = "ORDER";
 /// The attribute of an order item that holds its sealed card.
@@ -277,6 +290,32 @@ mod tests {
         assert!(!item.contains_key("note"), "absent options are not stored");
         let back: Order = from_item(item).unwrap();
         assert_eq!(back, sample_order());
+    }
+
+    #[test]
+    fn the_customer_index_projects_every_attribute_of_an_order_but_no_envelope() {
+        let mut order = sample_order();
+        order.note = Some("n".into());
+        order.shipping_address = Some(crate::domain::Address {
+            name: "A".into(),
+            line1: "1".into(),
+            line2: Some("2".into()),
+            city: "C".into(),
+            postal_code: "P".into(),
+            country: "GB".into(),
+        });
+        let item = order_item(&order).unwrap();
+        let index_keys = ["pk", "sk", "customerId", "createdAt"];
+        let mut attributes: Vec<&str> = item
+            .keys()
+            .map(String::as_str)
+            .filter(|name| !index_keys.contains(name))
+            .collect();
+        attributes.sort_unstable();
+        let mut projected = CUSTOMER_INDEX_ATTRIBUTES.to_vec();
+        projected.sort_unstable();
+        assert_eq!(attributes, projected, "a list page must show what a get shows");
+        assert!(!projected.contains(&ENCRYPTED_PAYMENT));
     }
 
     #[tokio::test]
