@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one function locally against moto, the way Lambda would run it, without Docker:
 #
-#   moto server (DynamoDB)  <-  cargo lambda watch (Lambda Runtime API emulator, runs the function)
+#   moto server (DynamoDB, KMS)  <-  cargo lambda watch (Lambda Runtime API emulator, runs the function)
 #                                   ^
 #                                   cargo lambda invoke --data-file events/<fn>.json
 #
@@ -22,6 +22,7 @@ watch_port=${WATCH_PORT:-9000}
 # The environment a function gets from the template, plus the emulator endpoint. The SDK reads
 # AWS_ENDPOINT_URL itself: no code path differs from AWS.
 export TABLE_NAME=${TABLE_NAME:-orders-local}
+export PAYMENT_KEY_ID=${PAYMENT_KEY_ID:-alias/orders-local}
 export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://127.0.0.1:$moto_port}
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
@@ -43,7 +44,7 @@ if [ "$mode" = invoke ]; then
     [ -n "$fn" ] || { echo "usage: $0 invoke <function>" >&2; exit 2; }
     [ -f "events/$fn.json" ] || { echo "error: no sample event events/$fn.json" >&2; exit 2; }
     # Compile first, so the first invocation does not wait for the build.
-    cargo build --quiet -p "$fn" -p orders-tests --bin "$fn" --bin create-local-table
+    cargo build --quiet -p "$fn" -p orders-tests --bin "$fn" --bin create-local-resources
 fi
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null; then
@@ -55,11 +56,11 @@ else
     pids+=($!)
     wait_for_port "$moto_port" moto
 fi
-cargo run --quiet -p orders-tests --bin create-local-table
+cargo run --quiet -p orders-tests --bin create-local-resources
 
-echo "==> cargo lambda watch on 127.0.0.1:$watch_port (TABLE_NAME=$TABLE_NAME)"
+echo "==> cargo lambda watch on 127.0.0.1:$watch_port (TABLE_NAME=$TABLE_NAME PAYMENT_KEY_ID=$PAYMENT_KEY_ID)"
 watch_args=(--invoke-port "$watch_port" --env-var "TABLE_NAME=$TABLE_NAME"
-    --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL")
+    --env-var "PAYMENT_KEY_ID=$PAYMENT_KEY_ID" --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL")
 if [ "$mode" = watch ]; then
     echo "    invoke with: make invoke FN=<function>   (or cargo lambda invoke <function> --data-file events/<function>.json)"
     cargo lambda watch "${watch_args[@]}"

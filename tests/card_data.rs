@@ -259,7 +259,11 @@ async fn no_stored_item_and_no_read_holds_more_than_the_last_four_digits() {
         .unwrap();
     assert_eq!(indexed.len(), 1);
     assert!(indexed[0].contains_key("payment") && indexed[0].contains_key("items"));
-    assert!(!indexed[0].contains_key(ENCRYPTED_PAYMENT), "{:?}", indexed[0]);
+    assert!(
+        !indexed[0].contains_key(ENCRYPTED_PAYMENT),
+        "{:?}",
+        indexed[0]
+    );
 
     // Every read shows {cardLast4, brand} and never the envelope.
     let shown = json!({"cardLast4": LAST4, "brand": "visa"});

@@ -73,13 +73,22 @@ fn one_rotating_customer_managed_key_encrypts_the_table_and_the_cards() {
     let template = template();
     let key = resource(&template, "OrdersKey");
     assert_eq!(key["EnableKeyRotation"], true);
-    assert_eq!(template["Resources"]["OrdersKey"]["DeletionPolicy"], "Retain");
+    assert_eq!(
+        template["Resources"]["OrdersKey"]["DeletionPolicy"],
+        "Retain"
+    );
     let alias = resource(&template, "OrdersKeyAlias");
-    assert_eq!(intrinsic(&alias["TargetKeyId"]), ("Ref".into(), "OrdersKey".into()));
+    assert_eq!(
+        intrinsic(&alias["TargetKeyId"]),
+        ("Ref".into(), "OrdersKey".into())
+    );
 
     let sse = &resource(&template, "OrdersTable")["SSESpecification"];
     assert_eq!(sse["SSEType"], "KMS");
-    assert_eq!(intrinsic(&sse["KMSMasterKeyId"]), ("Ref".into(), "OrdersKey".into()));
+    assert_eq!(
+        intrinsic(&sse["KMSMasterKeyId"]),
+        ("Ref".into(), "OrdersKey".into())
+    );
 
     let create = resource(&template, "CreateOrderFunction");
     assert_eq!(
@@ -98,13 +107,19 @@ fn only_create_order_may_generate_data_keys_and_only_fulfillment_may_decrypt() {
         .iter()
         .find_map(|policy| policy.get("KMSEncryptPolicy_v2"))
         .expect("create-order has KMSEncryptPolicy_v2");
-    assert_eq!(intrinsic(&encrypt["KeyId"]), ("Ref".into(), "OrdersKey".into()));
+    assert_eq!(
+        intrinsic(&encrypt["KeyId"]),
+        ("Ref".into(), "OrdersKey".into())
+    );
 
     let functions = functions(&template);
     assert!(functions.len() >= 5, "{functions:?}");
     for function in functions {
         let policies = policies_text(&template, &function);
-        assert!(!policies.contains("kms:*"), "{function} may do anything with keys");
+        assert!(
+            !policies.contains("kms:*"),
+            "{function} may do anything with keys"
+        );
         if function != "FulfillOrderFunction" {
             assert!(
                 !policies.contains("Decrypt"),

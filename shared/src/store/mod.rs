@@ -314,7 +314,10 @@ mod tests {
         attributes.sort_unstable();
         let mut projected = CUSTOMER_INDEX_ATTRIBUTES.to_vec();
         projected.sort_unstable();
-        assert_eq!(attributes, projected, "a list page must show what a get shows");
+        assert_eq!(
+            attributes, projected,
+            "a list page must show what a get shows"
+        );
         assert!(!projected.contains(&ENCRYPTED_PAYMENT));
     }
 
