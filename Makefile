@@ -23,7 +23,7 @@ help:
 	@echo "make invoke FN=<function>  run one function against moto with a sample event (default: create-order)"
 	@echo "make watch                 moto + cargo lambda watch in the foreground (invoke from another shell)"
 	@echo "make test                  every unit and integration test (starts moto itself)"
-	@echo "make lint                  rustfmt check + clippy -D warnings"
+	@echo "make lint                  rustfmt check + clippy -D warnings + rustdoc -D warnings"
 	@echo "make validate              sam validate --lint and sam validate (offline)"
 	@echo "make build                 sam build with cargo-lambda, no Docker (ARCH=$(ARCH))"
 	@echo "functions: $$(ls functions | tr '\n' ' ')"
@@ -39,9 +39,11 @@ $(VENV)/.installed: requirements-dev.txt
 test: venv
 	cargo test --workspace
 
+# The doc comments are the guided tour of the code: a broken doc link fails lint too.
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 validate: venv
 	$(SAM_OFFLINE) sam validate --lint

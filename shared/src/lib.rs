@@ -12,9 +12,9 @@
 //! | [`store`]         | the DynamoDB single-table store: item mapping, queries, pagination      |
 //! | [`store::locking`]| optimistic locking with conditional writes                              |
 //! | [`store::idempotency`] | `Idempotency-Key`: a retried request returns the first response    |
-//! | [`domain::payment`] | card data: Luhn, expiry, and a type that cannot leak the number       |
+//! | [`domain::payment`] | card data: Luhn, expiry, and a type that cannot leak the number     |
 //! | [`crypto::envelope`] | KMS envelope encryption: `GenerateDataKey`, AES-256-GCM, context, AAD |
-//! | [`crypto::key_cache`] | data-key caching within message and age limits                      |
+//! | [`crypto::key_cache`] | data-key caching within message and age limits                    |
 //! | [`config`]        | the environment a function reads, read once at cold start               |
 //! | [`telemetry`]     | logging set up once per execution environment                          |
 //!
@@ -22,13 +22,15 @@
 //!
 //! ```text
 //! client -> API Gateway (REST) -> create-order -> DynamoDB table (ORDER#<id> / ORDER)
-//!                                                   |
-//!                                                   +-> stream (NEW_AND_OLD_IMAGES) -> events ...
+//!                                      |            |
+//!              KMS GenerateDataKey <---+            +-> stream (NEW_AND_OLD_IMAGES) -> events ...
+//!              (the card is sealed before it is stored; see crypto::envelope)
 //! client -> get-order / list-orders (reads)   update-order / cancel-order (conditional writes)
 //! ```
 //!
 //! Start with [`domain::order`], then [`store::locking`]; a function such as
-//! `functions/update-order/src/lib.rs` shows how a route uses them.
+//! `functions/update-order/src/lib.rs` shows how a route uses them. For card data, read
+//! [`domain::payment`], then [`crypto::envelope`] and `functions/create-order/src/lib.rs`.
 
 pub mod api;
 pub mod config;

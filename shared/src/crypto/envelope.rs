@@ -480,6 +480,38 @@ mod tests {
         assert_eq!(generate.num_calls(), 25);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn one_cipher_is_shared_safely_by_concurrent_requests() {
+        let [accept, refuse] = decrypt_rules();
+        let generate = generate_rule();
+        let cipher = std::sync::Arc::new(cipher_with(
+            &[&generate, &accept, &refuse],
+            CachePolicy::DEFAULT,
+        ));
+        let tasks: Vec<_> = (0..8)
+            .map(|task| {
+                let cipher = std::sync::Arc::clone(&cipher);
+                tokio::spawn(async move {
+                    for i in 0..50 {
+                        let aad = format!("order-{task}-{i}");
+                        let envelope = cipher.seal(aad.as_bytes(), aad.as_bytes()).await.unwrap();
+                        let opened = cipher.open(&envelope, aad.as_bytes()).await.unwrap();
+                        assert_eq!(&*opened, aad.as_bytes());
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let stats = cipher.cache_stats();
+        assert_eq!(stats.encrypt_hits + stats.encrypt_misses, 400);
+        assert_eq!(stats.encrypt_misses, generate.num_calls() as u64);
+        // 400 messages need at least 4 data keys; when a key runs out, each of the 8 tasks that
+        // misses at that moment may fetch one (at most 8 per rollover), still far below 400.
+        assert!((4..=40).contains(&stats.encrypt_misses), "{stats:?}");
+    }
+
     #[tokio::test]
     async fn decryption_keys_are_cached_by_edk() {
         let [accept, refuse] = decrypt_rules();

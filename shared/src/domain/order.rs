@@ -1,8 +1,8 @@
 //! An order and its parts.
 //!
 //! "Parse, don't validate": each part of an order that comes from a client has a constructor
-//! (`CustomerId::parse`, `LineItem::parse`, ...) that is the only way to make one from untrusted
-//! input, so code holding an [`Order`] never holds an invalid value. The total is computed here,
+//! (`CustomerId::parse`, `LineItem::parse_quantity`, `PaymentCard::parse`, ...) that is the only
+//! way to make one from untrusted input, so code holding an [`Order`] never holds an invalid value. The total is computed here,
 //! from the items: a client never sends it and the server never trusts one.
 
 use serde::{Deserialize, Serialize};
@@ -87,7 +87,8 @@ fn parse_identifier(value: &str) -> Result<String, String> {
     }
 }
 
-/// One line of an order. Built by [`LineItem::parse`], so the quantity and price are in range.
+/// One line of an order. Built by the input parser, which range-checks the quantity and the price
+/// with [`LineItem::parse_quantity`] and [`LineItem::parse_unit_price`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LineItem {
