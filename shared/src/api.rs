@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 use crate::domain::{Order, OrderId};
 use crate::error::AppError;
+use crate::telemetry::metrics::{self, Metric};
+use crate::telemetry::xray;
 
 /// The largest request body accepted (API Gateway itself allows 10 MB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -36,11 +38,14 @@ pub fn json_body(request: &Request) -> Result<Value, AppError> {
 
 /// The `{orderId}` path parameter. An id that is not a UUID names no order: 404.
 pub fn order_id(request: &Request) -> Result<OrderId, AppError> {
-    request
+    let id = request
         .path_parameters_ref()
         .and_then(|params| params.first("orderId"))
         .and_then(OrderId::parse)
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    // Indexed in X-Ray: every trace of this order can be found by its id.
+    xray::record("orderId", id.to_string().as_str());
+    Ok(id)
 }
 
 /// One query-string parameter, if present.
@@ -101,6 +106,7 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 
 /// An order, with its version as the `ETag` (the token a client sends back in `If-Match`).
 pub fn order_response(status: StatusCode, order: &Order) -> Response<Body> {
+    xray::record("orderId", order.order_id.to_string().as_str());
     let mut response = json_response(status, order);
     response.headers_mut().insert(header::ETAG, etag(order));
     response
@@ -148,6 +154,10 @@ pub fn respond(result: Result<Response<Body>, AppError>) -> Response<Body> {
     match result {
         Ok(response) => response,
         Err(error) => {
+            if let AppError::VersionConflict { .. } = error {
+                xray::record("versionConflict", true);
+                metrics::count(Metric::VersionConflicts, 1);
+            }
             if error.status().is_server_error() {
                 tracing::error!(code = error.code(), cause = %error, "request failed");
             } else {

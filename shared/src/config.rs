@@ -34,6 +34,41 @@ pub enum ConfigError {
     },
 }
 
+/// How a function reports: log format and level (Lambda's advanced logging controls), where the
+/// X-Ray daemon listens, and the function's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// `AWS_LAMBDA_LOG_FORMAT=JSON`.
+    pub log_json: bool,
+    /// `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `INFO`.
+    pub log_level: String,
+    /// `AWS_XRAY_DAEMON_ADDRESS` (`host:port`; Lambda sets it when tracing is active). Unset: no
+    /// traces are sent.
+    pub xray_daemon: Option<std::net::SocketAddr>,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: the subsegments' name and the metrics' `service` dimension.
+    pub function_name: String,
+}
+
+impl TelemetryConfig {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Never fails: telemetry must not stop a function from serving.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            log_json: lookup("AWS_LAMBDA_LOG_FORMAT")
+                .is_some_and(|f| f.eq_ignore_ascii_case("json")),
+            log_level: lookup("AWS_LAMBDA_LOG_LEVEL")
+                .or_else(|| lookup("RUST_LOG"))
+                .unwrap_or_else(|| "INFO".to_owned()),
+            xray_daemon: lookup("AWS_XRAY_DAEMON_ADDRESS").and_then(|a| a.parse().ok()),
+            function_name: lookup("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "orders-on-lambda".to_owned()),
+        }
+    }
+}
+
 const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What a function that seals or opens card data needs (`create-order`, `fulfill-order`).

@@ -28,6 +28,7 @@ use lambda_http::http::{self, HeaderMap, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_shared::crypto::{CachePolicy, EncryptionContext, EnvelopeCipher};
 use orders_shared::store::{CUSTOMER_INDEX, CUSTOMER_INDEX_ATTRIBUTES};
+use orders_shared::telemetry::aws_calls;
 use orders_shared::{Config, EnvelopeConfig, OrderStore};
 use serde_json::Value;
 
@@ -56,7 +57,8 @@ impl TestStack {
     /// A stack whose cipher caches data keys as `policy` says.
     pub async fn with_cache(policy: CachePolicy) -> Self {
         let sdk_config = moto_sdk_config().await;
-        let dynamodb = Client::new(&sdk_config);
+        // The clients main builds: every call traced (a subsegment each when a trace is active).
+        let dynamodb = aws_calls::dynamodb_client(&sdk_config);
         let table = unique_table_name();
         create_orders_table(&dynamodb, &table).await;
         let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone()))
@@ -67,6 +69,7 @@ impl TestStack {
         let kms = aws_sdk_kms::Client::from_conf(
             aws_sdk_kms::config::Builder::from(&sdk_config)
                 .interceptor(kms_calls.clone())
+                .interceptor(aws_calls::AwsCallTracing)
                 .build(),
         );
         let key_arn = create_key(&kms).await;

@@ -16,6 +16,7 @@ use orders_shared::crypto::EnvelopeCipher;
 use orders_shared::domain::order::now_timestamp;
 use orders_shared::domain::{NewOrder, Order};
 use orders_shared::store::idempotency::{self, IdempotencyKey};
+use orders_shared::telemetry::metrics::{self, Metric};
 use orders_shared::{AppError, OrderStore};
 
 pub async fn handler(
@@ -40,6 +41,7 @@ async fn create_order(
         let (order, card) = Order::place(new_order, &now_timestamp());
         let sealed = cipher.seal_card(&card, order.order_id).await?;
         store.create(&order, &sealed).await?;
+        metrics::count(Metric::OrdersPlaced, 1);
         return Ok(api::created_response(&order));
     };
 
@@ -53,7 +55,10 @@ async fn create_order(
         .create_with_idempotency_key(&order, &sealed, &key, &fingerprint)
         .await?
     {
-        None => Ok(api::created_response(&order)),
+        None => {
+            metrics::count(Metric::OrdersPlaced, 1);
+            Ok(api::created_response(&order))
+        }
         // A concurrent request with the same key won the race: answer as it did.
         Some(winner) => Ok(replayed(winner.replay(&fingerprint)?)),
     }

@@ -2,21 +2,24 @@
 
 use lambda_http::{Error, run, service_fn};
 use orders_shared::crypto::EnvelopeCipher;
-use orders_shared::{Config, EnvelopeConfig, OrderStore, telemetry};
+use orders_shared::telemetry::{self, aws_calls};
+use orders_shared::{Config, EnvelopeConfig, OrderStore};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    let telemetry = telemetry::init();
     // The init phase runs once per execution environment: what is built here (configuration,
     // the SDK clients and their connection pools, the data-key cache) is reused by every warm
     // invocation.
     let config = Config::from_env()?;
     let envelope_config = EnvelopeConfig::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = OrderStore::new(aws_sdk_dynamodb::Client::new(&aws), &config);
-    let cipher = EnvelopeCipher::for_cards(aws_sdk_kms::Client::new(&aws), &envelope_config);
+    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
+    let cipher = EnvelopeCipher::for_cards(aws_calls::kms_client(&aws), &envelope_config);
     run(service_fn(|request| {
-        create_order::handler(&store, &cipher, request)
+        telemetry.traced_request(request, |request| {
+            create_order::handler(&store, &cipher, request)
+        })
     }))
     .await
 }

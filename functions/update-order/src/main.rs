@@ -1,15 +1,19 @@
 //! The Lambda entry point of `update-order` (PATCH /orders/{orderId}). The handler is in `lib.rs`.
 
 use lambda_http::{Error, run, service_fn};
-use orders_shared::{Config, OrderStore, telemetry};
+use orders_shared::telemetry::{self, aws_calls};
+use orders_shared::{Config, OrderStore};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    telemetry::init();
+    let telemetry = telemetry::init();
     // The init phase runs once per execution environment: what is built here (configuration,
     // the SDK client and its connection pool) is reused by every warm invocation.
     let config = Config::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = OrderStore::new(aws_sdk_dynamodb::Client::new(&aws), &config);
-    run(service_fn(|request| update_order::handler(&store, request))).await
+    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
+    run(service_fn(|request| {
+        telemetry.traced_request(request, |request| update_order::handler(&store, request))
+    }))
+    .await
 }

@@ -12,8 +12,8 @@
 //! - **bounded**: at most `capacity` decryption keys, the least recently used evicted first.
 //!
 //! Plaintext keys live in [`zeroize::Zeroizing`] buffers: when an entry expires or is evicted its
-//! key is wiped from memory. Hits and misses are counted ([`CacheStats`]); the hit rate becomes a
-//! metric. The cache is shared by every request of an execution environment, so it is
+//! key is wiped from memory. Hits and misses are counted ([`CacheStats`]) and reported as the
+//! `DataKeyCacheHits` / `DataKeyCacheMisses` metrics. The cache is shared by every request of an execution environment, so it is
 //! thread-safe: a `Mutex`, held only for a lookup and never across an `.await`.
 
 use std::num::NonZeroUsize;
@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use zeroize::Zeroizing;
+
+use crate::telemetry::metrics::{self, Metric};
 
 /// How far a data key may be reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,11 +133,13 @@ impl DataKeyCache {
             // Expired or used up: drop (and wipe) it now rather than when it is replaced.
             *in_use = None;
             self.encrypt_misses.fetch_add(1, Ordering::Relaxed);
+            metrics::count(Metric::DataKeyCacheMisses, 1);
             return None;
         }
         let entry = in_use.as_mut().expect("checked above");
         entry.messages += 1;
         self.encrypt_hits.fetch_add(1, Ordering::Relaxed);
+        metrics::count(Metric::DataKeyCacheHits, 1);
         Some(entry.key.clone())
     }
 
@@ -162,11 +166,13 @@ impl DataKeyCache {
         match fresh {
             Some(plaintext) => {
                 self.decrypt_hits.fetch_add(1, Ordering::Relaxed);
+                metrics::count(Metric::DataKeyCacheHits, 1);
                 Some(plaintext)
             }
             None => {
                 decrypting.pop(edk);
                 self.decrypt_misses.fetch_add(1, Ordering::Relaxed);
+                metrics::count(Metric::DataKeyCacheMisses, 1);
                 None
             }
         }

@@ -1,0 +1,175 @@
+//! A subsegment for every AWS SDK call, recorded by an SDK interceptor.
+//!
+//! The AWS SDK for Rust lets code hook into every request it sends ("interceptors"). This one opens
+//! a span when an operation starts and closes it when the operation ends, retries included, with
+//! what X-Ray shows for AWS calls: namespace `aws`, the service and the operation, the table, the
+//! HTTP status, and `error` (4xx), `throttle` (429) or `fault` (5xx) with the error code as cause.
+//! The clients are built with [`dynamodb_client`] and [`kms_client`], so no call goes untraced.
+
+use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemInput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput};
+use aws_sdk_dynamodb::operation::query::{QueryError, QueryInput};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemInput};
+use aws_sdk_kms::operation::decrypt::DecryptError;
+use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, Error, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tracing::field::Empty;
+
+use super::xray::{SPAN_EVENTS, SPANS};
+
+/// A DynamoDB client whose calls are traced.
+pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(config)
+        .interceptor(AwsCallTracing)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A KMS client whose calls are traced.
+pub fn kms_client(config: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::config::Builder::from(config)
+        .interceptor(AwsCallTracing)
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+/// The interceptor: stateless; the open span travels in the operation's `ConfigBag`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AwsCallTracing;
+
+/// The span of the operation in flight.
+#[derive(Debug)]
+struct CallSpan(tracing::Span);
+
+impl Storable for CallSpan {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for AwsCallTracing {
+    fn name(&self) -> &'static str {
+        "AwsCallTracing"
+    }
+
+    /// Once per operation (retries reuse the serialized request), when the operation's metadata
+    /// (service and operation name) is in the config bag.
+    fn read_before_serialization(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (xray_service_name(m.service()), m.name().to_owned()))
+            .unwrap_or_else(|| ("AWS".to_owned(), "unknown".to_owned()));
+        let span = tracing::info_span!(
+            target: SPANS,
+            "aws",
+            otel.name = %service,
+            otel.kind = "client",
+            otel.status_code = Empty,
+            rpc.system = "aws-api",
+            rpc.service = %service,
+            rpc.method = %operation,
+            aws.table.name = Empty,
+            http.response.status_code = Empty,
+        );
+        if let Some(table) = table_name(context) {
+            span.record("aws.table.name", table);
+        }
+        cfg.interceptor_state().store_put(CallSpan(span));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(CallSpan(span)) = cfg.load::<CallSpan>() else {
+            return Ok(());
+        };
+        if let Some(response) = context.response() {
+            span.record("http.response.status_code", response.status().as_u16());
+        }
+        if let Some(Err(error)) = context.output_or_error() {
+            span.record("otel.status_code", "error");
+            // The cause shown on the subsegment: the error code only (never a message, which
+            // may quote request data).
+            tracing::event!(
+                target: SPAN_EVENTS,
+                parent: span,
+                tracing::Level::ERROR,
+                exception.type = error_code(error),
+                "exception"
+            );
+        }
+        // Dropping the stored span ends it: the subsegment's end time is now.
+        cfg.interceptor_state().unset::<CallSpan>();
+        Ok(())
+    }
+}
+
+/// The error code of a failed call (`ConditionalCheckFailedException`, `ThrottlingException`, ...).
+fn error_code(error: &OrchestratorError<Error>) -> String {
+    if error.is_timeout_error() {
+        return "Timeout".into();
+    }
+    if error.is_connector_error() {
+        return "ConnectionError".into();
+    }
+    let Some(error) = error.as_operation_error() else {
+        return "ClientError".into();
+    };
+    // The orchestrator holds the operation's error type-erased: try the operations called here.
+    macro_rules! code_of {
+        ($($error:ty),*) => {$(
+            if let Some(error) = error.downcast_ref::<$error>() {
+                return error.code().unwrap_or("ServiceError").to_owned();
+            }
+        )*};
+    }
+    code_of!(
+        GetItemError,
+        PutItemError,
+        UpdateItemError,
+        QueryError,
+        TransactWriteItemsError,
+        GenerateDataKeyError,
+        DecryptError
+    );
+    "ServiceError".into()
+}
+
+/// X-Ray's names for the services this application calls (the service map shows these).
+fn xray_service_name(sdk_service: &str) -> String {
+    match sdk_service.to_ascii_lowercase().as_str() {
+        "dynamodb" => "DynamoDB".into(),
+        "kms" => "KMS".into(),
+        "sns" => "SNS".into(),
+        "sqs" => "SQS".into(),
+        other => other.to_owned(),
+    }
+}
+
+/// The table a DynamoDB call names, for the subsegment's `aws.table_name`.
+fn table_name(context: &BeforeSerializationInterceptorContextRef<'_>) -> Option<String> {
+    let input = context.input();
+    input
+        .downcast_ref::<GetItemInput>()
+        .and_then(|i| i.table_name())
+        .or_else(|| input.downcast_ref::<PutItemInput>()?.table_name())
+        .or_else(|| input.downcast_ref::<UpdateItemInput>()?.table_name())
+        .or_else(|| input.downcast_ref::<QueryInput>()?.table_name())
+        .map(str::to_owned)
+}

@@ -1,0 +1,288 @@
+//! X-Ray documents, logs and metrics of real invocations: the handlers run in-process against moto
+//! inside `Telemetry::traced_request`, as `main` runs them, and a UDP socket in the test plays the
+//! X-Ray daemon.
+
+use std::io::Write;
+use std::net::UdpSocket;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Context, Request, RequestExt};
+use orders_shared::config::TelemetryConfig;
+use orders_shared::telemetry::Telemetry;
+use orders_tests::{Reply, TestStack, build};
+use serde_json::{Value, json};
+
+const CARD: &str = "4539148803436467";
+
+/// The X-Ray daemon, as far as a function can tell: a UDP port that receives documents.
+struct FakeDaemon(UdpSocket);
+
+impl FakeDaemon {
+    fn start() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        Self(socket)
+    }
+
+    /// Every datagram received so far: the protocol header line, then one JSON document.
+    fn documents(&self) -> Vec<Value> {
+        let mut documents = Vec::new();
+        let mut buffer = [0u8; 65_536];
+        while let Ok(n) = self.0.recv(&mut buffer) {
+            let text = std::str::from_utf8(&buffer[..n]).unwrap();
+            let (header, document) = text.split_once('\n').expect("a header line");
+            assert_eq!(header, r#"{"format": "json", "version": 1}"#);
+            documents.push(serde_json::from_str(document).expect("a JSON document"));
+        }
+        documents
+    }
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A trace header as Lambda passes it, with a current trace id (X-Ray rejects old ones).
+fn trace_header(sampled: bool) -> (String, String, String) {
+    let epoch = chrono::Utc::now().timestamp();
+    let root = format!("1-{epoch:08x}-{}", &uuid_hex()[..24]);
+    let parent = uuid_hex()[..16].to_owned();
+    let header = format!("Root={root};Parent={parent};Sampled={}", u8::from(sampled));
+    (header, root, parent)
+}
+
+fn uuid_hex() -> String {
+    format!("{:032x}", rand_u128())
+}
+
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher, RandomState};
+    let a = RandomState::new().hash_one(1u8) as u128;
+    let b = RandomState::new().hash_one(2u8) as u128;
+    (a << 64) | b
+}
+
+/// A request as Lambda delivers it: with its context (request id, trace header).
+fn with_context(request: Request, trace_header: &str) -> Request {
+    let mut context = Context::default();
+    context.request_id = "req-1234".into();
+    context.xray_trace_id = Some(trace_header.into());
+    request.with_lambda_context(context)
+}
+
+fn create_request(trace_header: &str) -> Request {
+    let body = json!({
+        "customerId": "c-trace",
+        "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
+        "payment": {"cardNumber": CARD, "expiry": "12/35"}
+    });
+    with_context(
+        build(
+            Method::POST,
+            "/orders",
+            &[],
+            Body::from(body.to_string()),
+            &[],
+            &[],
+        ),
+        trace_header,
+    )
+}
+
+fn telemetry(daemon: &FakeDaemon, logs: &Captured) -> (Telemetry, tracing::Dispatch) {
+    let config = TelemetryConfig {
+        log_json: true,
+        log_level: "INFO".into(),
+        xray_daemon: Some(daemon.0.local_addr().unwrap()),
+        function_name: "create-order".into(),
+    };
+    let writer = logs.clone();
+    Telemetry::build(&config, move || writer.clone())
+}
+
+fn by_name<'a>(documents: &'a [Value], name: &str) -> Vec<&'a Value> {
+    documents.iter().filter(|d| d["name"] == name).collect()
+}
+
+#[tokio::test]
+async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_call() {
+    let stack = TestStack::start().await;
+    let daemon = FakeDaemon::start();
+    let logs = Captured::default();
+    let (telemetry, dispatch) = telemetry(&daemon, &logs);
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let (header, root, parent) = trace_header(true);
+
+    let reply = Reply::from(
+        telemetry
+            .traced_request(create_request(&header), |request| {
+                create_order::handler(&stack.store, &stack.cipher, request)
+            })
+            .await,
+    );
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    let documents = daemon.documents();
+
+    for document in &documents {
+        assert_eq!(document["type"], "subsegment", "{document}");
+        assert_eq!(document["trace_id"], root.as_str(), "{document}");
+    }
+    let invocation = by_name(&documents, "create-order");
+    assert_eq!(invocation.len(), 1, "{documents:#?}");
+    let invocation = invocation[0];
+    assert_eq!(
+        invocation["parent_id"],
+        parent.as_str(),
+        "nested under Lambda's segment"
+    );
+    assert_eq!(invocation["annotations"]["orderId"], reply.body["orderId"]);
+    assert_eq!(invocation["annotations"]["coldStart"], true);
+
+    let kms = by_name(&documents, "KMS");
+    let dynamodb = by_name(&documents, "DynamoDB");
+    assert_eq!(kms.len(), 1, "one GenerateDataKey: {documents:#?}");
+    assert_eq!(dynamodb.len(), 1, "one PutItem: {documents:#?}");
+    assert_eq!(kms[0]["aws"]["operation"], "GenerateDataKey");
+    assert_eq!(dynamodb[0]["aws"]["operation"], "PutItem");
+    assert_eq!(dynamodb[0]["aws"]["table_name"], stack.table.as_str());
+    for call in [kms[0], dynamodb[0]] {
+        assert_eq!(call["namespace"], "aws");
+        assert_eq!(call["parent_id"], invocation["id"]);
+        assert!(
+            call.get("fault").is_none() && call.get("error").is_none(),
+            "{call}"
+        );
+    }
+
+    let text = format!("{documents:?}");
+    assert!(
+        !text.contains(CARD) && !text.contains(&CARD[..8]),
+        "no card data in traces"
+    );
+    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(!log_text.contains(&CARD[..8]), "no card data in logs");
+}
+
+#[tokio::test]
+async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
+    let stack = TestStack::start().await;
+    let created = stack
+        .create(&json!({
+            "customerId": "c-trace",
+            "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
+            "payment": {"cardNumber": CARD, "expiry": "12/35"}
+        }))
+        .await;
+    let id = created.order_id();
+    let daemon = FakeDaemon::start();
+    let logs = Captured::default();
+    let (telemetry, dispatch) = telemetry(&daemon, &logs);
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let (header, _, _) = trace_header(true);
+
+    // A stale If-Match: DynamoDB refuses the conditional update (400).
+    let request = with_context(
+        build(
+            Method::PATCH,
+            &format!("/orders/{id}"),
+            &[("if-match", "\"7\"")],
+            Body::from(json!({"note": "late"}).to_string()),
+            &[("orderId", &id)],
+            &[],
+        ),
+        &header,
+    );
+    let reply = Reply::from(
+        telemetry
+            .traced_request(request, |request| {
+                update_order::handler(&stack.store, request)
+            })
+            .await,
+    );
+    reply.expect_error(412, "VersionConflict");
+
+    let documents = daemon.documents();
+    let update = &by_name(&documents, "DynamoDB")[0];
+    assert_eq!(update["aws"]["operation"], "UpdateItem");
+    assert_eq!(update["error"], true, "a 4xx is an error: {update}");
+    assert!(update.get("fault").is_none());
+    let cause = update["cause"].to_string();
+    assert!(cause.contains("ConditionalCheckFailedException"), "{cause}");
+    let invocation = &by_name(&documents, "create-order")[0];
+    assert_eq!(invocation["annotations"]["versionConflict"], true);
+    assert_eq!(invocation["annotations"]["orderId"], id.as_str());
+
+    // The log line of the refusal carries the invocation's fields.
+    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let refused: Value = log_text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| line["fields"]["message"] == "request refused")
+        .expect("a log line for the 412");
+    assert_eq!(refused["span"]["requestId"], "req-1234");
+    assert_eq!(refused["span"]["function"], "create-order");
+    assert!(
+        refused["span"]["traceId"]
+            .as_str()
+            .unwrap()
+            .starts_with("1-")
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_sent_when_the_trace_is_not_sampled() {
+    let stack = TestStack::start().await;
+    let daemon = FakeDaemon::start();
+    let logs = Captured::default();
+    let (telemetry, dispatch) = telemetry(&daemon, &logs);
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let (header, _, _) = trace_header(false);
+    let reply = Reply::from(
+        telemetry
+            .traced_request(create_request(&header), |request| {
+                create_order::handler(&stack.store, &stack.cipher, request)
+            })
+            .await,
+    );
+    assert_eq!(reply.status, 201);
+    assert_eq!(daemon.documents(), Vec::<Value>::new());
+}
+
+#[tokio::test]
+async fn an_invocation_without_a_trace_header_sends_nothing() {
+    let stack = TestStack::start().await;
+    let daemon = FakeDaemon::start();
+    let logs = Captured::default();
+    let (telemetry, dispatch) = telemetry(&daemon, &logs);
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let request = build(
+        Method::GET,
+        "/orders",
+        &[],
+        Body::Empty,
+        &[],
+        &[("customerId", "c-1")],
+    );
+    let reply = Reply::from(
+        telemetry
+            .traced_request(request, |request| {
+                list_orders::handler(&stack.store, request)
+            })
+            .await,
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(daemon.documents(), Vec::<Value>::new());
+}
