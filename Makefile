@@ -17,10 +17,11 @@ SAM_OFFLINE := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAU
 ARCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 FN ?= create-order
 
-.PHONY: help venv test lint validate build watch invoke clean
+.PHONY: help venv test lint validate build watch invoke xray-smoke clean
 
 help:
 	@echo "make invoke FN=<function>  run one function against moto with a sample event (default: create-order)"
+	@echo "make xray-smoke            the release create-order, traced: its X-Ray documents printed as a tree"
 	@echo "make watch                 moto + cargo lambda watch in the foreground (invoke from another shell)"
 	@echo "make test                  every unit and integration test (starts moto itself)"
 	@echo "make lint                  rustfmt check + clippy -D warnings + rustdoc -D warnings"
@@ -60,6 +61,11 @@ watch: venv
 
 invoke: venv
 	scripts/local-function.sh invoke $(FN)
+
+# Builds the release create-order (cargo lambda, as sam build does) and runs it against moto with a
+# stand-in X-Ray daemon: fails unless the function sends its subsegments.
+xray-smoke: venv
+	scripts/xray-smoke.sh
 
 clean:
 	cargo clean

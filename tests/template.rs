@@ -134,3 +134,21 @@ fn only_create_order_may_generate_data_keys_and_only_fulfillment_may_decrypt() {
         }
     }
 }
+
+#[test]
+fn every_function_and_the_api_are_traced_with_a_sampling_rule() {
+    let template = template();
+    assert_eq!(template["Globals"]["Function"]["Tracing"], "Active");
+    assert_eq!(resource(&template, "OrdersApi")["TracingEnabled"], true);
+    for function in functions(&template) {
+        let tracing = &resource(&template, &function)["Tracing"];
+        assert!(
+            tracing.is_null() || tracing == "Active",
+            "{function}: {tracing:?}"
+        );
+    }
+    let rule = &resource(&template, "OrdersSamplingRule")["SamplingRule"];
+    assert_eq!(rule["ReservoirSize"], 1);
+    assert_eq!(rule["FixedRate"], 0.05);
+    assert_eq!(rule["ServiceType"], "AWS::ApiGateway::Stage");
+}

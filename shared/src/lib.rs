@@ -16,7 +16,7 @@
 //! | [`crypto::envelope`] | KMS envelope encryption: `GenerateDataKey`, AES-256-GCM, context, AAD |
 //! | [`crypto::key_cache`] | data-key caching within message and age limits                    |
 //! | [`config`]        | the environment a function reads, read once at cold start               |
-//! | [`telemetry`]     | logging set up once per execution environment                          |
+//! | [`telemetry`]     | logs, X-Ray subsegments (one per AWS call), EMF metrics; set up once     |
 //!
 //! ## The data path of an order
 //!

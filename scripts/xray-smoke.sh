@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The release binary as Lambda runs it, traced: shows that create-order sends its X-Ray documents
+# to the daemon address Lambda gives it (AWS_XRAY_DAEMON_ADDRESS) and prints the trace as a tree.
+#
+#   moto (DynamoDB, KMS)  <-  release bootstrap  <-  cargo lambda watch --only-lambda-apis (Runtime API)
+#                                  |                      ^ cargo lambda invoke (with a sampled trace id)
+#                                  +-> UDP -> scripts/xray_listener.py (the X-Ray daemon's stand-in)
+#
+# Ports (overridable): moto ${MOTO_PORT:-5010}, Runtime API ${RUNTIME_PORT:-9010}, daemon ${XRAY_PORT:-2010}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PWD/.venv/bin:$PATH
+moto_port=${MOTO_PORT:-5010} runtime_port=${RUNTIME_PORT:-9010} xray_port=${XRAY_PORT:-2010}
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port TABLE_NAME=orders-xray PAYMENT_KEY_ID=alias/orders-xray
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+wait_for_port() {
+    for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.2; done
+    echo "error: nothing listens on 127.0.0.1:$1" >&2; return 1
+}
+
+echo "==> cargo lambda build --release --bin create-order (the same build sam build runs)"
+cargo lambda build --release --bin create-order
+cargo build --quiet -p orders-tests --bin create-local-resources
+mkdir -p target
+.venv/bin/python scripts/moto_server.py --port "$moto_port" >target/xray-smoke-moto.log 2>&1 &
+pids+=($!)
+wait_for_port "$moto_port"
+cargo run --quiet -p orders-tests --bin create-local-resources
+cargo lambda watch --only-lambda-apis -P "$runtime_port" >target/xray-smoke-watch.log 2>&1 &
+pids+=($!)
+wait_for_port "$runtime_port"
+python3 scripts/xray_listener.py --port "$xray_port" --expect 3 &
+listener=$!
+
+AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:$xray_port AWS_LAMBDA_LOG_FORMAT=JSON \
+AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:$runtime_port/.rt AWS_LAMBDA_FUNCTION_NAME=create-order \
+AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_FUNCTION_VERSION=1 \
+    target/lambda/create-order/bootstrap &
+pids+=($!)
+echo "==> cargo lambda invoke create-order --data-file events/create-order.json"
+cargo lambda invoke _ -P "$runtime_port" --data-file events/create-order.json | head -c 200
+echo
+echo "==> the X-Ray documents the function sent"
+wait "$listener"
