@@ -226,6 +226,36 @@ mod tests {
     }
 
     #[test]
+    fn telemetry_follows_lambdas_logging_controls_and_daemon_address() {
+        let config = TelemetryConfig::from_lookup(lookup(&[
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"),
+            ("RUST_LOG", "trace"),
+            ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders-CreateOrder-1"),
+        ]));
+        assert!(config.log_json);
+        assert_eq!(
+            config.log_level, "DEBUG",
+            "Lambda's level wins over RUST_LOG"
+        );
+        assert_eq!(
+            config.xray_daemon,
+            Some("169.254.79.129:2000".parse().unwrap())
+        );
+        assert_eq!(config.function_name, "orders-CreateOrder-1");
+
+        let local =
+            TelemetryConfig::from_lookup(lookup(&[("AWS_XRAY_DAEMON_ADDRESS", "nonsense")]));
+        assert!(!local.log_json);
+        assert_eq!(local.log_level, "INFO");
+        assert_eq!(
+            local.xray_daemon, None,
+            "no daemon: no traces, and no failure"
+        );
+    }
+
+    #[test]
     fn a_bad_ttl_is_an_error() {
         for bad in ["0", "-1", "day"] {
             let result = Config::from_lookup(lookup(&[

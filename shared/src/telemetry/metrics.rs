@@ -57,9 +57,15 @@ pub fn count(metric: Metric, n: u64) {
 
 /// Writes the invocation's metrics as one EMF line on stdout (nothing if none were counted).
 pub fn flush(service: &str) {
+    let _ = flush_to(service, &mut std::io::stdout().lock());
+}
+
+/// Writes the invocation's metrics as one EMF line to `out`, and starts counting afresh.
+pub fn flush_to(service: &str, out: &mut impl std::io::Write) -> std::io::Result<()> {
     let counts = std::mem::take(&mut *lock());
-    if let Some(line) = emf_line(service, &counts, chrono::Utc::now().timestamp_millis()) {
-        println!("{line}");
+    match emf_line(service, &counts, chrono::Utc::now().timestamp_millis()) {
+        Some(line) => writeln!(out, "{line}"),
+        None => Ok(()),
     }
 }
 
@@ -103,10 +109,50 @@ fn lock() -> std::sync::MutexGuard<'static, BTreeMap<Metric, u64>> {
 mod tests {
     use super::*;
 
+    /// The EMF rules CloudWatch applies: a directive with a namespace, dimension sets that name
+    /// members of the line, metrics that are members of the line with numeric values.
+    fn assert_valid_emf(line: &str) {
+        let doc: serde_json::Value = serde_json::from_str(line).expect("one JSON object");
+        assert!(doc["_aws"]["Timestamp"].is_i64(), "{line}");
+        for directive in doc["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            assert!(
+                directive["Namespace"]
+                    .as_str()
+                    .is_some_and(|ns| !ns.is_empty())
+            );
+            for set in directive["Dimensions"].as_array().unwrap() {
+                for dimension in set.as_array().unwrap() {
+                    assert!(doc[dimension.as_str().unwrap()].is_string(), "{line}");
+                }
+            }
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(doc[name].is_number(), "{name} in {line}");
+                assert_eq!(metric["Unit"], "Count");
+            }
+        }
+    }
+
+    #[test]
+    fn what_is_counted_is_flushed_once_as_valid_emf() {
+        count(Metric::OrdersPlaced, 1);
+        count(Metric::VersionConflicts, 2);
+        let mut out = Vec::new();
+        flush_to("update-order", &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        assert_valid_emf(text.trim_end());
+        // (Other tests of this process may count too, so only what this one counted is checked.)
+        let doc: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert!(doc["VersionConflicts"].as_u64().unwrap() >= 2);
+        assert_eq!(doc["service"], "update-order");
+    }
+
     #[test]
     fn an_emf_line_declares_exactly_the_metrics_it_carries() {
         let counts = BTreeMap::from([(Metric::OrdersPlaced, 1), (Metric::DataKeyCacheHits, 3)]);
         let line = emf_line("create-order", &counts, 1_795_400_411_000).unwrap();
+        assert_valid_emf(&line);
         let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(doc["_aws"]["Timestamp"], 1_795_400_411_000_i64);
