@@ -40,6 +40,8 @@ pub const SPAN_EVENTS: &str = "xray_cause";
 
 /// Span fields that become X-Ray annotations (indexed: up to 50 per trace, searchable).
 pub const ANNOTATIONS: [&str; 4] = ["orderId", "eventType", "versionConflict", "coldStart"];
+/// Span fields that become metadata: shown with the subsegment, not indexed, not searchable.
+pub const METADATA: [&str; 2] = ["requestId", "function"];
 
 /// The OpenTelemetry pipeline that sends X-Ray documents to the daemon at `daemon`.
 ///
@@ -48,8 +50,9 @@ pub const ANNOTATIONS: [&str; 4] = ["orderId", "eventType", "versionConflict", "
 /// task, which a frozen Lambda environment would never run.
 pub fn tracer_provider(daemon: SocketAddr) -> SdkTracerProvider {
     let client = XrayDaemonClient::new(daemon).expect("a UDP socket for the X-Ray daemon client");
-    let translator =
-        SegmentTranslator::new().with_indexed_attrs(ANNOTATIONS.map(String::from).to_vec());
+    let translator = SegmentTranslator::new()
+        .with_indexed_attrs(ANNOTATIONS.map(String::from))
+        .with_metadata_attrs(METADATA.map(String::from));
     SdkTracerProvider::builder()
         // Sampling is decided upstream: record exactly when the trace header says `Sampled=1`.
         // An invocation without a header has no segment to nest under, so it records nothing.
