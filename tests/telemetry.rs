@@ -151,8 +151,14 @@ async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_cal
     assert_eq!(invocation["annotations"]["orderId"], reply.body["orderId"]);
     assert_eq!(invocation["annotations"]["coldStart"], true);
     let metadata = invocation["metadata"].to_string();
-    assert!(metadata.contains("req-1234"), "the request id is metadata: {invocation}");
-    assert!(invocation["annotations"].get("requestId").is_none(), "and not indexed");
+    assert!(
+        metadata.contains("req-1234"),
+        "the request id is metadata: {invocation}"
+    );
+    assert!(
+        invocation["annotations"].get("requestId").is_none(),
+        "and not indexed"
+    );
 
     let kms = by_name(&documents, "KMS");
     let dynamodb = by_name(&documents, "DynamoDB");

@@ -79,7 +79,16 @@ impl Telemetry {
             logs.boxed()
         };
 
-        let tracer = config.xray_daemon.map(xray::tracer_provider);
+        // Telemetry never stops a function: without a socket for the daemon, it runs untraced.
+        let tracer = config
+            .xray_daemon
+            .and_then(|daemon| match xray::tracer_provider(daemon) {
+                Ok(provider) => Some(provider),
+                Err(error) => {
+                    eprintln!("X-Ray disabled: no UDP socket for the daemon at {daemon}: {error}");
+                    None
+                }
+            });
         // The X-Ray layer sees only this module's spans, whatever the log level.
         let traces = tracer.as_ref().map(|provider| {
             use opentelemetry::trace::TracerProvider as _;

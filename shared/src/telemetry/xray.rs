@@ -48,19 +48,21 @@ pub const METADATA: [&str; 2] = ["requestId", "function"];
 /// The span processor is the *simple* one: each span is exported (one small UDP datagram, no
 /// waiting for an answer) when it ends. A batching processor would hold spans in a background
 /// task, which a frozen Lambda environment would never run.
-pub fn tracer_provider(daemon: SocketAddr) -> SdkTracerProvider {
-    let client = XrayDaemonClient::new(daemon).expect("a UDP socket for the X-Ray daemon client");
+///
+/// Fails only if no local UDP socket can be opened; the caller then runs without traces.
+pub fn tracer_provider(daemon: SocketAddr) -> std::io::Result<SdkTracerProvider> {
+    let client = XrayDaemonClient::new(daemon)?;
     let translator = SegmentTranslator::new()
         .with_indexed_attrs(ANNOTATIONS.map(String::from))
         .with_metadata_attrs(METADATA.map(String::from));
-    SdkTracerProvider::builder()
+    Ok(SdkTracerProvider::builder()
         // Sampling is decided upstream: record exactly when the trace header says `Sampled=1`.
         // An invocation without a header has no segment to nest under, so it records nothing.
         .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)))
         // X-Ray trace ids start with the epoch seconds; the generator makes ids X-Ray accepts.
         .with_id_generator(XrayIdGenerator::default())
         .with_simple_exporter(XrayExporter::new(client).with_translator(translator))
-        .build()
+        .build())
 }
 
 /// The span of one invocation. Handlers record `orderId`, `eventType` and `versionConflict` on it
