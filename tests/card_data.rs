@@ -1,9 +1,6 @@
 //! Card data end to end against moto's DynamoDB and KMS: what is stored, what KMS enforces, what
 //! reaches a log, and how many KMS calls the data-key cache saves.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
@@ -13,7 +10,7 @@ use orders_shared::crypto::{
 };
 use orders_shared::domain::{OrderId, PaymentCard};
 use orders_shared::store::ENCRYPTED_PAYMENT;
-use orders_tests::TestStack;
+use orders_tests::{CapturedLogs, TestStack};
 use serde_json::{Value, json};
 
 /// A valid Visa test number whose digits do not repeat much, so a leak is easy to spot.
@@ -284,30 +281,10 @@ async fn no_stored_item_and_no_read_holds_more_than_the_last_four_digits() {
     }
 }
 
-/// A `Write` into a shared buffer, for a log subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn logs_during_a_create_hold_no_card_number_and_no_data_key() {
     let stack = TestStack::start().await;
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let writer = logs.clone();
     // Everything at TRACE, JSON as on Lambda: the app's logs and the SDK's request logs.
     let subscriber = tracing_subscriber::fmt()

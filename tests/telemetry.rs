@@ -2,16 +2,14 @@
 //! inside `Telemetry::traced_request`, as `main` runs them, and a UDP socket in the test plays the
 //! X-Ray daemon.
 
-use std::io::Write;
 use std::net::UdpSocket;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Context, Request, RequestExt};
 use orders_shared::config::TelemetryConfig;
 use orders_shared::telemetry::Telemetry;
-use orders_tests::{Reply, TestStack, build};
+use orders_tests::{CapturedLogs, Reply, TestStack, build};
 use serde_json::{Value, json};
 
 const CARD: &str = "4539148803436467";
@@ -39,19 +37,6 @@ impl FakeDaemon {
             documents.push(serde_json::from_str(document).expect("a JSON document"));
         }
         documents
-    }
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -102,7 +87,7 @@ fn create_request(trace_header: &str) -> Request {
     )
 }
 
-fn telemetry(daemon: &FakeDaemon, logs: &Captured) -> (Telemetry, tracing::Dispatch) {
+fn telemetry(daemon: &FakeDaemon, logs: &CapturedLogs) -> (Telemetry, tracing::Dispatch) {
     let config = TelemetryConfig {
         log_json: true,
         log_level: "INFO".into(),
@@ -121,7 +106,7 @@ fn by_name<'a>(documents: &'a [Value], name: &str) -> Vec<&'a Value> {
 async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_call() {
     let stack = TestStack::start().await;
     let daemon = FakeDaemon::start();
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let (telemetry, dispatch) = telemetry(&daemon, &logs);
     let _guard = tracing::dispatcher::set_default(&dispatch);
     let (header, root, parent) = trace_header(true);
@@ -181,7 +166,7 @@ async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_cal
         !text.contains(CARD) && !text.contains(&CARD[..8]),
         "no card data in traces"
     );
-    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log_text = logs.text();
     assert!(!log_text.contains(&CARD[..8]), "no card data in logs");
 }
 
@@ -197,7 +182,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
         .await;
     let id = created.order_id();
     let daemon = FakeDaemon::start();
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let (telemetry, dispatch) = telemetry(&daemon, &logs);
     let _guard = tracing::dispatcher::set_default(&dispatch);
     let (header, _, _) = trace_header(true);
@@ -235,7 +220,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
     assert_eq!(invocation["annotations"]["orderId"], id.as_str());
 
     // The log line of the refusal carries the invocation's fields.
-    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log_text = logs.text();
     let refused: Value = log_text
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -255,7 +240,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
 async fn nothing_is_sent_when_the_trace_is_not_sampled() {
     let stack = TestStack::start().await;
     let daemon = FakeDaemon::start();
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let (telemetry, dispatch) = telemetry(&daemon, &logs);
     let _guard = tracing::dispatcher::set_default(&dispatch);
     let (header, _, _) = trace_header(false);
@@ -274,7 +259,7 @@ async fn nothing_is_sent_when_the_trace_is_not_sampled() {
 async fn an_invocation_without_a_trace_header_sends_nothing() {
     let stack = TestStack::start().await;
     let daemon = FakeDaemon::start();
-    let logs = Captured::default();
+    let logs = CapturedLogs::default();
     let (telemetry, dispatch) = telemetry(&daemon, &logs);
     let _guard = tracing::dispatcher::set_default(&dispatch);
     let request = build(

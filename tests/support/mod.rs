@@ -10,6 +10,7 @@
 //! If moto is missing the harness panics with the command that installs it: an integration test
 //! never passes by skipping.
 
+pub mod captured_logs;
 pub mod kms_calls;
 pub mod moto;
 
@@ -32,6 +33,7 @@ use orders_shared::telemetry::aws_calls;
 use orders_shared::{Config, EnvelopeConfig, OrderStore};
 use serde_json::Value;
 
+pub use captured_logs::CapturedLogs;
 pub use kms_calls::KmsCalls;
 
 /// One test's world: a table and a KMS key of its own on the shared moto server.
