@@ -12,7 +12,7 @@
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Error, Request, Response};
 use orders_shared::api;
-use orders_shared::crypto::EnvelopeCipher;
+use orders_shared::crypto::{Envelope, EnvelopeCipher};
 use orders_shared::domain::order::now_timestamp;
 use orders_shared::domain::{NewOrder, Order};
 use orders_shared::store::idempotency::{self, IdempotencyKey};
@@ -38,30 +38,40 @@ async fn create_order(
         .transpose()?;
     let new_order = NewOrder::parse(&body, chrono::Utc::now().date_naive())?;
     let Some(key) = key else {
-        let (order, card) = Order::place(new_order, &now_timestamp());
-        let sealed = cipher.seal_card(&card, order.order_id).await?;
+        let (order, sealed) = place(new_order, cipher).await?;
         store.create(&order, &sealed).await?;
-        metrics::count(Metric::OrdersPlaced, 1);
-        return Ok(api::created_response(&order));
+        return Ok(placed(&order));
     };
 
     let fingerprint = idempotency::fingerprint(&body);
     if let Some(earlier) = store.find_idempotency_record(&key).await? {
         return Ok(replayed(earlier.replay(&fingerprint)?));
     }
-    let (order, card) = Order::place(new_order, &now_timestamp());
-    let sealed = cipher.seal_card(&card, order.order_id).await?;
+    let (order, sealed) = place(new_order, cipher).await?;
     match store
         .create_with_idempotency_key(&order, &sealed, &key, &fingerprint)
         .await?
     {
-        None => {
-            metrics::count(Metric::OrdersPlaced, 1);
-            Ok(api::created_response(&order))
-        }
+        None => Ok(placed(&order)),
         // A concurrent request with the same key won the race: answer as it did.
         Some(winner) => Ok(replayed(winner.replay(&fingerprint)?)),
     }
+}
+
+/// A new order, and its card sealed for it: the card leaves here only encrypted.
+async fn place(
+    new_order: NewOrder,
+    cipher: &EnvelopeCipher,
+) -> Result<(Order, Envelope), AppError> {
+    let (order, card) = Order::place(new_order, &now_timestamp());
+    let sealed = cipher.seal_card(&card, order.order_id).await?;
+    Ok((order, sealed))
+}
+
+/// The response to a stored new order (and the `OrdersPlaced` metric).
+fn placed(order: &Order) -> Response<Body> {
+    metrics::count(Metric::OrdersPlaced, 1);
+    api::created_response(order)
 }
 
 /// The first response again, marked as a replay.
