@@ -98,6 +98,30 @@ fn telemetry(daemon: &FakeDaemon, logs: &CapturedLogs) -> (Telemetry, tracing::D
     Telemetry::build(&config, move || writer.clone())
 }
 
+/// A function's telemetry aimed at a fake daemon and a log sink, installed for this test's thread
+/// (the tests run on a current-thread runtime, so the whole invocation sees it).
+struct Observed {
+    daemon: FakeDaemon,
+    logs: CapturedLogs,
+    telemetry: Telemetry,
+    _guard: tracing::dispatcher::DefaultGuard,
+}
+
+impl Observed {
+    fn start() -> Self {
+        let daemon = FakeDaemon::start();
+        let logs = CapturedLogs::default();
+        let (telemetry, dispatch) = telemetry(&daemon, &logs);
+        let _guard = tracing::dispatcher::set_default(&dispatch);
+        Self {
+            daemon,
+            logs,
+            telemetry,
+            _guard,
+        }
+    }
+}
+
 fn by_name<'a>(documents: &'a [Value], name: &str) -> Vec<&'a Value> {
     documents.iter().filter(|d| d["name"] == name).collect()
 }
@@ -105,21 +129,19 @@ fn by_name<'a>(documents: &'a [Value], name: &str) -> Vec<&'a Value> {
 #[tokio::test]
 async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_call() {
     let stack = TestStack::start().await;
-    let daemon = FakeDaemon::start();
-    let logs = CapturedLogs::default();
-    let (telemetry, dispatch) = telemetry(&daemon, &logs);
-    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let observed = Observed::start();
     let (header, root, parent) = trace_header(true);
 
     let reply = Reply::from(
-        telemetry
+        observed
+            .telemetry
             .traced_request(create_request(&header), |request| {
                 create_order::handler(&stack.store, &stack.cipher, request)
             })
             .await,
     );
     assert_eq!(reply.status, 201, "{:#}", reply.body);
-    let documents = daemon.documents();
+    let documents = observed.daemon.documents();
 
     for document in &documents {
         assert_eq!(document["type"], "subsegment", "{document}");
@@ -166,7 +188,7 @@ async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_cal
         !text.contains(CARD) && !text.contains(&CARD[..8]),
         "no card data in traces"
     );
-    let log_text = logs.text();
+    let log_text = observed.logs.text();
     assert!(!log_text.contains(&CARD[..8]), "no card data in logs");
 }
 
@@ -181,10 +203,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
         }))
         .await;
     let id = created.order_id();
-    let daemon = FakeDaemon::start();
-    let logs = CapturedLogs::default();
-    let (telemetry, dispatch) = telemetry(&daemon, &logs);
-    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let observed = Observed::start();
     let (header, _, _) = trace_header(true);
 
     // A stale If-Match: DynamoDB refuses the conditional update (400).
@@ -200,7 +219,8 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
         &header,
     );
     let reply = Reply::from(
-        telemetry
+        observed
+            .telemetry
             .traced_request(request, |request| {
                 update_order::handler(&stack.store, request)
             })
@@ -208,7 +228,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
     );
     reply.expect_error(412, "VersionConflict");
 
-    let documents = daemon.documents();
+    let documents = observed.daemon.documents();
     let update = &by_name(&documents, "DynamoDB")[0];
     assert_eq!(update["aws"]["operation"], "UpdateItem");
     assert_eq!(update["error"], true, "a 4xx is an error: {update}");
@@ -220,7 +240,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
     assert_eq!(invocation["annotations"]["orderId"], id.as_str());
 
     // The log line of the refusal carries the invocation's fields.
-    let log_text = logs.text();
+    let log_text = observed.logs.text();
     let refused: Value = log_text
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -239,29 +259,24 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
 #[tokio::test]
 async fn nothing_is_sent_when_the_trace_is_not_sampled() {
     let stack = TestStack::start().await;
-    let daemon = FakeDaemon::start();
-    let logs = CapturedLogs::default();
-    let (telemetry, dispatch) = telemetry(&daemon, &logs);
-    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let observed = Observed::start();
     let (header, _, _) = trace_header(false);
     let reply = Reply::from(
-        telemetry
+        observed
+            .telemetry
             .traced_request(create_request(&header), |request| {
                 create_order::handler(&stack.store, &stack.cipher, request)
             })
             .await,
     );
     assert_eq!(reply.status, 201);
-    assert_eq!(daemon.documents(), Vec::<Value>::new());
+    assert_eq!(observed.daemon.documents(), Vec::<Value>::new());
 }
 
 #[tokio::test]
 async fn an_invocation_without_a_trace_header_sends_nothing() {
     let stack = TestStack::start().await;
-    let daemon = FakeDaemon::start();
-    let logs = CapturedLogs::default();
-    let (telemetry, dispatch) = telemetry(&daemon, &logs);
-    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let observed = Observed::start();
     let request = build(
         Method::GET,
         "/orders",
@@ -271,12 +286,13 @@ async fn an_invocation_without_a_trace_header_sends_nothing() {
         &[("customerId", "c-1")],
     );
     let reply = Reply::from(
-        telemetry
+        observed
+            .telemetry
             .traced_request(request, |request| {
                 list_orders::handler(&stack.store, request)
             })
             .await,
     );
     assert_eq!(reply.status, 200);
-    assert_eq!(daemon.documents(), Vec::<Value>::new());
+    assert_eq!(observed.daemon.documents(), Vec::<Value>::new());
 }
