@@ -122,6 +122,18 @@ impl Observed {
     }
 }
 
+impl Observed {
+    /// `POST /orders` with a card, as one traced invocation under `trace_header`.
+    async fn create(&self, stack: &TestStack, trace_header: &str) -> Reply {
+        let invocation = self
+            .telemetry
+            .traced_request(create_request(trace_header), |request| {
+                create_order::handler(&stack.store, &stack.cipher, request)
+            });
+        Reply::from(invocation.await)
+    }
+}
+
 fn by_name<'a>(documents: &'a [Value], name: &str) -> Vec<&'a Value> {
     documents.iter().filter(|d| d["name"] == name).collect()
 }
@@ -132,14 +144,7 @@ async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_cal
     let observed = Observed::start();
     let (header, root, parent) = trace_header(true);
 
-    let reply = Reply::from(
-        observed
-            .telemetry
-            .traced_request(create_request(&header), |request| {
-                create_order::handler(&stack.store, &stack.cipher, request)
-            })
-            .await,
-    );
+    let reply = observed.create(&stack, &header).await;
     assert_eq!(reply.status, 201, "{:#}", reply.body);
     let documents = observed.daemon.documents();
 
@@ -261,14 +266,7 @@ async fn nothing_is_sent_when_the_trace_is_not_sampled() {
     let stack = TestStack::start().await;
     let observed = Observed::start();
     let (header, _, _) = trace_header(false);
-    let reply = Reply::from(
-        observed
-            .telemetry
-            .traced_request(create_request(&header), |request| {
-                create_order::handler(&stack.store, &stack.cipher, request)
-            })
-            .await,
-    );
+    let reply = observed.create(&stack, &header).await;
     assert_eq!(reply.status, 201);
     assert_eq!(observed.daemon.documents(), Vec::<Value>::new());
 }
