@@ -67,10 +67,11 @@ async fn raw_order_item(
 async fn stored_envelope(stack: &TestStack, id: OrderId) -> Envelope {
     stack
         .store
-        .encrypted_payment(id)
+        .sealed_payment(id)
         .await
         .unwrap()
         .expect("an envelope")
+        .card
 }
 
 #[tokio::test]

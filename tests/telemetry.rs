@@ -2,63 +2,13 @@
 //! inside `Telemetry::traced_request`, as `main` runs them, and a UDP socket in the test plays the
 //! X-Ray daemon.
 
-use std::net::UdpSocket;
-use std::time::Duration;
-
 use lambda_http::http::Method;
 use lambda_http::{Body, Context, Request, RequestExt};
-use orders_shared::config::TelemetryConfig;
-use orders_shared::telemetry::Telemetry;
-use orders_tests::{CapturedLogs, Reply, TestStack, build};
+use orders_tests::observed::{Observed, by_name, trace_header};
+use orders_tests::{Reply, TestStack, build};
 use serde_json::{Value, json};
 
 const CARD: &str = "4539148803436467";
-
-/// The X-Ray daemon, as far as a function can tell: a UDP port that receives documents.
-struct FakeDaemon(UdpSocket);
-
-impl FakeDaemon {
-    fn start() -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        Self(socket)
-    }
-
-    /// Every datagram received so far: the protocol header line, then one JSON document.
-    fn documents(&self) -> Vec<Value> {
-        let mut documents = Vec::new();
-        let mut buffer = [0u8; 65_536];
-        while let Ok(n) = self.0.recv(&mut buffer) {
-            let text = std::str::from_utf8(&buffer[..n]).unwrap();
-            let (header, document) = text.split_once('\n').expect("a header line");
-            assert_eq!(header, r#"{"format": "json", "version": 1}"#);
-            documents.push(serde_json::from_str(document).expect("a JSON document"));
-        }
-        documents
-    }
-}
-
-/// A trace header as Lambda passes it, with a current trace id (X-Ray rejects old ones).
-fn trace_header(sampled: bool) -> (String, String, String) {
-    let epoch = chrono::Utc::now().timestamp();
-    let root = format!("1-{epoch:08x}-{}", &uuid_hex()[..24]);
-    let parent = uuid_hex()[..16].to_owned();
-    let header = format!("Root={root};Parent={parent};Sampled={}", u8::from(sampled));
-    (header, root, parent)
-}
-
-fn uuid_hex() -> String {
-    format!("{:032x}", rand_u128())
-}
-
-fn rand_u128() -> u128 {
-    use std::hash::{BuildHasher, RandomState};
-    let a = RandomState::new().hash_one(1u8) as u128;
-    let b = RandomState::new().hash_one(2u8) as u128;
-    (a << 64) | b
-}
 
 /// A request as Lambda delivers it: with its context (request id, trace header).
 fn with_context(request: Request, trace_header: &str) -> Request {
@@ -87,64 +37,23 @@ fn create_request(trace_header: &str) -> Request {
     )
 }
 
-fn telemetry(daemon: &FakeDaemon, logs: &CapturedLogs) -> (Telemetry, tracing::Dispatch) {
-    let config = TelemetryConfig {
-        log_json: true,
-        log_level: "INFO".into(),
-        xray_daemon: Some(daemon.0.local_addr().unwrap()),
-        function_name: "create-order".into(),
-    };
-    let writer = logs.clone();
-    Telemetry::build(&config, move || writer.clone())
-}
-
-/// A function's telemetry aimed at a fake daemon and a log sink, installed for this test's thread
-/// (the tests run on a current-thread runtime, so the whole invocation sees it).
-struct Observed {
-    daemon: FakeDaemon,
-    logs: CapturedLogs,
-    telemetry: Telemetry,
-    _guard: tracing::dispatcher::DefaultGuard,
-}
-
-impl Observed {
-    fn start() -> Self {
-        let daemon = FakeDaemon::start();
-        let logs = CapturedLogs::default();
-        let (telemetry, dispatch) = telemetry(&daemon, &logs);
-        let _guard = tracing::dispatcher::set_default(&dispatch);
-        Self {
-            daemon,
-            logs,
-            telemetry,
-            _guard,
-        }
-    }
-}
-
-impl Observed {
-    /// `POST /orders` with a card, as one traced invocation under `trace_header`.
-    async fn create(&self, stack: &TestStack, trace_header: &str) -> Reply {
-        let invocation = self
-            .telemetry
-            .traced_request(create_request(trace_header), |request| {
-                create_order::handler(&stack.store, &stack.cipher, request)
-            });
-        Reply::from(invocation.await)
-    }
-}
-
-fn by_name<'a>(documents: &'a [Value], name: &str) -> Vec<&'a Value> {
-    documents.iter().filter(|d| d["name"] == name).collect()
+/// `POST /orders` with a card, as one traced invocation under `trace_header`.
+async fn traced_create(observed: &Observed, stack: &TestStack, trace_header: &str) -> Reply {
+    let invocation = observed
+        .telemetry
+        .traced_request(create_request(trace_header), |request| {
+            create_order::handler(&stack.store, &stack.cipher, request)
+        });
+    Reply::from(invocation.await)
 }
 
 #[tokio::test]
 async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_call() {
     let stack = TestStack::start().await;
-    let observed = Observed::start();
+    let observed = Observed::start("create-order");
     let (header, root, parent) = trace_header(true);
 
-    let reply = observed.create(&stack, &header).await;
+    let reply = traced_create(&observed, &stack, &header).await;
     assert_eq!(reply.status, 201, "{:#}", reply.body);
     let documents = observed.daemon.documents();
 
@@ -208,7 +117,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
         }))
         .await;
     let id = created.order_id();
-    let observed = Observed::start();
+    let observed = Observed::start("create-order");
     let (header, _, _) = trace_header(true);
 
     // A stale If-Match: DynamoDB refuses the conditional update (400).
@@ -264,9 +173,9 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
 #[tokio::test]
 async fn nothing_is_sent_when_the_trace_is_not_sampled() {
     let stack = TestStack::start().await;
-    let observed = Observed::start();
+    let observed = Observed::start("create-order");
     let (header, _, _) = trace_header(false);
-    let reply = observed.create(&stack, &header).await;
+    let reply = traced_create(&observed, &stack, &header).await;
     assert_eq!(reply.status, 201);
     assert_eq!(observed.daemon.documents(), Vec::<Value>::new());
 }
@@ -274,7 +183,7 @@ async fn nothing_is_sent_when_the_trace_is_not_sampled() {
 #[tokio::test]
 async fn an_invocation_without_a_trace_header_sends_nothing() {
     let stack = TestStack::start().await;
-    let observed = Observed::start();
+    let observed = Observed::start("create-order");
     let request = build(
         Method::GET,
         "/orders",

@@ -1,5 +1,6 @@
 //! `template.yaml` says what the code assumes: the index projection the store reads, the key the
-//! table and the cards are encrypted with, and who may use that key. (`make validate` checks the
+//! table and the cards are encrypted with, who may use that key, and how order events reach their
+//! consumers (stream, topic, queues, their retries and dead letters). (`make validate` checks the
 //! template is valid; these tests check it is *this application's* template.)
 
 use orders_shared::store::{CUSTOMER_INDEX, CUSTOMER_INDEX_ATTRIBUTES};
@@ -43,6 +44,73 @@ fn functions(template: &Value) -> Vec<String> {
 /// A function's policies as text, to search for actions and policy templates.
 fn policies_text(template: &Value, function: &str) -> String {
     serde_norway::to_string(&resource(template, function)["Policies"]).unwrap()
+}
+
+/// The logical ids and properties of every resource of one type.
+fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(name, r)| (name.as_str().unwrap().to_owned(), &r["Properties"]))
+        .collect()
+}
+
+/// Every event of one type (`SQS`, `DynamoDB`, ...) in the template: (function, event properties).
+fn events_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
+    let mut events = Vec::new();
+    for function in functions(template) {
+        let Some(declared) = resource(template, &function)["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in declared {
+            if event["Type"] == kind {
+                events.push((function.clone(), &event["Properties"]));
+            }
+        }
+    }
+    events
+}
+
+/// `!GetAtt X.Arn` (or `.QueueName`, ...) -> "X": the resource an attribute belongs to.
+fn get_att_resource(value: &Value, attribute: &str) -> String {
+    let (function, target) = intrinsic(value);
+    assert_eq!(function, "GetAtt", "{value:?}");
+    target
+        .strip_suffix(&format!(".{attribute}"))
+        .unwrap_or_else(|| panic!("expected !GetAtt <resource>.{attribute}, got {target}"))
+        .to_owned()
+}
+
+/// The queues the topic's subscriptions deliver to.
+fn subscribed_queues(template: &Value) -> Vec<String> {
+    let queues: Vec<String> = resources_of_type(template, "AWS::SNS::Subscription")
+        .into_iter()
+        .filter(|(_, subscription)| subscription["Protocol"] == "sqs")
+        .map(|(_, subscription)| get_att_resource(&subscription["Endpoint"], "Arn"))
+        .collect();
+    assert!(!queues.is_empty(), "no queue is subscribed to a topic");
+    queues
+}
+
+/// The one function whose SQS event reads `queue`.
+fn consumer_of(template: &Value, queue: &str) -> String {
+    let consumers: Vec<String> = events_of_type(template, "SQS")
+        .into_iter()
+        .filter(|(_, event)| get_att_resource(&event["Queue"], "Arn") == queue)
+        .map(|(function, _)| function)
+        .collect();
+    assert_eq!(consumers.len(), 1, "consumers of {queue}: {consumers:?}");
+    consumers.into_iter().next().unwrap()
+}
+
+/// A function's timeout in seconds: its own, or the one in Globals.
+fn timeout_seconds(template: &Value, function: &str) -> u64 {
+    resource(template, function)["Timeout"]
+        .as_u64()
+        .or_else(|| template["Globals"]["Function"]["Timeout"].as_u64())
+        .unwrap_or_else(|| panic!("{function} has no timeout"))
 }
 
 #[test]
@@ -111,9 +179,19 @@ fn only_create_order_may_generate_data_keys_and_only_fulfillment_may_decrypt() {
         intrinsic(&encrypt["KeyId"]),
         ("Ref".into(), "OrdersKey".into())
     );
+    let decrypt = resource(&template, "FulfillOrderFunction")["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find_map(|policy| policy.get("KMSDecryptPolicy"))
+        .expect("fulfill-order has KMSDecryptPolicy");
+    assert_eq!(
+        intrinsic(&decrypt["KeyId"]),
+        ("Ref".into(), "OrdersKey".into())
+    );
 
     let functions = functions(&template);
-    assert!(functions.len() >= 5, "{functions:?}");
+    assert!(functions.len() >= 8, "{functions:?}");
     for function in functions {
         let policies = policies_text(&template, &function);
         assert!(
@@ -151,4 +229,244 @@ fn every_function_and_the_api_are_traced_with_a_sampling_rule() {
     assert_eq!(rule["ReservoirSize"], 1);
     assert_eq!(rule["FixedRate"], 0.05);
     assert_eq!(rule["ServiceType"], "AWS::ApiGateway::Stage");
+}
+
+#[test]
+fn the_order_events_topic_has_active_tracing() {
+    let template = template();
+    assert_eq!(
+        template["Resources"]["OrderEventsTopic"]["Type"],
+        "AWS::SNS::Topic"
+    );
+    assert_eq!(
+        resource(&template, "OrderEventsTopic")["TracingConfig"],
+        "Active"
+    );
+}
+
+#[test]
+fn both_queues_get_raw_events_and_only_fulfillment_is_filtered_to_placed_orders() {
+    let template = template();
+    let subscriptions = resources_of_type(&template, "AWS::SNS::Subscription");
+    let mut queues: Vec<String> = Vec::new();
+    for (name, subscription) in subscriptions {
+        assert_eq!(
+            intrinsic(&subscription["TopicArn"]),
+            ("Ref".into(), "OrderEventsTopic".into()),
+            "{name}"
+        );
+        assert_eq!(subscription["Protocol"], "sqs", "{name}");
+        assert_eq!(subscription["RawMessageDelivery"], true, "{name}");
+        let queue = get_att_resource(&subscription["Endpoint"], "Arn");
+        if queue == "FulfillmentQueue" {
+            assert_eq!(subscription["FilterPolicyScope"], "MessageAttributes");
+            let placed: Value = serde_norway::from_str("eventType: [OrderPlaced]").unwrap();
+            assert_eq!(subscription["FilterPolicy"], placed);
+        } else {
+            assert!(
+                subscription["FilterPolicy"].is_null(),
+                "{name} must get every event"
+            );
+        }
+        queues.push(queue);
+    }
+    queues.sort_unstable();
+    assert_eq!(queues, ["AuditQueue", "FulfillmentQueue"]);
+}
+
+#[test]
+fn every_subscribed_queue_dead_letters_after_five_receives_and_outlasts_six_consumer_timeouts() {
+    let template = template();
+    for queue in subscribed_queues(&template) {
+        let properties = resource(&template, &queue);
+        let redrive = &properties["RedrivePolicy"];
+        assert_eq!(redrive["maxReceiveCount"], 5, "{queue}");
+        let dead_letters = get_att_resource(&redrive["deadLetterTargetArn"], "Arn");
+        assert_eq!(
+            template["Resources"][&dead_letters]["Type"], "AWS::SQS::Queue",
+            "{queue}'s DLQ {dead_letters}"
+        );
+
+        let consumer = consumer_of(&template, &queue);
+        let timeout = timeout_seconds(&template, &consumer);
+        let visibility = properties["VisibilityTimeout"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{queue} has no VisibilityTimeout"));
+        assert!(
+            visibility >= 6 * timeout,
+            "{queue}: visibility {visibility} s < 6 x {consumer}'s timeout {timeout} s"
+        );
+    }
+}
+
+/// A message moved to a standard queue's DLQ keeps its first enqueue time and expires by it.
+#[test]
+fn every_dead_letter_queue_keeps_messages_longer_than_its_source_queue() {
+    // SQS's default retention: 4 days.
+    let retention = |queue: &Value| queue["MessageRetentionPeriod"].as_u64().unwrap_or(345_600);
+    let template = template();
+    let sources: Vec<(String, &Value)> = resources_of_type(&template, "AWS::SQS::Queue")
+        .into_iter()
+        .filter(|(_, queue)| !queue["RedrivePolicy"].is_null())
+        .collect();
+    assert!(sources.len() >= 2, "{sources:?}");
+    for (queue, properties) in sources {
+        let dead_letters =
+            get_att_resource(&properties["RedrivePolicy"]["deadLetterTargetArn"], "Arn");
+        let kept = retention(resource(&template, &dead_letters));
+        assert!(
+            kept > retention(properties),
+            "{dead_letters} keeps messages {kept} s, no longer than {queue}"
+        );
+        assert_eq!(kept, 1_209_600, "{dead_letters}: the maximum, 14 days");
+    }
+}
+
+#[test]
+fn every_subscribed_queue_accepts_messages_only_from_the_order_events_topic() {
+    let template = template();
+    let policies = resources_of_type(&template, "AWS::SQS::QueuePolicy");
+    for queue in subscribed_queues(&template) {
+        let own: Vec<&Value> = policies
+            .iter()
+            .filter(|(_, policy)| {
+                policy["Queues"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .any(|q| intrinsic(q) == ("Ref".into(), queue.clone()))
+            })
+            .map(|(_, policy)| *policy)
+            .collect();
+        assert_eq!(own.len(), 1, "{queue} has {} queue policies", own.len());
+        let statements = own[0]["PolicyDocument"]["Statement"].as_sequence().unwrap();
+        assert!(!statements.is_empty(), "{queue}");
+        for statement in statements {
+            let principal: Value = serde_norway::from_str("Service: sns.amazonaws.com").unwrap();
+            assert_eq!(statement["Principal"], principal, "{queue}");
+            assert_eq!(statement["Action"], "sqs:SendMessage", "{queue}");
+            assert_eq!(
+                get_att_resource(&statement["Resource"], "Arn"),
+                queue,
+                "a queue's policy is about that queue only"
+            );
+            assert_eq!(
+                intrinsic(&statement["Condition"]["ArnEquals"]["aws:SourceArn"]),
+                ("Ref".into(), "OrderEventsTopic".into()),
+                "{queue}: any topic could send"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_queue_consumer_reports_batch_item_failures() {
+    let template = template();
+    let events = events_of_type(&template, "SQS");
+    assert!(events.len() >= 2, "{events:?}");
+    for (function, event) in events {
+        let types: Value = serde_norway::from_str("[ReportBatchItemFailures]").unwrap();
+        assert_eq!(event["FunctionResponseTypes"], types, "{function}");
+    }
+}
+
+#[test]
+fn the_stream_consumer_bisects_bounds_its_retries_and_keeps_what_it_gives_up() {
+    let template = template();
+    let events = events_of_type(&template, "DynamoDB");
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (function, event) = &events[0];
+    assert_eq!(function, "PublishEventsFunction");
+    assert_eq!(
+        intrinsic(&event["Stream"]),
+        ("GetAtt".into(), "OrdersTable.StreamArn".into())
+    );
+    assert_eq!(event["BisectBatchOnFunctionError"], true);
+    let retries = event["MaximumRetryAttempts"]
+        .as_i64()
+        .expect("MaximumRetryAttempts (the default, -1, retries until the record expires)");
+    assert!((0..=10).contains(&retries), "{retries} retries");
+    let types: Value = serde_norway::from_str("[ReportBatchItemFailures]").unwrap();
+    assert_eq!(event["FunctionResponseTypes"], types);
+
+    let on_failure = &event["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    let queue = get_att_resource(&on_failure["Destination"], "Arn");
+    assert_eq!(template["Resources"][&queue]["Type"], "AWS::SQS::Queue");
+}
+
+#[test]
+fn the_stream_filter_passes_only_order_items() {
+    let template = template();
+    let events = events_of_type(&template, "DynamoDB");
+    let filters = events[0].1["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .expect("the stream event has filters");
+    assert_eq!(filters.len(), 1, "{filters:?}");
+    let pattern: serde_json::Value =
+        serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).expect("JSON pattern");
+    assert_eq!(
+        pattern,
+        serde_json::json!({"dynamodb": {"Keys": {"sk": {"S": ["ORDER"]}}}})
+    );
+}
+
+#[test]
+fn every_dead_letter_and_stream_failure_queue_has_a_depth_alarm() {
+    let template = template();
+    let mut watched: Vec<String> = resources_of_type(&template, "AWS::SQS::Queue")
+        .into_iter()
+        .filter(|(_, queue)| !queue["RedrivePolicy"].is_null())
+        .map(|(_, queue)| get_att_resource(&queue["RedrivePolicy"]["deadLetterTargetArn"], "Arn"))
+        .collect();
+    watched.extend(
+        events_of_type(&template, "DynamoDB")
+            .into_iter()
+            .map(|(_, event)| {
+                get_att_resource(
+                    &event["DestinationConfig"]["OnFailure"]["Destination"],
+                    "Arn",
+                )
+            }),
+    );
+    assert!(watched.len() >= 3, "{watched:?}");
+
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    for queue in watched {
+        let alarm = alarms.iter().find(|(_, alarm)| {
+            alarm["Namespace"] == "AWS/SQS"
+                && alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && alarm["Dimensions"].as_sequence().is_some_and(|dimensions| {
+                    dimensions.iter().any(|d| {
+                        d["Name"] == "QueueName"
+                            && get_att_resource(&d["Value"], "QueueName") == queue
+                    })
+                })
+        });
+        let (name, alarm) = alarm.unwrap_or_else(|| panic!("no depth alarm on {queue}"));
+        assert_eq!(
+            alarm["Threshold"], 1,
+            "{name}: one waiting message is enough"
+        );
+        assert_eq!(
+            alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn publish_events_may_only_publish_to_the_order_events_topic() {
+    let template = template();
+    let policies = resource(&template, "PublishEventsFunction")["Policies"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    let publish = policies[0]
+        .get("SNSPublishMessagePolicy")
+        .expect("SNSPublishMessagePolicy");
+    assert_eq!(
+        intrinsic(&publish["TopicName"]),
+        ("GetAtt".into(), "OrderEventsTopic.TopicName".into())
+    );
 }

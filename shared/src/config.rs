@@ -5,7 +5,7 @@
 //! start with a clear message instead of on some later request. Nothing else reads the environment.
 //!
 //! [`Config`] is what every function reads; [`EnvelopeConfig`] only the functions that handle card
-//! data.
+//! data, [`TopicConfig`] only the one that publishes events.
 
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -122,6 +122,25 @@ impl EnvelopeConfig {
                 capacity: NonZeroUsize::new(capacity as usize).unwrap_or(defaults.capacity),
             },
         })
+    }
+}
+
+/// Where `publish-events` sends events: `TOPIC_ARN` (the template's `!Ref OrderEventsTopic`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicConfig {
+    pub topic_arn: String,
+}
+
+impl TopicConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let topic_arn = lookup("TOPIC_ARN")
+            .filter(|value| !value.is_empty())
+            .ok_or(ConfigError::Missing("TOPIC_ARN"))?;
+        Ok(Self { topic_arn })
     }
 }
 

@@ -15,6 +15,11 @@
 //! | [`domain::payment`] | card data: Luhn, expiry, and a type that cannot leak the number     |
 //! | [`crypto::envelope`] | KMS envelope encryption: `GenerateDataKey`, AES-256-GCM, context, AAD |
 //! | [`crypto::key_cache`] | data-key caching within message and age limits                    |
+//! | [`domain::event`] | domain events: what happened to an order                                |
+//! | [`messaging`]     | the event pipeline: stream -> SNS fan-out -> SQS consumers               |
+//! | [`messaging::stream`] | DynamoDB stream records become events (no card data leaves the table) |
+//! | [`messaging::batch`] | partial batch responses: one bad record never fails its batch        |
+//! | [`store::audit`]  | the audit trail: an idempotent consumer (conditional put), TTL          |
 //! | [`config`]        | the environment a function reads, read once at cold start               |
 //! | [`telemetry`]     | logs, X-Ray subsegments (one per AWS call), EMF metrics; set up once     |
 //!
@@ -23,23 +28,26 @@
 //! ```text
 //! client -> API Gateway (REST) -> create-order -> DynamoDB table (ORDER#<id> / ORDER)
 //!                                      |            |
-//!              KMS GenerateDataKey <---+            +-> stream (NEW_AND_OLD_IMAGES) -> events ...
-//!              (the card is sealed before it is stored; see crypto::envelope)
+//!              KMS GenerateDataKey <---+            +-> stream (NEW_AND_OLD_IMAGES) -> publish-events
+//!              (the card is sealed before it is stored;       -> SNS OrderEvents -> SQS -> fulfill-order
+//!               see crypto::envelope)                                                  -> record-audit
 //! client -> get-order / list-orders (reads)   update-order / cancel-order (conditional writes)
 //! ```
 //!
 //! Start with [`domain::order`], then [`store::locking`]; a function such as
 //! `functions/update-order/src/lib.rs` shows how a route uses them. For card data, read
-//! [`domain::payment`], then [`crypto::envelope`] and `functions/create-order/src/lib.rs`.
+//! [`domain::payment`], then [`crypto::envelope`] and `functions/create-order/src/lib.rs`. For the
+//! event pipeline, read [`messaging`], then `functions/publish-events` and `functions/fulfill-order`.
 
 pub mod api;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod messaging;
 pub mod store;
 pub mod telemetry;
 
-pub use config::{Config, EnvelopeConfig};
+pub use config::{Config, EnvelopeConfig, TopicConfig};
 pub use error::AppError;
 pub use store::OrderStore;

@@ -11,8 +11,11 @@
 //! never passes by skipping.
 
 pub mod captured_logs;
+pub mod event_sources;
 pub mod kms_calls;
 pub mod moto;
+pub mod observed;
+pub mod pipeline;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -35,6 +38,7 @@ use serde_json::Value;
 
 pub use captured_logs::CapturedLogs;
 pub use kms_calls::KmsCalls;
+pub use pipeline::{Consumer, Pipeline};
 
 /// One test's world: a table and a KMS key of its own on the shared moto server.
 pub struct TestStack {

@@ -173,6 +173,68 @@ impl OrderStore {
     }
 }
 
+/// What [`OrderStore::transition`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// The order moved; this is the order as written.
+    Applied(Order),
+    /// The order had already left the statuses the transition starts from (an earlier delivery
+    /// moved it, or it was cancelled first): nothing was written. This is the order as it is.
+    AlreadyMoved(Order),
+}
+
+/// How often [`OrderStore::transition`] re-reads and retries before giving up.
+const TRANSITION_ATTEMPTS: u32 = 5;
+
+impl OrderStore {
+    /// Moves an order to `to` on behalf of the system (the fulfillment consumer), starting from
+    /// the version it last saw.
+    ///
+    /// A client with a stale version gets a 412 and decides what to do. A process has nobody to
+    /// ask, so it does what an optimistic-locking loser should: take the current order (the failed
+    /// write returned it, `ALL_OLD`), and if it may still make the transition, retry at the current
+    /// version; if it may not (the order has moved on), stop without writing. Either way the
+    /// condition `version = :expected AND status IN (...)` guarantees no other write is lost.
+    pub async fn transition(
+        &self,
+        id: OrderId,
+        seen_version: u64,
+        to: OrderStatus,
+        action: &'static str,
+    ) -> Result<Transition, AppError> {
+        let mut expected = seen_version;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let update = ConditionalUpdate::transition(to, action);
+            match self.update_if_version(id, expected, update).await {
+                Ok(order) => return Ok(Transition::Applied(order)),
+                Err(AppError::VersionConflict { current }) => {
+                    if !current.status.can_become(to) {
+                        return Ok(Transition::AlreadyMoved(*current));
+                    }
+                    if attempts == TRANSITION_ATTEMPTS {
+                        return Err(AppError::VersionConflict { current });
+                    }
+                    // Someone else wrote in between (a patch): try again on their version.
+                    expected = current.version;
+                }
+                Err(AppError::NotAllowedInStatus { .. }) if attempts < TRANSITION_ATTEMPTS => {
+                    // The version matched but not the status: read what it is now.
+                    match self.get(id, true).await? {
+                        Some(current) if !current.status.can_become(to) => {
+                            return Ok(Transition::AlreadyMoved(current));
+                        }
+                        Some(current) => expected = current.version,
+                        None => return Err(AppError::NotFound),
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+}
+
 /// Why a conditional write failed, from the item as it was (`ALL_OLD`): no item means no order;
 /// another version means the client's copy is stale; the same version means the status forbade it.
 pub fn explain_conflict(old: Option<Item>, expected: u64, action: &'static str) -> AppError {

@@ -3,7 +3,7 @@
 //! | item            | `pk`                 | `sk`          | notes                                  |
 //! |-----------------|----------------------|---------------|----------------------------------------|
 //! | order           | `ORDER#<orderId>`    | `ORDER`       | carries `customerId` and `createdAt`, and the sealed card (`encryptedPayment`) |
-//! | audit entry     | `ORDER#<orderId>`    | `EVENT#<id>`  | (event pipeline) `expiresAt` TTL       |
+//! | audit entry     | `ORDER#<orderId>`    | `EVENT#<id>`  | one per event, `expiresAt` TTL ([`audit`]) |
 //! | idempotency key | `IDEMPOTENCY#<key>`  | `IDEMPOTENCY` | `expiresAt` TTL                        |
 //!
 //! The global secondary index `byCustomer` (`customerId` / `createdAt`) lists a customer's orders
@@ -12,12 +12,13 @@
 //!
 //! Card data is stored only sealed: an order item holds the API's view of the order (with
 //! `payment: {cardLast4, brand}`) plus `encryptedPayment`, the envelope of `crypto::envelope`.
-//! Reads of an order ignore the envelope; only [`OrderStore::encrypted_payment`] returns it.
+//! Reads of an order ignore the envelope; only [`OrderStore::sealed_payment`] returns it.
 //!
 //! Items are mapped with `serde_dynamo`: the domain types derive `Serialize`/`Deserialize` and
 //! become attribute maps without hand-written attribute code. Every write that changes an order
 //! is conditional; see [`locking`].
 
+pub mod audit;
 pub mod idempotency;
 pub mod locking;
 pub mod pagination;
@@ -28,11 +29,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::crypto::Envelope;
-use crate::domain::{CustomerId, Order, OrderId};
+use crate::domain::{CustomerId, Order, OrderId, OrderStatus};
 use crate::error::AppError;
 use pagination::PageToken;
 
@@ -55,7 +56,7 @@ pub const CUSTOMER_INDEX_ATTRIBUTES: [&str; 9] = [
     "payment",
 ];
 /// The sort key of an order item.
-const ORDER_SK: &str = "ORDER";
+pub const ORDER_SK: &str = "ORDER";
 /// The attribute of an order item that holds its sealed card.
 pub const ENCRYPTED_PAYMENT: &str = "encryptedPayment";
 
@@ -67,6 +68,16 @@ pub struct OrderStore {
     client: Client,
     table: String,
     idempotency_ttl: Duration,
+}
+
+/// What fulfillment reads of an order: where it stands, and its sealed card.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SealedPayment {
+    pub status: OrderStatus,
+    pub version: u64,
+    #[serde(rename = "encryptedPayment")]
+    pub card: Envelope,
 }
 
 /// One page of a customer's orders, newest first.
@@ -117,30 +128,26 @@ impl OrderStore {
         Ok(())
     }
 
-    /// The sealed card of an order, for the one function allowed to open it (fulfillment).
-    /// A projection reads just that attribute; the read is strongly consistent, so an order
-    /// announced by its stream event is always found.
-    pub async fn encrypted_payment(&self, id: OrderId) -> Result<Option<Envelope>, AppError> {
+    /// The sealed card of an order with the order's status and version, for the one function
+    /// allowed to open it (fulfillment), which settles only a `PLACED` order. A projection reads
+    /// just those attributes; the read is strongly consistent, so an order announced by its stream
+    /// event is always found.
+    pub async fn sealed_payment(&self, id: OrderId) -> Result<Option<SealedPayment>, AppError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(order_key(id)))
-            .projection_expression("#payment")
+            .projection_expression("#status, #version, #payment")
+            // `status` is a reserved word: every name goes through a placeholder.
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
             .expression_attribute_names("#payment", ENCRYPTED_PAYMENT)
             .consistent_read(true)
             .send()
             .await
             .map_err(|error| sdk_failure("GetItem", error))?;
-        output
-            .item
-            .and_then(|mut item| item.remove(ENCRYPTED_PAYMENT))
-            .map(|value| {
-                serde_dynamo::from_attribute_value(value).map_err(|error| {
-                    AppError::Internal(format!("cannot read a stored envelope: {error}"))
-                })
-            })
-            .transpose()
+        output.item.map(from_item).transpose()
     }
 
     /// One page of a customer's orders, newest first, from the `byCustomer` index.
@@ -240,9 +247,9 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::domain::{CardBrand, CardSummary, OrderStatus};
+    use crate::domain::{CardBrand, CardSummary};
     use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
     use aws_sdk_dynamodb::types::error::InternalServerError;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};

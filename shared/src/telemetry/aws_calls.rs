@@ -4,7 +4,13 @@
 //! a span when an operation starts and closes it when the operation ends, retries included, with
 //! what X-Ray shows for AWS calls: namespace `aws`, the service and the operation, the table, the
 //! HTTP status, and `error` (4xx), `throttle` (429) or `fault` (5xx) with the error code as cause.
-//! The clients are built with [`dynamodb_client`] and [`kms_client`], so no call goes untraced.
+//! The clients are built with [`dynamodb_client`], [`kms_client`] and [`sns_client`], so no call
+//! goes untraced.
+//!
+//! Exam: trace propagation. Each request also carries the `X-Amzn-Trace-Id` header, naming the
+//! call's subsegment as the parent: a service with active tracing continues the trace from there.
+//! SNS does, and passes the header on to SQS, which keeps it with the message as the
+//! `AWSTraceHeader` system attribute for the consumer to read.
 
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemInput};
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput};
@@ -13,10 +19,13 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemInput};
 use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
+use aws_sdk_sns::operation::publish::PublishError;
+use aws_sdk_sns::operation::publish_batch::PublishBatchError;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, Error, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut, Error,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -24,7 +33,7 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tracing::field::Empty;
 
-use super::xray::{SPAN_EVENTS, SPANS};
+use super::xray::{self, SPAN_EVENTS, SPANS};
 
 /// A DynamoDB client whose calls are traced.
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -40,6 +49,14 @@ pub fn kms_client(config: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
         .interceptor(AwsCallTracing)
         .build();
     aws_sdk_kms::Client::from_conf(config)
+}
+
+/// An SNS client whose calls are traced (and carry the trace header on to the queues).
+pub fn sns_client(config: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    let config = aws_sdk_sns::config::Builder::from(config)
+        .interceptor(AwsCallTracing)
+        .build();
+    aws_sdk_sns::Client::from_conf(config)
 }
 
 /// The interceptor: stateless; the open span travels in the operation's `ConfigBag`.
@@ -87,6 +104,26 @@ impl Intercept for AwsCallTracing {
             span.record("aws.table.name", table);
         }
         cfg.interceptor_state().store_put(CallSpan(span));
+        Ok(())
+    }
+
+    /// Propagation: the call's subsegment becomes the parent in `X-Amzn-Trace-Id` (the SDK's own
+    /// recursion detection would otherwise copy the invocation's `_X_AMZN_TRACE_ID`). AWS leaves
+    /// this header out of the SigV4 signature, so it may be set here.
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(CallSpan(span)) = cfg.load::<CallSpan>()
+            && let Some(header) = xray::trace_header(span)
+        {
+            context
+                .request_mut()
+                .headers_mut()
+                .insert(xray::TRACE_HEADER, header);
+        }
         Ok(())
     }
 
@@ -146,7 +183,9 @@ fn error_code(error: &OrchestratorError<Error>) -> String {
         QueryError,
         TransactWriteItemsError,
         GenerateDataKeyError,
-        DecryptError
+        DecryptError,
+        PublishError,
+        PublishBatchError
     );
     "ServiceError".into()
 }

@@ -25,6 +25,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lambda_http::{Request, RequestExt};
+use lambda_runtime::LambdaEvent;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
@@ -124,6 +125,19 @@ impl Telemetry {
             .await
     }
 
+    /// Runs one event's handler (a stream or queue batch) inside the invocation's subsegment,
+    /// then flushes.
+    pub async fn traced_event<T, F, Fut>(&self, event: LambdaEvent<T>, handler: F) -> Fut::Output
+    where
+        F: FnOnce(LambdaEvent<T>) -> Fut,
+        Fut: Future,
+    {
+        let request_id = event.context.request_id.clone();
+        let trace_header = event.context.xray_trace_id.clone();
+        self.invocation(&request_id, trace_header.as_deref(), handler(event))
+            .await
+    }
+
     /// Runs `work` as one invocation: its span (and X-Ray subsegment) is parented on
     /// `trace_header` (`Root=...;Parent=...;Sampled=...`, Lambda's `_X_AMZN_TRACE_ID`).
     pub async fn invocation<Fut: Future>(
@@ -137,7 +151,10 @@ impl Telemetry {
         if cold_start {
             metrics::count(metrics::Metric::ColdStart, 1);
         }
-        let output = work.instrument(span).await;
+        // Boxed: a handler's future holds the SDK's (deeply nested) futures, and nesting it in the
+        // runtime's own can exceed the compiler's type-layout depth limit. One allocation per
+        // invocation keeps the types shallow.
+        let output = Box::pin(work.instrument(span)).await;
         self.flush();
         output
     }

@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_aws::trace::XrayIdGenerator;
-use opentelemetry_aws::trace::xray_propagator::span_context_from_str;
+use opentelemetry_aws::trace::xray_propagator::{span_context_from_str, span_context_to_string};
 use opentelemetry_aws::xray_exporter::daemon_client::XrayDaemonClient;
 use opentelemetry_aws::xray_exporter::{SegmentTranslator, XrayExporter};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
@@ -38,10 +38,19 @@ pub const SPANS: &str = "xray";
 /// The target of events that only annotate a subsegment (an error's cause), never logged.
 pub const SPAN_EVENTS: &str = "xray_cause";
 
+/// The HTTP header that carries the trace context to AWS services.
+pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+
 /// Span fields that become X-Ray annotations (indexed: up to 50 per trace, searchable).
-pub const ANNOTATIONS: [&str; 4] = ["orderId", "eventType", "versionConflict", "coldStart"];
+pub const ANNOTATIONS: [&str; 5] = [
+    "orderId",
+    "eventType",
+    "versionConflict",
+    "coldStart",
+    "producerTraceId",
+];
 /// Span fields that become metadata: shown with the subsegment, not indexed, not searchable.
-pub const METADATA: [&str; 2] = ["requestId", "function"];
+pub const METADATA: [&str; 3] = ["requestId", "function", "messageId"];
 
 /// The OpenTelemetry pipeline that sends X-Ray documents to the daemon at `daemon`.
 ///
@@ -95,6 +104,36 @@ pub fn invocation_span(
         let _ = span.set_parent(Context::new().with_remote_span_context(parent));
     }
     span
+}
+
+/// The span of one queue message inside a consumer's invocation (subsegment `record`).
+///
+/// A batch holds messages from many producers' traces, so the invocation cannot nest under all of
+/// them. Each record's subsegment carries the producer's trace id as the annotation
+/// `producerTraceId` instead: `annotation.producerTraceId = "1-..."` finds every consumer of a
+/// trace, and `annotation.orderId = "..."` every hop of an order.
+pub fn record_span(message_id: &str, producer_trace_id: Option<&str>) -> tracing::Span {
+    tracing::info_span!(
+        target: SPANS,
+        "record",
+        otel.name = "record",
+        otel.kind = "consumer",
+        messageId = message_id,
+        producerTraceId = producer_trace_id,
+        orderId = Empty,
+        eventType = Empty,
+    )
+}
+
+/// The trace header naming `span` as the parent (`Root=...;Parent=<span>;Sampled=...`), for the
+/// next hop. `None` without an X-Ray pipeline (no daemon address): nothing to continue.
+pub fn trace_header(span: &tracing::Span) -> Option<String> {
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context
+        .is_valid()
+        .then(|| span_context_to_string(&span_context))
+        .flatten()
 }
 
 /// Records an annotation on the current invocation's span (a no-op outside one).

@@ -1,0 +1,25 @@
+//! The event pipeline: DynamoDB stream -> SNS topic -> SQS queues -> consumers.
+//!
+//! ```text
+//!                      stream (NEW_AND_OLD_IMAGES)               SNS fan-out (raw delivery)
+//! OrdersTable ──> publish-events ──PublishBatch──> OrderEvents ─┬─ filter eventType=OrderPlaced ─> FulfillmentQueue ─> fulfill-order
+//!                 (stream::event_of)               (publisher)  └─ every event ─────────────────> AuditQueue ───────> record-audit
+//!                                                                  each queue: a DLQ after 5 receives
+//! ```
+//!
+//! - **No dual write**: events come from the table's stream, not from the API functions, so an
+//!   event exists exactly when its write happened.
+//! - **Fan-out**: one topic, one queue per consumer. Each consumer gets its own copy, its own
+//!   retries and its own dead-letter queue; a slow consumer never holds up another.
+//! - **At least once**: SQS (and a retried stream batch) may deliver an event twice. Every consumer
+//!   is idempotent: the audit entry is a conditional put on the event id, and the fulfillment
+//!   transition is conditional on the order's status and version.
+//! - **Partial batch responses** ([`batch`]): a failing record is retried alone, and after
+//!   `maxReceiveCount` receives SQS moves it to the queue's DLQ, where an alarm sees it.
+
+pub mod batch;
+pub mod publisher;
+pub mod stream;
+
+pub use batch::{BatchOutcome, RecordError, for_each_event};
+pub use publisher::EventPublisher;

@@ -1,0 +1,513 @@
+//! The event pipeline end to end, against moto: an order created through the API handler reaches
+//! the table's stream, `publish-events` publishes it to the topic, SNS fans it out to the two
+//! queues (fulfillment filtered to `OrderPlaced`), and the consumers run through event source
+//! mappings that behave as Lambda's do (partial batch responses, redelivery, redrive to the DLQ).
+
+use std::time::Duration;
+
+use aws_lambda_events::sqs::SqsEvent;
+use aws_sdk_sqs::types::MessageAttributeValue;
+use chrono::NaiveDate;
+use lambda_runtime::LambdaEvent;
+use orders_shared::domain::order::now_timestamp;
+use orders_shared::domain::{CustomerId, EventType, Order, OrderId, OrderStatus, PaymentCard};
+use orders_tests::observed::{Observed, by_name, trace_header};
+use orders_tests::pipeline::MAX_RECEIVE_COUNT;
+use orders_tests::{Consumer, Pipeline};
+use serde_json::{Value, json};
+
+const CARD: &str = "4539148803436467";
+
+fn order_body(customer: &str) -> Value {
+    json!({
+        "customerId": customer,
+        "items": [{"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250}],
+        "payment": {"cardNumber": CARD, "expiry": "12/35"}
+    })
+}
+
+/// Places an order through the API handler; returns its id.
+async fn place(pipeline: &Pipeline, customer: &str) -> String {
+    let reply = pipeline.stack.create(&order_body(customer)).await;
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    reply.order_id()
+}
+
+/// The event types in a batch, checking on the way that no body holds card data.
+fn event_types(event: &LambdaEvent<SqsEvent>) -> Vec<String> {
+    event
+        .payload
+        .records
+        .iter()
+        .map(|record| {
+            let body = record.body.as_deref().unwrap_or_default();
+            assert!(
+                !body.contains("encryptedPayment") && !body.contains(&CARD[..6]),
+                "an event carries no card data: {body}"
+            );
+            let event: Value = serde_json::from_str(body).expect("an event body is JSON");
+            let attribute = record.message_attributes["eventType"].string_value.clone();
+            assert_eq!(
+                attribute.as_deref(),
+                event["eventType"].as_str(),
+                "attribute = body"
+            );
+            event["eventType"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Runs `consumer` on one batch and returns the event types it was given.
+async fn run_and_see(pipeline: &mut Pipeline, consumer: Consumer) -> Vec<String> {
+    let mut seen = Vec::new();
+    let store = &pipeline.stack.store;
+    let cipher = &pipeline.fulfillment_cipher;
+    match consumer {
+        Consumer::Fulfillment => {
+            pipeline
+                .fulfillment
+                .deliver(|event| {
+                    seen = event_types(&event);
+                    fulfill_order::handler(store, cipher, event)
+                })
+                .await
+        }
+        Consumer::Audit => {
+            pipeline
+                .audit
+                .deliver(|event| {
+                    seen = event_types(&event);
+                    record_audit::handler(store, event)
+                })
+                .await
+        }
+    };
+    seen
+}
+
+async fn status_and_version(pipeline: &Pipeline, id: &str) -> (String, u64) {
+    let reply = pipeline.stack.get(id).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    (
+        reply.body["status"].as_str().unwrap().to_owned(),
+        reply.body["version"].as_u64().unwrap(),
+    )
+}
+
+async fn trail(pipeline: &Pipeline, id: &str) -> Vec<(EventType, u64)> {
+    pipeline
+        .stack
+        .store
+        .audit_trail(OrderId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| (entry.event_type, entry.version))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_order_flows_from_the_api_through_the_topic_to_fulfillment_and_the_audit_trail() {
+    let mut pipeline = Pipeline::start().await;
+    let id = place(&pipeline, "c-flow").await;
+
+    // The insert is on the stream; publish-events turns it into OrderPlaced.
+    let (records, response) = pipeline.publish_changes().await;
+    assert_eq!(records.len(), 1);
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    // Fan-out: each queue has its own copy.
+    assert_eq!(
+        run_and_see(&mut pipeline, Consumer::Fulfillment).await,
+        ["OrderPlaced"]
+    );
+    assert_eq!(
+        status_and_version(&pipeline, &id).await,
+        ("CONFIRMED".into(), 2)
+    );
+    assert_eq!(
+        run_and_see(&mut pipeline, Consumer::Audit).await,
+        ["OrderPlaced"]
+    );
+
+    // The confirmation is a change of the order too: OrderConfirmed, which the fulfillment
+    // subscription's filter policy keeps from its queue.
+    let (records, _) = pipeline.publish_changes().await;
+    assert_eq!(
+        records.len(),
+        2,
+        "the order's MODIFY and the audit entry's INSERT"
+    );
+    assert_eq!(
+        run_and_see(&mut pipeline, Consumer::Fulfillment).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        run_and_see(&mut pipeline, Consumer::Audit).await,
+        ["OrderConfirmed"]
+    );
+
+    // The last audit entry's INSERT makes no event: the pipeline is at rest.
+    pipeline.run_until_quiet().await;
+    assert_eq!(
+        trail(&pipeline, &id).await,
+        [(EventType::OrderPlaced, 1), (EventType::OrderConfirmed, 2)]
+    );
+    assert_eq!(pipeline.stack.kms_calls.count("Decrypt"), 1);
+}
+
+/// An order placed long ago with a card that was valid then: stored as create-order stores one.
+async fn place_with_card_that_has_expired_since(pipeline: &Pipeline) -> String {
+    let placed_on = NaiveDate::from_ymd_opt(2019, 12, 1).unwrap();
+    let card = PaymentCard::parse("4111 1111 1111 1111", "01/20", placed_on).unwrap();
+    let now = now_timestamp();
+    let order = Order {
+        order_id: OrderId::new(),
+        customer_id: CustomerId::parse("c-expired").unwrap(),
+        items: vec![],
+        total_cents: 0,
+        status: OrderStatus::Placed,
+        version: 1,
+        created_at: now.clone(),
+        updated_at: now,
+        note: None,
+        shipping_address: None,
+        payment: card.summary(),
+    };
+    let sealed = pipeline
+        .stack
+        .cipher
+        .seal_card(&card, order.order_id)
+        .await
+        .unwrap();
+    pipeline.stack.store.create(&order, &sealed).await.unwrap();
+    order.order_id.to_string()
+}
+
+#[tokio::test]
+async fn a_card_that_has_expired_by_processing_time_ends_payment_failed() {
+    let mut pipeline = Pipeline::start().await;
+    let id = place_with_card_that_has_expired_since(&pipeline).await;
+    pipeline.run_until_quiet().await;
+    assert_eq!(
+        status_and_version(&pipeline, &id).await,
+        ("PAYMENT_FAILED".into(), 2)
+    );
+    assert_eq!(
+        trail(&pipeline, &id).await,
+        [(EventType::OrderPlaced, 1), (EventType::PaymentFailed, 2)]
+    );
+}
+
+/// Sends a message no publisher of this application would: a poison message.
+async fn send_poison(pipeline: &mut Pipeline, consumer: Consumer) -> String {
+    let url = pipeline.queue(consumer).queue_url.clone();
+    pipeline
+        .sqs
+        .send_message()
+        .queue_url(url)
+        .message_body(r#"{"eventType": "OrderPlaced", "orderId": 42}"#)
+        .message_attributes(
+            "eventType",
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("OrderPlaced")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("SendMessage")
+        .message_id
+        .expect("a message id")
+}
+
+async fn one_poison_message_in_a_batch_of_five(consumer: Consumer) {
+    let mut pipeline = Pipeline::start().await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(place(&pipeline, &format!("c-batch-{i}")).await);
+    }
+    pipeline.publish_changes().await;
+    let poison = send_poison(&mut pipeline, consumer).await;
+
+    // One batch of five: only the poison message is reported, the four others are done.
+    let first = pipeline.run(consumer).await;
+    assert_eq!(first.received.len(), 5, "{first:?}");
+    assert_eq!(first.failed, [poison.as_str()]);
+    for id in &ids {
+        match consumer {
+            Consumer::Fulfillment => {
+                assert_eq!(
+                    status_and_version(&pipeline, id).await,
+                    ("CONFIRMED".into(), 2)
+                )
+            }
+            Consumer::Audit => {
+                assert_eq!(trail(&pipeline, id).await, [(EventType::OrderPlaced, 1)])
+            }
+        }
+    }
+
+    // Lambda's redrive semantics: after each visibility timeout only the poison message comes
+    // back, until its receive count reaches maxReceiveCount; then SQS moves it to the DLQ.
+    for receive in 2..=MAX_RECEIVE_COUNT {
+        pipeline.queue(consumer).let_visibility_timeout_pass().await;
+        let again = pipeline.run(consumer).await;
+        assert_eq!(again.received, [poison.as_str()], "receive {receive}");
+        assert_eq!(again.failed, [poison.as_str()]);
+    }
+    pipeline.queue(consumer).let_visibility_timeout_pass().await;
+    assert!(pipeline.run(consumer).await.received.is_empty());
+
+    let dead = pipeline
+        .sqs
+        .receive_message()
+        .queue_url(pipeline.dead_letter_queue(consumer))
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    let dead: Vec<&str> = dead.iter().filter_map(|m| m.message_id()).collect();
+    assert_eq!(
+        dead,
+        [poison.as_str()],
+        "the DLQ has the poison message, same id"
+    );
+
+    // The good ones were processed once and never again.
+    for id in &ids {
+        match consumer {
+            Consumer::Fulfillment => {
+                assert_eq!(
+                    status_and_version(&pipeline, id).await,
+                    ("CONFIRMED".into(), 2)
+                )
+            }
+            Consumer::Audit => assert_eq!(trail(&pipeline, id).await.len(), 1),
+        }
+    }
+}
+
+#[tokio::test]
+async fn fulfillment_reports_only_the_poison_message_which_ends_in_its_dlq() {
+    one_poison_message_in_a_batch_of_five(Consumer::Fulfillment).await;
+}
+
+#[tokio::test]
+async fn audit_reports_only_the_poison_message_which_ends_in_its_dlq() {
+    one_poison_message_in_a_batch_of_five(Consumer::Audit).await;
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_makes_one_audit_entry_and_one_transition() {
+    let mut pipeline = Pipeline::start().await;
+    let id = place(&pipeline, "c-twice").await;
+    // The stream batch is published, then published again, as after a retried stream batch.
+    let (records, _) = pipeline.publish_changes().await;
+    let again = publish_events::publish_changes(&pipeline.publisher, &records).await;
+    assert!(again.failed().is_empty());
+
+    assert_eq!(
+        run_and_see(&mut pipeline, Consumer::Fulfillment).await,
+        ["OrderPlaced", "OrderPlaced"]
+    );
+    assert_eq!(
+        status_and_version(&pipeline, &id).await,
+        ("CONFIRMED".into(), 2),
+        "one transition"
+    );
+    assert_eq!(
+        pipeline.stack.kms_calls.count("Decrypt"),
+        1,
+        "the redelivery found the order settled and opened no card"
+    );
+    // The audit consumer gets the copies one at a time: the second writes nothing at all.
+    pipeline.audit.batch_size = 1;
+    let order_id = OrderId::parse(&id).unwrap();
+    assert_eq!(
+        run_and_see(&mut pipeline, Consumer::Audit).await,
+        ["OrderPlaced"]
+    );
+    let first = pipeline.stack.store.audit_trail(order_id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        run_and_see(&mut pipeline, Consumer::Audit).await,
+        ["OrderPlaced"]
+    );
+    let second = pipeline.stack.store.audit_trail(order_id).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(
+        first, second,
+        "the redelivery did not overwrite the entry (recordedAt)"
+    );
+    pipeline.audit.batch_size = 10;
+
+    pipeline.run_until_quiet().await;
+    assert_eq!(
+        trail(&pipeline, &id).await,
+        [(EventType::OrderPlaced, 1), (EventType::OrderConfirmed, 2)]
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_racing_with_fulfillment_leaves_one_winner_and_loses_no_update() {
+    let mut pipeline = Pipeline::start().await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(place(&pipeline, &format!("c-race-{i}")).await);
+    }
+    pipeline.publish_changes().await;
+    pipeline.fulfillment.batch_size = 1;
+
+    // Per order: fulfillment settles it (receive, read, decrypt, write) while the client cancels
+    // it (If-Match "1"), the cancel starting a little later each time, so it lands before, during
+    // and after fulfillment's read-decide-write.
+    let mut outcomes = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let (stack, cipher) = (&pipeline.stack, &pipeline.fulfillment_cipher);
+        let cancel = async {
+            tokio::time::sleep(Duration::from_millis(4 * i as u64)).await;
+            stack.cancel(id, Some("\"1\"")).await.status
+        };
+        let fulfillment = pipeline
+            .fulfillment
+            .deliver(|event| fulfill_order::handler(&stack.store, cipher, event));
+        let (cancel, delivery) = tokio::join!(cancel, fulfillment);
+        assert!(delivery.failed.is_empty(), "{delivery:?}");
+        outcomes.push(cancel);
+    }
+
+    for (id, cancel) in ids.iter().zip(&outcomes) {
+        let (status, version) = status_and_version(&pipeline, id).await;
+        // Exactly one of the two writes at version 1 won; the other changed nothing.
+        match cancel {
+            200 => assert_eq!((status.as_str(), version), ("CANCELLED", 2), "{id}"),
+            412 => assert_eq!((status.as_str(), version), ("CONFIRMED", 2), "{id}"),
+            other => panic!("cancel answered {other}"),
+        }
+    }
+    // Every write that happened is in the audit trail, once, in version order.
+    pipeline.run_until_quiet().await;
+    for id in &ids {
+        let trail = trail(&pipeline, id).await;
+        assert_eq!(trail.len(), 2, "{id}: {trail:?}");
+        assert_eq!(trail[0], (EventType::OrderPlaced, 1));
+        assert!(
+            trail[1] == (EventType::OrderCancelled, 2)
+                || trail[1] == (EventType::OrderConfirmed, 2),
+            "{trail:?}"
+        );
+    }
+    println!("cancel outcomes: {outcomes:?}");
+}
+
+#[tokio::test]
+async fn a_record_that_is_not_an_order_holds_the_stream_at_its_sequence_number() {
+    let mut pipeline = Pipeline::start().await;
+    let id = place(&pipeline, "c-stream").await;
+    // An order item that is not an order (written around the application).
+    pipeline
+        .stack
+        .dynamodb
+        .put_item()
+        .table_name(&pipeline.stack.table)
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ORDER#broken".into()),
+        )
+        .item(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ORDER".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let (records, response) = pipeline.publish_changes().await;
+    assert_eq!(records.len(), 2);
+    let broken = records[1].change.sequence_number.clone();
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(response.batch_item_failures[0].item_identifier, broken);
+    // The good record before it was published ...
+    assert_eq!(
+        run_and_see(&mut pipeline, Consumer::Audit).await,
+        ["OrderPlaced"]
+    );
+    // ... and the stream resumes at the broken record, not before it: Lambda retries it (up to
+    // MaximumRetryAttempts, then hands it to the on-failure destination).
+    let (retried, response) = pipeline.publish_changes().await;
+    assert_eq!(
+        retried.len(),
+        2,
+        "the broken record, then the audit entry written since"
+    );
+    assert_eq!(retried[0].change.sequence_number, broken);
+    assert_eq!(response.batch_item_failures[0].item_identifier, broken);
+    assert_eq!(trail(&pipeline, &id).await, [(EventType::OrderPlaced, 1)]);
+}
+
+#[tokio::test]
+async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
+    let mut pipeline = Pipeline::start().await;
+    let id = place(&pipeline, "c-trace").await;
+
+    // publish-events, traced, under the trace of Lambda's invocation segment.
+    let (header, root, _) = trace_header(true);
+    let sns_subsegment = {
+        let observed = Observed::start("publish-events");
+        let publisher = &pipeline.publisher;
+        let telemetry = &observed.telemetry;
+        pipeline
+            .stream
+            .deliver(|mut event| {
+                event.context.xray_trace_id = Some(header.clone());
+                telemetry.traced_event(event, |event| publish_events::handler(publisher, event))
+            })
+            .await;
+        let documents = observed.daemon.documents();
+        let sns = by_name(&documents, "SNS");
+        assert_eq!(sns.len(), 1, "{documents:#?}");
+        assert_eq!(sns[0]["aws"]["operation"], "PublishBatch");
+        assert_eq!(sns[0]["trace_id"], root.as_str());
+        sns[0]["id"].as_str().unwrap().to_owned()
+    };
+
+    // The message carries the publisher's trace, with the SNS call as the parent.
+    let (event, _) = pipeline.audit.receive().await;
+    let trace = &event.records[0].attributes["AWSTraceHeader"];
+    assert_eq!(
+        trace,
+        &format!("Root={root};Parent={sns_subsegment};Sampled=1")
+    );
+    pipeline.audit.release(&event).await;
+
+    // The consumer runs in a trace of its own; its record's subsegment names the producer's.
+    let observed = Observed::start("record-audit");
+    let (consumer_header, consumer_root, _) = trace_header(true);
+    let store = &pipeline.stack.store;
+    let telemetry = &observed.telemetry;
+    pipeline
+        .audit
+        .deliver(|mut event| {
+            event.context.xray_trace_id = Some(consumer_header.clone());
+            telemetry.traced_event(event, |event| record_audit::handler(store, event))
+        })
+        .await;
+    let documents = observed.daemon.documents();
+    let record = by_name(&documents, "record");
+    assert_eq!(record.len(), 1, "{documents:#?}");
+    assert_eq!(record[0]["trace_id"], consumer_root.as_str());
+    assert_eq!(record[0]["annotations"]["producerTraceId"], root.as_str());
+    assert_eq!(record[0]["annotations"]["orderId"], id.as_str());
+    assert_eq!(record[0]["annotations"]["eventType"], "OrderPlaced");
+    let invocation = &by_name(&documents, "record-audit")[0];
+    assert_eq!(record[0]["parent_id"], invocation["id"]);
+    let put = &by_name(&documents, "DynamoDB")[0];
+    assert_eq!(
+        put["parent_id"], record[0]["id"],
+        "the write nests under its record"
+    );
+}

@@ -1,0 +1,243 @@
+//! The event pipeline of `template.yaml` on moto, around one test's [`TestStack`]:
+//!
+//! ```text
+//! table stream -> publish-events -> topic ─┬─ filter eventType=OrderPlaced -> fulfillment queue -> fulfill-order
+//!                                          └─ (all events) ─────────────────> audit queue ───────> record-audit
+//!                                             raw delivery; each queue has a DLQ after 5 receives
+//! ```
+//!
+//! The functions run in-process, called through the event source mappings of
+//! [`event_sources`](crate::event_sources), with the clients and handlers their `main` builds.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::dynamodb::EventRecord;
+use aws_lambda_events::streams::DynamoDbEventResponse;
+use aws_sdk_sqs::types::QueueAttributeName;
+use orders_shared::crypto::EnvelopeCipher;
+use orders_shared::messaging::EventPublisher;
+use orders_shared::telemetry::aws_calls;
+
+use crate::event_sources::{Delivery, QueuePoller, StreamPoller};
+use crate::{TestStack, moto_sdk_config};
+
+/// The template's `maxReceiveCount` of both queues' redrive policies.
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+/// The template's visibility timeout of both queues (6 x the consumers' 10 s timeout).
+pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
+
+/// One test's pipeline: its topic, queues and pollers, on its own table.
+pub struct Pipeline {
+    pub stack: TestStack,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub topic_arn: String,
+    /// The publisher `publish-events` builds.
+    pub publisher: EventPublisher,
+    /// The cipher `fulfill-order` builds (the same key, its own cache).
+    pub fulfillment_cipher: EnvelopeCipher,
+    pub stream: StreamPoller,
+    pub fulfillment: QueuePoller,
+    pub fulfillment_dlq_url: String,
+    pub audit: QueuePoller,
+    pub audit_dlq_url: String,
+}
+
+impl Pipeline {
+    pub async fn start() -> Self {
+        let stack = TestStack::start().await;
+        let config = moto_sdk_config().await;
+        let sns = aws_calls::sns_client(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+
+        let topic_arn = sns
+            .create_topic()
+            .name(format!("{}-OrderEvents", stack.table))
+            .attributes("TracingConfig", "Active")
+            .send()
+            .await
+            .expect("CreateTopic")
+            .topic_arn
+            .expect("a topic ARN");
+        let (fulfillment_url, fulfillment_arn, fulfillment_dlq_url) =
+            create_queue_with_dlq(&sqs, &format!("{}-Fulfillment", stack.table)).await;
+        let (audit_url, audit_arn, audit_dlq_url) =
+            create_queue_with_dlq(&sqs, &format!("{}-Audit", stack.table)).await;
+        subscribe(
+            &sns,
+            &topic_arn,
+            &fulfillment_arn,
+            Some(r#"{"eventType": ["OrderPlaced"]}"#),
+        )
+        .await;
+        subscribe(&sns, &topic_arn, &audit_arn, None).await;
+
+        let stream_arn = stack
+            .dynamodb
+            .describe_table()
+            .table_name(&stack.table)
+            .send()
+            .await
+            .expect("DescribeTable")
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .expect("the table has a stream");
+
+        Self {
+            publisher: EventPublisher::new(sns.clone(), topic_arn.clone()),
+            fulfillment_cipher: stack.fulfillment_cipher(),
+            stream: StreamPoller::new(streams, stream_arn),
+            fulfillment: QueuePoller::new(sqs.clone(), fulfillment_url, fulfillment_arn),
+            fulfillment_dlq_url,
+            audit: QueuePoller::new(sqs.clone(), audit_url, audit_arn),
+            audit_dlq_url,
+            stack,
+            sns,
+            sqs,
+            topic_arn,
+        }
+    }
+
+    /// `publish-events` on every new stream record.
+    pub async fn publish_changes(&mut self) -> (Vec<EventRecord>, DynamoDbEventResponse) {
+        let publisher = &self.publisher;
+        self.stream
+            .deliver(|event| publish_events::handler(publisher, event))
+            .await
+    }
+
+    /// `fulfill-order` on one batch of the fulfillment queue.
+    pub async fn run_fulfillment(&mut self) -> Delivery {
+        let (store, cipher) = (&self.stack.store, &self.fulfillment_cipher);
+        self.fulfillment
+            .deliver(|event| fulfill_order::handler(store, cipher, event))
+            .await
+    }
+
+    /// `record-audit` on one batch of the audit queue.
+    pub async fn run_audit(&mut self) -> Delivery {
+        let store = &self.stack.store;
+        self.audit
+            .deliver(|event| record_audit::handler(store, event))
+            .await
+    }
+
+    /// One batch of `consumer`'s queue, through its function.
+    pub async fn run(&mut self, consumer: Consumer) -> Delivery {
+        match consumer {
+            Consumer::Fulfillment => self.run_fulfillment().await,
+            Consumer::Audit => self.run_audit().await,
+        }
+    }
+
+    /// The event source mapping of `consumer`'s queue.
+    pub fn queue(&mut self, consumer: Consumer) -> &mut QueuePoller {
+        match consumer {
+            Consumer::Fulfillment => &mut self.fulfillment,
+            Consumer::Audit => &mut self.audit,
+        }
+    }
+
+    /// The URL of `consumer`'s dead-letter queue.
+    pub fn dead_letter_queue(&self, consumer: Consumer) -> &str {
+        match consumer {
+            Consumer::Fulfillment => &self.fulfillment_dlq_url,
+            Consumer::Audit => &self.audit_dlq_url,
+        }
+    }
+
+    /// Runs every stage until nothing moves: publish the changes, run both consumers, publish
+    /// the changes they made, and so on.
+    pub async fn run_until_quiet(&mut self) {
+        for _ in 0..20 {
+            let (published, _) = self.publish_changes().await;
+            let fulfilled = self.run_fulfillment().await;
+            let audited = self.run_audit().await;
+            if published.is_empty() && fulfilled.received.is_empty() && audited.received.is_empty()
+            {
+                return;
+            }
+        }
+        panic!("the pipeline did not come to rest in 20 rounds");
+    }
+}
+
+/// The two queue consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumer {
+    Fulfillment,
+    Audit,
+}
+
+/// A queue and its dead-letter queue, as the template declares them: returns the queue's URL and
+/// ARN, and the DLQ's URL.
+async fn create_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String, String) {
+    let dlq_url = create_queue(sqs, &format!("{name}-DLQ"), HashMap::new()).await;
+    let dlq_arn = queue_arn(sqs, &dlq_url).await;
+    let redrive = format!(
+        r#"{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": {MAX_RECEIVE_COUNT}}}"#
+    );
+    let url = create_queue(
+        sqs,
+        name,
+        HashMap::from([
+            (QueueAttributeName::RedrivePolicy, redrive),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                VISIBILITY_TIMEOUT_SECONDS.to_string(),
+            ),
+        ]),
+    )
+    .await;
+    let arn = queue_arn(sqs, &url).await;
+    (url, arn, dlq_url)
+}
+
+async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: HashMap<QueueAttributeName, String>,
+) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateQueue {name}: {e:?}"))
+        .queue_url
+        .expect("a queue URL")
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("a queue ARN")
+}
+
+/// An SQS subscription with raw delivery and, if given, a filter policy on message attributes.
+async fn subscribe(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    queue_arn: &str,
+    filter_policy: Option<&str>,
+) {
+    let mut request = sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true");
+    if let Some(policy) = filter_policy {
+        request = request
+            .attributes("FilterPolicyScope", "MessageAttributes")
+            .attributes("FilterPolicy", policy);
+    }
+    request.send().await.expect("Subscribe");
+}
