@@ -16,11 +16,13 @@ SAM_OFFLINE := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAU
 # aarch64 target installed (`rustup target add aarch64-unknown-linux-gnu`).
 ARCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 FN ?= create-order
+EVENT ?= events/$(FN).json
 
 .PHONY: help venv test lint validate build watch invoke xray-smoke clean
 
 help:
 	@echo "make invoke FN=<function>  run one function against moto with a sample event (default: create-order)"
+	@echo "           [EVENT=<file>]  ... with another event, e.g. EVENT=events/fulfill-order-batch.json"
 	@echo "make xray-smoke            the release create-order, traced: its X-Ray documents printed as a tree"
 	@echo "make watch                 moto + cargo lambda watch in the foreground (invoke from another shell)"
 	@echo "make test                  every unit and integration test (starts moto itself)"
@@ -60,7 +62,7 @@ watch: venv
 	scripts/local-function.sh watch
 
 invoke: venv
-	scripts/local-function.sh invoke $(FN)
+	scripts/local-function.sh invoke $(FN) $(EVENT)
 
 # Builds the release create-order (cargo lambda, as sam build does) and runs it against moto with a
 # stand-in X-Ray daemon: fails unless the function sends its subsegments.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs one function locally against moto, the way Lambda would run it, without Docker:
 #
-#   moto server (DynamoDB, KMS)  <-  cargo lambda watch (Lambda Runtime API emulator, runs the function)
-#                                   ^
-#                                   cargo lambda invoke --data-file events/<fn>.json
+#   moto server (DynamoDB, KMS, SNS, SQS)  <-  cargo lambda watch (Lambda Runtime API emulator, runs the function)
+#                                              ^
+#                                              cargo lambda invoke --data-file events/<fn>.json
 #
 # Usage: scripts/local-function.sh watch            moto + cargo lambda watch, in the foreground
-#        scripts/local-function.sh invoke <fn>      the same in the background, one invocation, stop
+#        scripts/local-function.sh invoke <fn> [event-file]
+#                                                   the same in the background, one invocation
+#                                                   (default event: events/<fn>.json), stop
 #
 # Addresses (overridable): moto on 127.0.0.1:${MOTO_PORT:-5000}, the runtime API on ${WATCH_PORT:-9000}.
 set -euo pipefail
@@ -14,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 mode=${1:?usage: $0 watch | invoke <function>}
 fn=${2:-}
+event_file=${3:-events/$fn.json}
 venv=$PWD/.venv
 export PATH=$venv/bin:$PATH
 moto_port=${MOTO_PORT:-5000}
@@ -23,6 +26,8 @@ watch_port=${WATCH_PORT:-9000}
 # AWS_ENDPOINT_URL itself: no code path differs from AWS.
 export TABLE_NAME=${TABLE_NAME:-orders-local}
 export PAYMENT_KEY_ID=${PAYMENT_KEY_ID:-alias/orders-local}
+# moto's account is 123456789012: the topic's ARN is known before it exists.
+export TOPIC_ARN=${TOPIC_ARN:-arn:aws:sns:us-east-1:123456789012:orders-local-events}
 export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://127.0.0.1:$moto_port}
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
@@ -42,7 +47,7 @@ wait_for_port() { # port what
 
 if [ "$mode" = invoke ]; then
     [ -n "$fn" ] || { echo "usage: $0 invoke <function>" >&2; exit 2; }
-    [ -f "events/$fn.json" ] || { echo "error: no sample event events/$fn.json" >&2; exit 2; }
+    [ -f "$event_file" ] || { echo "error: no event file $event_file" >&2; exit 2; }
     # Compile first, so the first invocation does not wait for the build.
     cargo build --quiet -p "$fn" -p orders-tests --bin "$fn" --bin create-local-resources
 fi
@@ -58,9 +63,10 @@ else
 fi
 cargo run --quiet -p orders-tests --bin create-local-resources
 
-echo "==> cargo lambda watch on 127.0.0.1:$watch_port (TABLE_NAME=$TABLE_NAME PAYMENT_KEY_ID=$PAYMENT_KEY_ID)"
+echo "==> cargo lambda watch on 127.0.0.1:$watch_port (TABLE_NAME=$TABLE_NAME PAYMENT_KEY_ID=$PAYMENT_KEY_ID TOPIC_ARN=$TOPIC_ARN)"
 watch_args=(--invoke-port "$watch_port" --env-var "TABLE_NAME=$TABLE_NAME"
-    --env-var "PAYMENT_KEY_ID=$PAYMENT_KEY_ID" --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL")
+    --env-var "PAYMENT_KEY_ID=$PAYMENT_KEY_ID" --env-var "TOPIC_ARN=$TOPIC_ARN"
+    --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL")
 if [ "$mode" = watch ]; then
     echo "    invoke with: make invoke FN=<function>   (or cargo lambda invoke <function> --data-file events/<function>.json)"
     cargo lambda watch "${watch_args[@]}"
@@ -70,5 +76,5 @@ fi
 cargo lambda watch "${watch_args[@]}" >target/cargo-lambda-watch.log 2>&1 &
 pids+=($!)
 wait_for_port "$watch_port" "cargo lambda watch"
-echo "==> cargo lambda invoke $fn --data-file events/$fn.json"
-cargo lambda invoke "$fn" --invoke-port "$watch_port" --data-file "events/$fn.json" --output-format json
+echo "==> cargo lambda invoke $fn --data-file $event_file"
+cargo lambda invoke "$fn" --invoke-port "$watch_port" --data-file "$event_file" --output-format json

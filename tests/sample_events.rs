@@ -1,15 +1,20 @@
-//! The sample events in `events/` are real API Gateway REST proxy events: `lambda_http` parses
-//! them (as it does on Lambda) and each handler answers them as the HTTP contract says.
-//! The same files feed `sam local invoke -e` and `cargo lambda invoke --data-file`.
+//! The sample events in `events/` are the events Lambda sends: API Gateway REST proxy events
+//! (`lambda_http` parses them as it does on Lambda), a DynamoDB stream batch and SQS batches of
+//! raw SNS deliveries. Each handler answers its events as the HTTP contract and the pipeline's
+//! rules say. The same files feed `sam local invoke -e` and `cargo lambda invoke --data-file`.
 
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
-use orders_shared::domain::order::now_timestamp;
-use orders_shared::domain::{CustomerId, Order, OrderId, OrderStatus, PaymentCard};
-use orders_tests::{Reply, TestStack, moto::workspace_root};
+use lambda_runtime::{Context, LambdaEvent};
+use orders_shared::domain::{EventType, OrderId};
+use orders_tests::{
+    Pipeline, Reply, SAMPLE_ORDER_ID, TestStack, moto::workspace_root, store_sample_order,
+};
+use serde::de::DeserializeOwned;
 
-/// The order id the get/update/cancel events name.
-const EVENT_ORDER_ID: &str = "0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e";
+/// The order id the get/update/cancel and the event pipeline's events name.
+const EVENT_ORDER_ID: &str = SAMPLE_ORDER_ID;
 
 fn event(name: &str) -> Request {
     let path = workspace_root().join("events").join(format!("{name}.json"));
@@ -20,28 +25,6 @@ fn event(name: &str) -> Request {
             path.display()
         )
     })
-}
-
-/// Stores the order the events refer to, as create-order would have: its card sealed.
-async fn seed_event_order(stack: &TestStack) {
-    let today = chrono::Utc::now().date_naive();
-    let card = PaymentCard::parse("4111 1111 1111 1111", "12/35", today).unwrap();
-    let now = now_timestamp();
-    let order = Order {
-        order_id: OrderId::parse(EVENT_ORDER_ID).unwrap(),
-        customer_id: CustomerId::parse("c-1").unwrap(),
-        items: vec![],
-        total_cents: 0,
-        status: OrderStatus::Placed,
-        version: 1,
-        created_at: now.clone(),
-        updated_at: now,
-        note: None,
-        shipping_address: None,
-        payment: card.summary(),
-    };
-    let sealed = stack.cipher.seal_card(&card, order.order_id).await.unwrap();
-    stack.store.create(&order, &sealed).await.unwrap();
 }
 
 #[test]
@@ -96,7 +79,7 @@ async fn each_function_answers_its_sample_event() {
     // The other events name a fixed order id: 404 until it exists.
     let missing = Reply::from(get_order::handler(&stack.store, event("get-order")).await);
     missing.expect_error(404, "OrderNotFound");
-    seed_event_order(&stack).await;
+    store_sample_order(&stack.store, &stack.cipher).await;
 
     let got = Reply::from(get_order::handler(&stack.store, event("get-order")).await);
     assert_eq!(got.status, 200);
@@ -114,4 +97,95 @@ async fn each_function_answers_its_sample_event() {
     let listed = Reply::from(list_orders::handler(&stack.store, event("list-orders")).await);
     assert_eq!(listed.status, 200);
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+}
+
+/// A non-HTTP sample event, as the function's runtime deserialises it.
+fn lambda_event<T: DeserializeOwned>(name: &str) -> LambdaEvent<T> {
+    let path = workspace_root().join("events").join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let payload = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not the event Lambda sends: {e}", path.display()));
+    LambdaEvent::new(payload, Context::default())
+}
+
+/// The message ids a consumer reported as failed.
+fn failed(response: SqsBatchResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|failure| failure.item_identifier)
+        .collect()
+}
+
+fn event_types(event: &SqsEvent) -> Vec<String> {
+    let mut types: Vec<String> = event
+        .records
+        .iter()
+        .map(|record| record.message_attributes["eventType"].string_value.clone().unwrap())
+        .collect();
+    types.sort();
+    types
+}
+
+#[tokio::test]
+async fn publish_events_turns_its_sample_stream_batch_into_two_events() {
+    let pipeline = Pipeline::start().await;
+    let response = publish_events::handler(&pipeline.publisher, lambda_event("publish-events"))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    // The insert and the confirmation make events; the audit entry's insert makes none.
+    let (fulfillment, _) = pipeline.fulfillment.receive().await;
+    assert_eq!(event_types(&fulfillment), ["OrderPlaced"]);
+    let (audit, _) = pipeline.audit.receive().await;
+    assert_eq!(event_types(&audit), ["OrderConfirmed", "OrderPlaced"]);
+    for record in audit.records.iter().chain(&fulfillment.records) {
+        let body = record.body.as_deref().unwrap();
+        assert!(
+            !body.contains("encryptedPayment") && !body.contains("c2FtcGxl"),
+            "the sealed card in the stream image stays out of the event: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_consumers_answer_their_sample_events_and_report_the_poison_messages() {
+    let stack = TestStack::start().await;
+    store_sample_order(&stack.store, &stack.cipher).await;
+    let cipher = stack.fulfillment_cipher();
+    let id = OrderId::parse(EVENT_ORDER_ID).unwrap();
+
+    let response = fulfill_order::handler(&stack.store, &cipher, lambda_event("fulfill-order"))
+        .await
+        .unwrap();
+    assert_eq!(failed(response), Vec::<String>::new());
+    let order = stack.store.get(id, true).await.unwrap().unwrap();
+    assert_eq!(order.status.as_str(), "CONFIRMED");
+
+    // The batch repeats that message (now a no-op) and adds a poison message.
+    let response =
+        fulfill_order::handler(&stack.store, &cipher, lambda_event("fulfill-order-batch"))
+            .await
+            .unwrap();
+    assert_eq!(failed(response), ["9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"]);
+    assert_eq!(stack.store.get(id, true).await.unwrap().unwrap().version, 2);
+
+    let response = record_audit::handler(&stack.store, lambda_event("record-audit"))
+        .await
+        .unwrap();
+    assert_eq!(failed(response), Vec::<String>::new());
+    let response = record_audit::handler(&stack.store, lambda_event("record-audit-batch"))
+        .await
+        .unwrap();
+    assert_eq!(failed(response), ["9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6c"]);
+    let trail: Vec<EventType> = stack
+        .store
+        .audit_trail(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.event_type)
+        .collect();
+    assert_eq!(trail, [EventType::OrderPlaced, EventType::OrderConfirmed]);
 }

@@ -31,6 +31,8 @@ use aws_sdk_dynamodb::types::{
 use lambda_http::http::{self, HeaderMap, Method};
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_shared::crypto::{CachePolicy, EncryptionContext, EnvelopeCipher};
+use orders_shared::domain::order::now_timestamp;
+use orders_shared::domain::{CustomerId, Order, OrderId, OrderStatus, PaymentCard};
 use orders_shared::store::{CUSTOMER_INDEX, CUSTOMER_INDEX_ATTRIBUTES};
 use orders_shared::telemetry::aws_calls;
 use orders_shared::{Config, EnvelopeConfig, OrderStore};
@@ -253,6 +255,37 @@ impl Reply {
             .map(|d| d["field"].as_str().unwrap().to_owned())
             .collect()
     }
+}
+
+/// The order the sample events in `events/` name (get, update, cancel, and the pipeline's).
+pub const SAMPLE_ORDER_ID: &str = "0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e";
+
+/// Stores the sample events' order as create-order would have (its card sealed), if it is not
+/// there yet. Returns whether it was stored.
+pub async fn store_sample_order(store: &OrderStore, cipher: &EnvelopeCipher) -> bool {
+    let id = OrderId::parse(SAMPLE_ORDER_ID).expect("a UUID");
+    if store.get(id, true).await.expect("GetItem").is_some() {
+        return false;
+    }
+    let today = chrono::Utc::now().date_naive();
+    let card = PaymentCard::parse("4111 1111 1111 1111", "12/35", today).expect("a valid card");
+    let now = now_timestamp();
+    let order = Order {
+        order_id: id,
+        customer_id: CustomerId::parse("c-1").expect("an id"),
+        items: vec![],
+        total_cents: 0,
+        status: OrderStatus::Placed,
+        version: 1,
+        created_at: now.clone(),
+        updated_at: now,
+        note: None,
+        shipping_address: None,
+        payment: card.summary(),
+    };
+    let sealed = cipher.seal_card(&card, id).await.expect("sealing the card");
+    store.create(&order, &sealed).await.expect("PutItem");
+    true
 }
 
 /// SDK configuration for the test process's moto server.

@@ -26,6 +26,9 @@ pub const MAX_RECEIVE_COUNT: u32 = 5;
 /// The template's visibility timeout of both queues (6 x the consumers' 10 s timeout).
 pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
 
+/// The template's filter policy of the fulfillment subscription.
+pub const FULFILLMENT_FILTER: &str = r#"{"eventType": ["OrderPlaced"]}"#;
+
 /// One test's pipeline: its topic, queues and pollers, on its own table.
 pub struct Pipeline {
     pub stack: TestStack,
@@ -64,13 +67,7 @@ impl Pipeline {
             create_queue_with_dlq(&sqs, &format!("{}-Fulfillment", stack.table)).await;
         let (audit_url, audit_arn, audit_dlq_url) =
             create_queue_with_dlq(&sqs, &format!("{}-Audit", stack.table)).await;
-        subscribe(
-            &sns,
-            &topic_arn,
-            &fulfillment_arn,
-            Some(r#"{"eventType": ["OrderPlaced"]}"#),
-        )
-        .await;
+        subscribe(&sns, &topic_arn, &fulfillment_arn, Some(FULFILLMENT_FILTER)).await;
         subscribe(&sns, &topic_arn, &audit_arn, None).await;
 
         let stream_arn = stack
@@ -172,7 +169,7 @@ pub enum Consumer {
 
 /// A queue and its dead-letter queue, as the template declares them: returns the queue's URL and
 /// ARN, and the DLQ's URL.
-async fn create_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String, String) {
+pub async fn create_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String, String) {
     let dlq_url = create_queue(sqs, &format!("{name}-DLQ"), HashMap::new()).await;
     let dlq_arn = queue_arn(sqs, &dlq_url).await;
     let redrive = format!(
@@ -222,7 +219,8 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
 }
 
 /// An SQS subscription with raw delivery and, if given, a filter policy on message attributes.
-async fn subscribe(
+/// (The template's `FulfillmentSubscription` has `{"eventType": ["OrderPlaced"]}`.)
+pub async fn subscribe(
     sns: &aws_sdk_sns::Client,
     topic_arn: &str,
     queue_arn: &str,
