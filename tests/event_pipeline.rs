@@ -9,11 +9,10 @@ use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use chrono::NaiveDate;
 use lambda_runtime::LambdaEvent;
-use orders_shared::domain::order::now_timestamp;
-use orders_shared::domain::{CustomerId, EventType, Order, OrderId, OrderStatus, PaymentCard};
+use orders_shared::domain::{EventType, OrderId, PaymentCard};
 use orders_tests::observed::{Observed, by_name, trace_header};
 use orders_tests::pipeline::MAX_RECEIVE_COUNT;
-use orders_tests::{Consumer, Pipeline};
+use orders_tests::{Consumer, Pipeline, store_placed_order};
 use serde_json::{Value, json};
 
 const CARD: &str = "4539148803436467";
@@ -160,28 +159,10 @@ async fn an_order_flows_from_the_api_through_the_topic_to_fulfillment_and_the_au
 async fn place_with_card_that_has_expired_since(pipeline: &Pipeline) -> String {
     let placed_on = NaiveDate::from_ymd_opt(2019, 12, 1).unwrap();
     let card = PaymentCard::parse("4111 1111 1111 1111", "01/20", placed_on).unwrap();
-    let now = now_timestamp();
-    let order = Order {
-        order_id: OrderId::new(),
-        customer_id: CustomerId::parse("c-expired").unwrap(),
-        items: vec![],
-        total_cents: 0,
-        status: OrderStatus::Placed,
-        version: 1,
-        created_at: now.clone(),
-        updated_at: now,
-        note: None,
-        shipping_address: None,
-        payment: card.summary(),
-    };
-    let sealed = pipeline
-        .stack
-        .cipher
-        .seal_card(&card, order.order_id)
-        .await
-        .unwrap();
-    pipeline.stack.store.create(&order, &sealed).await.unwrap();
-    order.order_id.to_string()
+    let id = OrderId::new();
+    let stack = &pipeline.stack;
+    store_placed_order(&stack.store, &stack.cipher, id, "c-expired", &card).await;
+    id.to_string()
 }
 
 #[tokio::test]

@@ -121,7 +121,12 @@ fn event_types(event: &SqsEvent) -> Vec<String> {
     let mut types: Vec<String> = event
         .records
         .iter()
-        .map(|record| record.message_attributes["eventType"].string_value.clone().unwrap())
+        .map(|record| {
+            record.message_attributes["eventType"]
+                .string_value
+                .clone()
+                .unwrap()
+        })
         .collect();
     types.sort();
     types

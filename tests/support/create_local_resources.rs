@@ -103,12 +103,12 @@ async fn create_topic_and_queues(
         .await?
         .subscriptions
         .unwrap_or_default();
-    for (queue, filter) in [
-        ("fulfillment", Some(FULFILLMENT_FILTER)),
-        ("audit", None),
-    ] {
+    for (queue, filter) in [("fulfillment", Some(FULFILLMENT_FILTER)), ("audit", None)] {
         let (url, arn, _) = create_queue_with_dlq(&sqs, &format!("{table}-{queue}")).await;
-        if subscribed.iter().any(|s| s.endpoint() == Some(arn.as_str())) {
+        if subscribed
+            .iter()
+            .any(|s| s.endpoint() == Some(arn.as_str()))
+        {
             println!("queue {url} is subscribed");
         } else {
             subscribe(&sns, topic_arn, &arn, filter).await;

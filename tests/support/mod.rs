@@ -269,10 +269,23 @@ pub async fn store_sample_order(store: &OrderStore, cipher: &EnvelopeCipher) -> 
     }
     let today = chrono::Utc::now().date_naive();
     let card = PaymentCard::parse("4111 1111 1111 1111", "12/35", today).expect("a valid card");
+    store_placed_order(store, cipher, id, "c-1", &card).await;
+    true
+}
+
+/// Stores a `PLACED` order with `card`, sealed, as create-order stores one (no items: the tests
+/// that use this care about the card and the status).
+pub async fn store_placed_order(
+    store: &OrderStore,
+    cipher: &EnvelopeCipher,
+    id: OrderId,
+    customer: &str,
+    card: &PaymentCard,
+) {
     let now = now_timestamp();
     let order = Order {
         order_id: id,
-        customer_id: CustomerId::parse("c-1").expect("an id"),
+        customer_id: CustomerId::parse(customer).expect("a customer id"),
         items: vec![],
         total_cents: 0,
         status: OrderStatus::Placed,
@@ -283,9 +296,8 @@ pub async fn store_sample_order(store: &OrderStore, cipher: &EnvelopeCipher) -> 
         shipping_address: None,
         payment: card.summary(),
     };
-    let sealed = cipher.seal_card(&card, id).await.expect("sealing the card");
+    let sealed = cipher.seal_card(card, id).await.expect("sealing the card");
     store.create(&order, &sealed).await.expect("PutItem");
-    true
 }
 
 /// SDK configuration for the test process's moto server.

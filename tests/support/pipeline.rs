@@ -169,7 +169,10 @@ pub enum Consumer {
 
 /// A queue and its dead-letter queue, as the template declares them: returns the queue's URL and
 /// ARN, and the DLQ's URL.
-pub async fn create_queue_with_dlq(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String, String) {
+pub async fn create_queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> (String, String, String) {
     let dlq_url = create_queue(sqs, &format!("{name}-DLQ"), HashMap::new()).await;
     let dlq_arn = queue_arn(sqs, &dlq_url).await;
     let redrive = format!(
