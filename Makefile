@@ -18,9 +18,11 @@ ARCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 FN ?= create-order
 EVENT ?= events/$(FN).json
 
-.PHONY: help venv test lint validate build watch invoke xray-smoke clean
+.PHONY: help venv demo dev functions test lint validate build watch invoke xray-smoke clean
 
 help:
+	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
+	@echo "make dev                   the local stack in the foreground: API on http://127.0.0.1:3000, Ctrl-C stops it"
 	@echo "make invoke FN=<function>  run one function against moto with a sample event (default: create-order)"
 	@echo "           [EVENT=<file>]  ... with another event, e.g. EVENT=events/fulfill-order-batch.json"
 	@echo "make xray-smoke            the release create-order, traced: its X-Ray documents printed as a tree"
@@ -38,6 +40,17 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# The functions' binaries, as the local stack runs them (one process per function).
+functions:
+	cargo build --workspace --bins
+
+# The whole system from template.yaml, without Docker (local/): moto, the resources, every function.
+dev: venv functions
+	target/debug/orders-local
+
+demo: venv functions
+	target/debug/orders-demo
 
 test: venv
 	cargo test --workspace

@@ -13,6 +13,7 @@ export PATH=$PWD/.venv/bin:$PATH
 moto_port=${MOTO_PORT:-5010} runtime_port=${RUNTIME_PORT:-9010} xray_port=${XRAY_PORT:-2010}
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port TABLE_NAME=orders-xray PAYMENT_KEY_ID=alias/orders-xray
+export TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:orders-xray-events
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }

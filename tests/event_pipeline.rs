@@ -8,10 +8,10 @@ use std::time::Duration;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use chrono::NaiveDate;
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::{Context, LambdaEvent};
 use orders_shared::domain::{EventType, OrderId, PaymentCard};
 use orders_tests::observed::{Observed, by_name, trace_header};
-use orders_tests::pipeline::MAX_RECEIVE_COUNT;
+use orders_tests::pipeline::{MAX_RECEIVE_COUNT, invoke};
 use orders_tests::{Consumer, Pipeline, store_placed_order};
 use serde_json::{Value, json};
 
@@ -33,9 +33,8 @@ async fn place(pipeline: &Pipeline, customer: &str) -> String {
 }
 
 /// The event types in a batch, checking on the way that no body holds card data.
-fn event_types(event: &LambdaEvent<SqsEvent>) -> Vec<String> {
+fn event_types(event: &SqsEvent) -> Vec<String> {
     event
-        .payload
         .records
         .iter()
         .map(|record| {
@@ -67,7 +66,7 @@ async fn run_and_see(pipeline: &mut Pipeline, consumer: Consumer) -> Vec<String>
                 .fulfillment
                 .deliver(|event| {
                     seen = event_types(&event);
-                    fulfill_order::handler(store, cipher, event)
+                    invoke(|event| fulfill_order::handler(store, cipher, event), event)
                 })
                 .await
         }
@@ -76,11 +75,12 @@ async fn run_and_see(pipeline: &mut Pipeline, consumer: Consumer) -> Vec<String>
                 .audit
                 .deliver(|event| {
                     seen = event_types(&event);
-                    record_audit::handler(store, event)
+                    invoke(|event| record_audit::handler(store, event), event)
                 })
                 .await
         }
-    };
+    }
+    .expect("the queue can be read");
     seen
 }
 
@@ -233,12 +233,20 @@ async fn one_poison_message_in_a_batch_of_five(consumer: Consumer) {
     // Lambda's redrive semantics: after each visibility timeout only the poison message comes
     // back, until its receive count reaches maxReceiveCount; then SQS moves it to the DLQ.
     for receive in 2..=MAX_RECEIVE_COUNT {
-        pipeline.queue(consumer).let_visibility_timeout_pass().await;
+        pipeline
+            .queue(consumer)
+            .let_visibility_timeout_pass()
+            .await
+            .unwrap();
         let again = pipeline.run(consumer).await;
         assert_eq!(again.received, [poison.as_str()], "receive {receive}");
         assert_eq!(again.failed, [poison.as_str()]);
     }
-    pipeline.queue(consumer).let_visibility_timeout_pass().await;
+    pipeline
+        .queue(consumer)
+        .let_visibility_timeout_pass()
+        .await
+        .unwrap();
     assert!(pipeline.run(consumer).await.received.is_empty());
 
     let dead = pipeline
@@ -355,8 +363,9 @@ async fn a_cancel_racing_with_fulfillment_leaves_one_winner_and_loses_no_update(
         };
         let fulfillment = pipeline
             .fulfillment
-            .deliver(|event| fulfill_order::handler(&stack.store, cipher, event));
+            .deliver(|event| invoke(|e| fulfill_order::handler(&stack.store, cipher, e), event));
         let (cancel, delivery) = tokio::join!(cancel, fulfillment);
+        let delivery = delivery.unwrap();
         assert!(delivery.failed.is_empty(), "{delivery:?}");
         outcomes.push(cancel);
     }
@@ -430,6 +439,13 @@ async fn a_record_that_is_not_an_order_holds_the_stream_at_its_sequence_number()
     assert_eq!(trail(&pipeline, &id).await, [(EventType::OrderPlaced, 1)]);
 }
 
+/// The context Lambda passes with an invocation under `trace_header`.
+fn lambda_context(trace_header: &str) -> Context {
+    let mut context = Context::default();
+    context.xray_trace_id = Some(trace_header.to_owned());
+    context
+}
+
 #[tokio::test]
 async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
     let mut pipeline = Pipeline::start().await;
@@ -443,11 +459,15 @@ async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
         let telemetry = &observed.telemetry;
         pipeline
             .stream
-            .deliver(|mut event| {
-                event.context.xray_trace_id = Some(header.clone());
-                telemetry.traced_event(event, |event| publish_events::handler(publisher, event))
+            .deliver(|event| async {
+                let event = LambdaEvent::new(event, lambda_context(&header));
+                telemetry
+                    .traced_event(event, |event| publish_events::handler(publisher, event))
+                    .await
+                    .map_err(|error| error.to_string())
             })
-            .await;
+            .await
+            .unwrap();
         let documents = observed.daemon.documents();
         let sns = by_name(&documents, "SNS");
         assert_eq!(sns.len(), 1, "{documents:#?}");
@@ -457,13 +477,13 @@ async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
     };
 
     // The message carries the publisher's trace, with the SNS call as the parent.
-    let (event, _) = pipeline.audit.receive().await;
+    let (event, _) = pipeline.audit.receive().await.unwrap();
     let trace = &event.records[0].attributes["AWSTraceHeader"];
     assert_eq!(
         trace,
         &format!("Root={root};Parent={sns_subsegment};Sampled=1")
     );
-    pipeline.audit.release(&event).await;
+    pipeline.audit.release(&event).await.unwrap();
 
     // The consumer runs in a trace of its own; its record's subsegment names the producer's.
     let observed = Observed::start("record-audit");
@@ -472,11 +492,15 @@ async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
     let telemetry = &observed.telemetry;
     pipeline
         .audit
-        .deliver(|mut event| {
-            event.context.xray_trace_id = Some(consumer_header.clone());
-            telemetry.traced_event(event, |event| record_audit::handler(store, event))
+        .deliver(|event| async {
+            let event = LambdaEvent::new(event, lambda_context(&consumer_header));
+            telemetry
+                .traced_event(event, |event| record_audit::handler(store, event))
+                .await
+                .map_err(|error| error.to_string())
         })
-        .await;
+        .await
+        .unwrap();
     let documents = observed.daemon.documents();
     let record = by_name(&documents, "record");
     assert_eq!(record.len(), 1, "{documents:#?}");

@@ -141,9 +141,9 @@ async fn publish_events_turns_its_sample_stream_batch_into_two_events() {
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
     // The insert and the confirmation make events; the audit entry's insert makes none.
-    let (fulfillment, _) = pipeline.fulfillment.receive().await;
+    let (fulfillment, _) = pipeline.fulfillment.receive().await.unwrap();
     assert_eq!(event_types(&fulfillment), ["OrderPlaced"]);
-    let (audit, _) = pipeline.audit.receive().await;
+    let (audit, _) = pipeline.audit.receive().await.unwrap();
     assert_eq!(event_types(&audit), ["OrderConfirmed", "OrderPlaced"]);
     for record in audit.records.iter().chain(&fulfillment.records) {
         let body = record.body.as_deref().unwrap();

@@ -11,7 +11,6 @@
 //! never passes by skipping.
 
 pub mod captured_logs;
-pub mod event_sources;
 pub mod kms_calls;
 pub mod moto;
 pub mod observed;

@@ -6,20 +6,24 @@
 //!                                             raw delivery; each queue has a DLQ after 5 receives
 //! ```
 //!
-//! The functions run in-process, called through the event source mappings of
-//! [`event_sources`](crate::event_sources), with the clients and handlers their `main` builds.
+//! The functions run in-process, called through the local stack's event source mappings
+//! (`orders_local::pollers`: Lambda's partial batch semantics), with the clients and handlers
+//! their `main` builds.
 
 use std::collections::HashMap;
+
+use std::future::Future;
 
 use aws_lambda_events::dynamodb::EventRecord;
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_sqs::types::QueueAttributeName;
+use lambda_runtime::{Context, LambdaEvent};
 use orders_shared::crypto::EnvelopeCipher;
 use orders_shared::messaging::EventPublisher;
 use orders_shared::telemetry::aws_calls;
 
-use crate::event_sources::{Delivery, QueuePoller, StreamPoller};
 use crate::{TestStack, moto_sdk_config};
+use orders_local::pollers::{Invocation, QueueDelivery, QueuePoller, StreamPoller};
 
 /// The template's `maxReceiveCount` of both queues' redrive policies.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
@@ -96,32 +100,37 @@ impl Pipeline {
         }
     }
 
-    /// `publish-events` on every new stream record.
+    /// `publish-events` on every new stream record: the batch and the function's answer.
     pub async fn publish_changes(&mut self) -> (Vec<EventRecord>, DynamoDbEventResponse) {
         let publisher = &self.publisher;
-        self.stream
-            .deliver(|event| publish_events::handler(publisher, event))
+        let delivery = self
+            .stream
+            .deliver(|event| invoke(|event| publish_events::handler(publisher, event), event))
             .await
+            .expect("the stream can be read");
+        (delivery.records, delivery.response)
     }
 
     /// `fulfill-order` on one batch of the fulfillment queue.
-    pub async fn run_fulfillment(&mut self) -> Delivery {
+    pub async fn run_fulfillment(&mut self) -> QueueDelivery {
         let (store, cipher) = (&self.stack.store, &self.fulfillment_cipher);
         self.fulfillment
-            .deliver(|event| fulfill_order::handler(store, cipher, event))
+            .deliver(|event| invoke(|event| fulfill_order::handler(store, cipher, event), event))
             .await
+            .expect("the queue can be read")
     }
 
     /// `record-audit` on one batch of the audit queue.
-    pub async fn run_audit(&mut self) -> Delivery {
+    pub async fn run_audit(&mut self) -> QueueDelivery {
         let store = &self.stack.store;
         self.audit
-            .deliver(|event| record_audit::handler(store, event))
+            .deliver(|event| invoke(|event| record_audit::handler(store, event), event))
             .await
+            .expect("the queue can be read")
     }
 
     /// One batch of `consumer`'s queue, through its function.
-    pub async fn run(&mut self, consumer: Consumer) -> Delivery {
+    pub async fn run(&mut self, consumer: Consumer) -> QueueDelivery {
         match consumer {
             Consumer::Fulfillment => self.run_fulfillment().await,
             Consumer::Audit => self.run_audit().await,
@@ -158,6 +167,18 @@ impl Pipeline {
         }
         panic!("the pipeline did not come to rest in 20 rounds");
     }
+}
+
+/// Calls a handler as Lambda does, in-process: the event with a fresh context; an error of the
+/// handler is the invocation's error.
+pub async fn invoke<T, R, F, Fut>(handler: F, event: T) -> Invocation<R>
+where
+    F: FnOnce(LambdaEvent<T>) -> Fut,
+    Fut: Future<Output = Result<R, lambda_runtime::Error>>,
+{
+    handler(LambdaEvent::new(event, Context::default()))
+        .await
+        .map_err(|error| error.to_string())
 }
 
 /// The two queue consumers.

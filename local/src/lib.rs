@@ -1,0 +1,38 @@
+//! # The local stack: the whole system on one machine, without Docker
+//!
+//! `sam local` runs functions in Docker containers; many machines (CI runners, locked-down laptops)
+//! have no Docker. This crate runs the application from `template.yaml` alone, with the functions'
+//! own release-shaped binaries, each in its own process, as Lambda runs them:
+//!
+//! ```text
+//!  curl ──HTTP──> api_gateway (127.0.0.1:3000) ──REST proxy event──┐
+//!                                                                  v
+//!  pollers (stream, SQS) ──batch events──────────────────> lambda_service (Runtime API)
+//!     ^                                                            │ one process per function,
+//!     │                                                            │ the template's environment
+//!     └───── moto (127.0.0.1:5000): DynamoDB, streams, SNS, SQS, KMS <┘   + AWS_ENDPOINT_URL
+//!
+//!  xray (UDP 127.0.0.1:2000) <── segment documents of every function: printed as trace trees
+//! ```
+//!
+//! | module             | what it plays                                                         |
+//! |--------------------|-----------------------------------------------------------------------|
+//! | [`template`]       | reads `template.yaml` (CloudFormation tags included) into resources and functions |
+//! | [`resources`]      | CloudFormation: creates the template's resources on moto              |
+//! | [`moto`]           | the AWS services: a moto server from the project's `.venv`            |
+//! | [`lambda_service`] | Lambda: the Runtime API, one process per function, invocations       |
+//! | [`api_gateway`]    | API Gateway: routes of the `Api` events, REST proxy events            |
+//! | [`pollers`]        | event source mappings: stream and queue pollers with partial batch responses |
+//! | [`xray`]           | the X-Ray daemon: receives segments, prints each trace as a tree      |
+//! | [`stack`]          | puts them together: `make dev` and `make demo` run a [`stack::Stack`] |
+//! | [`demo`]           | the exam scenarios, narrated, against a running stack (`make demo`)   |
+
+pub mod api_gateway;
+pub mod demo;
+pub mod lambda_service;
+pub mod moto;
+pub mod pollers;
+pub mod resources;
+pub mod stack;
+pub mod template;
+pub mod xray;
