@@ -17,8 +17,16 @@ SAM_OFFLINE := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAU
 ARCH ?= $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 FN ?= create-order
 EVENT ?= events/$(FN).json
+# The samconfig.toml environment that deploy, delete, logs and traces use: default (dev) or prod.
+CONFIG_ENV ?= default
 
-.PHONY: help venv demo dev functions test lint validate build watch invoke xray-smoke clean
+# cfn-guard (CloudFormation Guard, a Rust crate) checks the translated template against policies/.
+# Installed into .tools/ by `make tools`, not into ~/.cargo/bin.
+CFN_GUARD_VERSION := 3.2.1
+CFN_GUARD := .tools/bin/cfn-guard
+TRANSLATED_TEMPLATE := target/translated-template.json
+
+.PHONY: help venv tools demo dev functions test lint validate build deploy delete logs traces watch invoke xray-smoke clean
 
 help:
 	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
@@ -29,8 +37,15 @@ help:
 	@echo "make watch                 moto + cargo lambda watch in the foreground (invoke from another shell)"
 	@echo "make test                  every unit and integration test (starts moto itself)"
 	@echo "make lint                  rustfmt check + clippy -D warnings + rustdoc -D warnings"
-	@echo "make validate              sam validate --lint and sam validate (offline)"
+	@echo "make validate              sam validate --lint, sam validate, cfn-lint, cfn-guard on the translated template (offline)"
 	@echo "make build                 sam build with cargo-lambda, no Docker (ARCH=$(ARCH))"
+	@echo "make deploy                sam deploy what make build built (AWS credentials; see docs/deploy.md)"
+	@echo "           [GUIDED=1]      ... with sam deploy --guided: review every setting and parameter"
+	@echo "           [CONFIG_ENV=prod] ... the prod stack (any command below too)"
+	@echo "make logs FN=<function>    tail a deployed function's logs (binary or logical id, e.g. FN=fulfill-order)"
+	@echo "make traces                tail the X-Ray traces of the stack's account and Region"
+	@echo "make delete                sam delete: remove the deployed stack (the KMS key is retained)"
+	@echo "make tools                 install cfn-guard $(CFN_GUARD_VERSION) into .tools/ (cargo install, a few minutes)"
 	@echo "functions: $$(ls functions | tr '\n' ' ')"
 
 venv: $(VENV)/.installed
@@ -61,15 +76,54 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
-validate: venv
+tools:
+	@$(CFN_GUARD) --version 2>/dev/null | grep -qx 'cfn-guard $(CFN_GUARD_VERSION)' || \
+		cargo install --root $(CURDIR)/.tools cfn-guard --locked --version $(CFN_GUARD_VERSION)
+
+# cfn-lint checks resource properties and references; cfn-guard checks this project's own policies
+# (policies/*.guard) on the CloudFormation that the SAM transform makes of the template, where the
+# roles, aliases and deployment groups exist (scripts/translate-template.py, offline).
+validate: venv tools
 	$(SAM_OFFLINE) sam validate --lint
 	$(SAM_OFFLINE) sam validate --region us-east-1
+	cfn-lint template.yaml
+	$(VENV)/bin/python scripts/translate-template.py --output $(TRANSLATED_TEMPLATE)
+	$(CFN_GUARD) validate --rules policies/ --data $(TRANSLATED_TEMPLATE) --show-summary pass,fail
 
 build: venv
 	sam build --parameter-overrides Architecture=$(ARCH)
 	@for dir in .aws-sam/build/*Function; do \
 		printf '%-28s %8s bytes bootstrap\n' "$$(basename $$dir)" "$$(stat -c %s $$dir/bootstrap)"; \
 	done
+
+# Deploys .aws-sam/build, as `make build` left it, with samconfig.toml's settings. The functions'
+# Architecture is the one the bootstrap binaries were compiled for (ELF machine 0x3e x86_64, 0xb7
+# aarch64): the template's default (arm64) would not run an x86_64 build. A --parameter-overrides on
+# the command line replaces samconfig's parameter_overrides rather than adding to them, so they are
+# read from samconfig.toml and passed along. `sam deploy` needs no --guided the first time (samconfig
+# has every setting); GUIDED=1 reviews them (answer N to saving, or samconfig.toml is rewritten).
+BUILT_BOOTSTRAP := .aws-sam/build/CreateOrderFunction/bootstrap
+deploy: venv
+	@test -f .aws-sam/build/template.yaml -a -f $(BUILT_BOOTSTRAP) || { echo "nothing built: run make build first" >&2; exit 1; }
+	@machine=$$(od -An -tx2 -j18 -N2 $(BUILT_BOOTSTRAP) | tr -d ' '); \
+	case $$machine in 003e) arch=x86_64 ;; 00b7) arch=arm64 ;; *) echo "$(BUILT_BOOTSTRAP): unknown ELF machine $$machine" >&2; exit 1 ;; esac; \
+	overrides=$$($(VENV)/bin/python -c 'import sys, tomllib; \
+		config = tomllib.load(open("samconfig.toml", "rb")); \
+		print(config[sys.argv[1]]["deploy"]["parameters"].get("parameter_overrides", ""))' $(CONFIG_ENV)); \
+	echo "deploying the $$arch build with: $$overrides"; \
+	sam deploy --config-env $(CONFIG_ENV) $(if $(GUIDED),--guided) \
+		--parameter-overrides "$$overrides Architecture=$$arch"
+
+delete: venv
+	sam delete --config-env $(CONFIG_ENV)
+
+# FN is a binary (fulfill-order) or a logical id (FulfillOrderFunction); sam logs wants the latter.
+logs: venv
+	sam logs --config-env $(CONFIG_ENV) --tail \
+		-n $(if $(filter %Function,$(FN)),$(FN),$(shell echo '$(FN)' | sed -E 's/(^|-)([a-z])/\U\2/g')Function)
+
+traces: venv
+	sam traces --config-env $(CONFIG_ENV) --tail
 
 watch: venv
 	scripts/local-function.sh watch

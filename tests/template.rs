@@ -191,7 +191,7 @@ fn only_create_order_may_generate_data_keys_and_only_fulfillment_may_decrypt() {
     );
 
     let functions = functions(&template);
-    assert!(functions.len() >= 8, "{functions:?}");
+    assert!(functions.len() >= 9, "{functions:?}");
     for function in functions {
         let policies = policies_text(&template, &function);
         assert!(
@@ -469,4 +469,66 @@ fn publish_events_may_only_publish_to_the_order_events_topic() {
         intrinsic(&publish["TopicName"]),
         ("GetAtt".into(), "OrderEventsTopic.TopicName".into())
     );
+}
+
+/// CodeDeploy's predefined deployment configurations for Lambda (`CodeDeployDefault.Lambda<name>`).
+/// `sam validate` accepts any string here: the parameter's AllowedValues is the only check.
+#[test]
+fn the_deployment_type_is_a_predefined_lambda_config_and_a_canary_by_default() {
+    let template = template();
+    let parameter = &template["Parameters"]["DeploymentType"];
+    let mut allowed: Vec<&str> = parameter["AllowedValues"]
+        .as_sequence()
+        .expect("DeploymentType has AllowedValues")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    allowed.sort_unstable();
+    let mut predefined = vec![
+        "AllAtOnce",
+        "Canary10Percent5Minutes",
+        "Canary10Percent10Minutes",
+        "Canary10Percent15Minutes",
+        "Canary10Percent30Minutes",
+        "Linear10PercentEvery1Minute",
+        "Linear10PercentEvery2Minutes",
+        "Linear10PercentEvery3Minutes",
+        "Linear10PercentEvery10Minutes",
+    ];
+    predefined.sort_unstable();
+    assert_eq!(allowed, predefined);
+    assert_eq!(parameter["Default"], "Canary10Percent5Minutes");
+
+    let preference = &template["Globals"]["Function"]["DeploymentPreference"];
+    assert_eq!(
+        intrinsic(&preference["Type"]),
+        ("Ref".into(), "DeploymentType".into())
+    );
+    assert_eq!(
+        intrinsic(&preference["Hooks"]["PreTraffic"]),
+        ("Ref".into(), "PreTrafficCheckFunction".into())
+    );
+}
+
+/// Fixed names: the hook tells from a deployment which function it checks, and CodeDeploy's role
+/// may invoke a hook only if its name starts with CodeDeployHook_.
+#[test]
+fn every_function_is_named_after_the_stack_and_its_binary() {
+    let template = template();
+    for function in functions(&template) {
+        let binary = template["Resources"][&function]["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{function} names no binary"))
+            .to_owned();
+        let expected = if function == "PreTrafficCheckFunction" {
+            format!("CodeDeployHook_${{AWS::StackName}}_{binary}")
+        } else {
+            format!("${{AWS::StackName}}-{binary}")
+        };
+        assert_eq!(
+            intrinsic(&resource(&template, &function)["FunctionName"]),
+            ("Sub".into(), expected),
+            "{function}"
+        );
+    }
 }

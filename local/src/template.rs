@@ -1327,7 +1327,7 @@ mod tests {
     }
 
     #[test]
-    fn the_eight_functions_name_their_binaries() {
+    fn every_function_names_its_binary() {
         let binaries: Vec<(String, String)> = real_template()
             .functions()
             .into_iter()
@@ -1342,6 +1342,7 @@ mod tests {
             ("PublishEventsFunction", "publish-events"),
             ("FulfillOrderFunction", "fulfill-order"),
             ("RecordAuditFunction", "record-audit"),
+            ("PreTrafficCheckFunction", "pre-traffic-check"),
         ]
         .map(|(id, binary)| (id.to_owned(), binary.to_owned()));
         assert_eq!(binaries, expected);

@@ -4,14 +4,16 @@
 //! a span when an operation starts and closes it when the operation ends, retries included, with
 //! what X-Ray shows for AWS calls: namespace `aws`, the service and the operation, the table, the
 //! HTTP status, and `error` (4xx), `throttle` (429) or `fault` (5xx) with the error code as cause.
-//! The clients are built with [`dynamodb_client`], [`kms_client`] and [`sns_client`], so no call
-//! goes untraced.
+//! The clients are built with [`dynamodb_client`], [`kms_client`], [`sns_client`],
+//! [`lambda_client`] and [`codedeploy_client`], so no call goes untraced.
 //!
 //! Exam: trace propagation. Each request also carries the `X-Amzn-Trace-Id` header, naming the
 //! call's subsegment as the parent: a service with active tracing continues the trace from there.
 //! SNS does, and passes the header on to SQS, which keeps it with the message as the
 //! `AWSTraceHeader` system attribute for the consumer to read.
 
+use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
+use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::PutLifecycleEventHookExecutionStatusError;
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemInput};
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput};
 use aws_sdk_dynamodb::operation::query::{QueryError, QueryInput};
@@ -19,6 +21,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemInput};
 use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
+use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::operation::publish_batch::PublishBatchError;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -57,6 +60,23 @@ pub fn sns_client(config: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
         .interceptor(AwsCallTracing)
         .build();
     aws_sdk_sns::Client::from_conf(config)
+}
+
+/// A Lambda client whose calls are traced (the pre-traffic hook invokes the new versions with it).
+pub fn lambda_client(config: &aws_config::SdkConfig) -> aws_sdk_lambda::Client {
+    let config = aws_sdk_lambda::config::Builder::from(config)
+        .interceptor(AwsCallTracing)
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+/// A CodeDeploy client whose calls are traced (the pre-traffic hook reads its deployment and
+/// reports its verdict with it).
+pub fn codedeploy_client(config: &aws_config::SdkConfig) -> aws_sdk_codedeploy::Client {
+    let config = aws_sdk_codedeploy::config::Builder::from(config)
+        .interceptor(AwsCallTracing)
+        .build();
+    aws_sdk_codedeploy::Client::from_conf(config)
 }
 
 /// The interceptor: stateless; the open span travels in the operation's `ConfigBag`.
@@ -185,7 +205,10 @@ fn error_code(error: &OrchestratorError<Error>) -> String {
         GenerateDataKeyError,
         DecryptError,
         PublishError,
-        PublishBatchError
+        PublishBatchError,
+        InvokeError,
+        GetDeploymentError,
+        PutLifecycleEventHookExecutionStatusError
     );
     "ServiceError".into()
 }
@@ -197,6 +220,8 @@ fn xray_service_name(sdk_service: &str) -> String {
         "kms" => "KMS".into(),
         "sns" => "SNS".into(),
         "sqs" => "SQS".into(),
+        "lambda" => "Lambda".into(),
+        "codedeploy" => "CodeDeploy".into(),
         other => other.to_owned(),
     }
 }

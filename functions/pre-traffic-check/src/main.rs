@@ -1,0 +1,21 @@
+//! The Lambda entry point of `pre-traffic-check` (the CodeDeploy `PreTraffic` hook). The handler
+//! is in `lib.rs`.
+
+use lambda_runtime::{Error, run, service_fn};
+use orders_shared::telemetry::{self, aws_calls};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let telemetry = telemetry::init();
+    // Built once per execution environment, reused by every warm invocation. The hook reads no
+    // configuration of its own: the deployment it checks names everything it needs.
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let deployments = aws_calls::codedeploy_client(&aws);
+    let functions = aws_calls::lambda_client(&aws);
+    run(service_fn(|event| {
+        telemetry.traced_event(event, |event| {
+            pre_traffic_check::handler(&deployments, &functions, event)
+        })
+    }))
+    .await
+}

@@ -1,0 +1,194 @@
+//! The hook's tests, in one test binary (each binary of this workspace links the AWS SDK, and
+//! is a few hundred megabytes in a debug build):
+//!
+//! - here: the AppSpec parser, the choice of smoke test and the checks of an answer;
+//! - [`hook`]: the handler against mocked CodeDeploy and Lambda;
+//! - [`smoke_requests`]: each smoke request against the real handler it is meant for.
+
+mod hook;
+mod smoke_requests;
+
+use super::*;
+
+/// An AppSpec as CloudFormation writes it for a `DeploymentPreference` with a hook.
+const APPSPEC: &str = r#"{"version":0.0,"Resources":[{"CreateOrderFunction":{"Type":"AWS::Lambda::Function","Properties":{"Name":"orders-on-lambda-create-order","Alias":"live","CurrentVersion":"3","TargetVersion":"4"}}}],"Hooks":[{"BeforeAllowTraffic":"CodeDeployHook_orders-on-lambda-pre-traffic-check"}]}"#;
+
+#[test]
+fn the_appspec_names_the_function_alias_and_versions() {
+    assert_eq!(
+        parse_appspec(APPSPEC).unwrap(),
+        vec![Target {
+            function_name: "orders-on-lambda-create-order".into(),
+            alias: "live".into(),
+            current_version: Some("3".into()),
+            target_version: "4".into(),
+        }]
+    );
+}
+
+#[test]
+fn versions_may_be_numbers_and_the_current_one_absent() {
+    let appspec = r#"{"version":0.0,"Resources":[{"Fn":{"Type":"AWS::Lambda::Function","Properties":{"Name":"f","Alias":"live","TargetVersion":7}}}]}"#;
+    let targets = parse_appspec(appspec).unwrap();
+    assert_eq!(targets[0].target_version, "7");
+    assert_eq!(targets[0].current_version, None);
+}
+
+#[test]
+fn an_appspec_without_a_lambda_function_is_refused() {
+    for appspec in [
+        "version: 0.0\nResources: []\n",
+        r#"{"version":0.0,"Resources":[]}"#,
+        r#"{"version":0.0,"Resources":[{"Svc":{"Type":"AWS::ECS::Service","Properties":{}}}]}"#,
+        r#"{"version":0.0,"Resources":[{"Fn":{"Type":"AWS::Lambda::Function","Properties":{"Name":"f","Alias":"live"}}}]}"#,
+        r#"{"version":0.0,"Resources":[{"Fn":{"Type":"AWS::Lambda::Function","Properties":{"Name":"f","Alias":"live","TargetVersion":""}}}]}"#,
+    ] {
+        let result = parse_appspec(appspec);
+        assert!(
+            matches!(result, Err(CheckFailed::Deployment(_))),
+            "{appspec}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn a_function_is_known_by_the_end_of_its_name() {
+    let binary = |name| SmokeTest::for_function(name).map(|test| test.binary);
+    assert_eq!(binary("orders-on-lambda-get-order"), Some("get-order"));
+    assert_eq!(
+        binary("orders-on-lambda-update-order"),
+        Some("update-order")
+    );
+    assert_eq!(binary("prod-list-orders"), Some("list-orders"));
+    assert_eq!(
+        binary("arn:aws:lambda:us-east-1:123456789012:function:orders-on-lambda-record-audit"),
+        Some("record-audit")
+    );
+    assert_eq!(binary("record-audit"), Some("record-audit"));
+    // A suffix counts only at a `-`: `target-order` is not `get-order`.
+    assert_eq!(binary("orders-on-lambda-target-order"), None);
+    assert_eq!(binary("orders-on-lambda-pre-traffic-check"), None);
+}
+
+#[test]
+fn no_binary_ends_with_another() {
+    for a in SMOKE_TESTS {
+        for b in SMOKE_TESTS {
+            if a.binary != b.binary {
+                assert!(
+                    !a.binary.ends_with(&format!("-{}", b.binary)),
+                    "{} would be taken for {}",
+                    a.binary,
+                    b.binary
+                );
+            }
+        }
+        assert_eq!(
+            SmokeTest::for_function(&format!("stack-{}", a.binary)).map(|t| t.binary),
+            Some(a.binary)
+        );
+    }
+}
+
+fn test_of(binary: &str) -> &'static SmokeTest {
+    SmokeTest::for_function(binary).unwrap()
+}
+
+fn proxy_answer(status: u16, body: Value) -> Vec<u8> {
+    json!({"statusCode": status, "headers": {}, "multiValueHeaders": {}, "body": body.to_string(), "isBase64Encoded": false})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn an_api_check_needs_the_status_and_the_error_code() {
+    let test = test_of("get-order");
+    let not_found = json!({"error": {"code": "OrderNotFound", "message": "no such order"}});
+    assert_eq!(test.check(&proxy_answer(404, not_found.clone())), Ok(()));
+
+    let failures = [
+        (
+            proxy_answer(200, json!({"orderId": "x"})),
+            "200 (no error code)",
+        ),
+        (
+            proxy_answer(500, json!({"error": {"code": "InternalError"}})),
+            "500 InternalError",
+        ),
+        (
+            proxy_answer(404, json!({"error": {"code": "NotFound"}})),
+            "404 NotFound",
+        ),
+        (
+            b"{\"Records\": []}".to_vec(),
+            "an answer that is not a proxy response",
+        ),
+    ];
+    for (payload, got) in failures {
+        assert_eq!(
+            test.check(&payload),
+            Err(CheckFailed::UnexpectedAnswer {
+                expected: "404 OrderNotFound".into(),
+                got: got.into()
+            })
+        );
+    }
+}
+
+#[test]
+fn a_consumer_check_needs_exactly_an_empty_batch_response() {
+    let test = test_of("fulfill-order");
+    assert_eq!(test.check(br#"{"batchItemFailures": []}"#), Ok(()));
+    let failures = [
+        (
+            &br#"{"batchItemFailures": [{"itemIdentifier": "m1"}]}"#[..],
+            "1 batch item failures",
+        ),
+        (b"null", "an answer that is not a partial batch response"),
+        (b"{}", "an answer that is not a partial batch response"),
+        (b"not json", "an answer that is not JSON"),
+    ];
+    for (payload, got) in failures {
+        assert_eq!(
+            test.check(payload),
+            Err(CheckFailed::UnexpectedAnswer {
+                expected: "no batch item failures".into(),
+                got: got.into()
+            })
+        );
+    }
+}
+
+#[test]
+fn each_request_has_a_fresh_order_id() {
+    let test = test_of("cancel-order");
+    let (a, b) = (test.request(), test.request());
+    assert_ne!(
+        a["pathParameters"]["orderId"],
+        b["pathParameters"]["orderId"]
+    );
+    let id = a["pathParameters"]["orderId"].as_str().unwrap();
+    assert_eq!(a["path"], format!("/orders/{id}/cancel"));
+    assert_eq!(
+        uuid_version(id),
+        Some(7),
+        "a time-ordered id, as the app's own"
+    );
+}
+
+fn uuid_version(id: &str) -> Option<u32> {
+    // xxxxxxxx-xxxx-Vxxx-...: the version is the first digit of the third group.
+    id.split('-').nth(2)?.chars().next()?.to_digit(16)
+}
+
+#[test]
+fn checks_are_named_for_the_logs() {
+    assert_eq!(
+        test_of("update-order").to_string(),
+        "PATCH /orders/{orderId} -> 404 OrderNotFound"
+    );
+    assert_eq!(
+        test_of("publish-events").to_string(),
+        "no records -> no batch item failures"
+    );
+}

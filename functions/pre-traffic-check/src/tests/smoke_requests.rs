@@ -1,0 +1,297 @@
+//! Each smoke request, sent to the real handler it is meant for, in-process, and its answer
+//! serialised as the function's runtime sends it back to Lambda: the check must pass on it.
+//!
+//! The handlers get mocked AWS clients. A client without rules panics on any call, which proves
+//! a request is refused before any AWS call (create-order, list-orders, the consumers). The
+//! functions that do reach DynamoDB (get-order, update-order, cancel-order) get the one answer
+//! DynamoDB gives for an order id that has no item: no item for `GetItem`, and
+//! `ConditionalCheckFailedException` without an old item for a conditional `UpdateItem` (so no
+//! write happened).
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::{SMOKE_TESTS, SmokeTest};
+use aws_lambda_events::dynamodb::Event as StreamEvent;
+use aws_lambda_events::sqs::SqsEvent;
+use aws_sdk_dynamodb::Client as DynamoDb;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Context, Error, LambdaEvent, Request, Response, Service, service_fn};
+use orders_shared::crypto::EnvelopeCipher;
+use orders_shared::messaging::EventPublisher;
+use orders_shared::{Config, EnvelopeConfig, OrderStore};
+use serde_json::Value;
+
+fn test_of(binary: &str) -> &'static SmokeTest {
+    SMOKE_TESTS
+        .iter()
+        .find(|test| test.binary == binary)
+        .unwrap_or_else(|| panic!("no smoke test for {binary}"))
+}
+
+fn store(rules: &[&Rule]) -> OrderStore {
+    let config = Config {
+        table_name: "orders".into(),
+        idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+    };
+    OrderStore::new(
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules),
+        &config,
+    )
+}
+
+/// A cipher whose KMS client panics if it is called.
+fn cipher() -> EnvelopeCipher {
+    let config = EnvelopeConfig::from_lookup(|name| {
+        (name == "PAYMENT_KEY_ID").then(|| "alias/orders-payment".to_owned())
+    })
+    .unwrap();
+    EnvelopeCipher::for_cards(mock_client!(aws_sdk_kms, []), &config)
+}
+
+/// Runs an API handler as `lambda_http::run` does: the proxy event is parsed as on Lambda, and
+/// the response becomes the proxy response the runtime sends back. (`Adapter` and
+/// `LambdaRequest` are `lambda_http`'s own, hidden from its docs: the runtime's exact path.)
+async fn api_answer<F, Fut>(event: &Value, handler: F) -> Vec<u8>
+where
+    F: FnMut(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, Error>> + Send,
+{
+    let request: LambdaRequest = serde_json::from_value(event.clone()).unwrap();
+    let mut adapter = lambda_http::Adapter::from(service_fn(handler));
+    let response = adapter
+        .call(LambdaEvent::new(request, Context::default()))
+        .await
+        .unwrap();
+    serde_json::to_vec(&response).unwrap()
+}
+
+/// The smoke event's fresh order id, and the DynamoDB key of that order.
+fn order_pk(event: &Value) -> String {
+    format!(
+        "ORDER#{}",
+        event["pathParameters"]["orderId"].as_str().unwrap()
+    )
+}
+
+#[tokio::test]
+async fn create_order_refuses_an_empty_order_before_any_aws_call() {
+    let test = test_of("create-order");
+    let event = test.request();
+    let (store, cipher) = (store(&[]), cipher());
+    let answer = api_answer(&event, |request| {
+        create_order::handler(&store, &cipher, request)
+    })
+    .await;
+    assert_eq!(
+        test.check(&answer),
+        Ok(()),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[tokio::test]
+async fn list_orders_refuses_a_list_without_a_customer_before_any_aws_call() {
+    let test = test_of("list-orders");
+    let event = test.request();
+    let store = store(&[]);
+    let answer = api_answer(&event, |request| list_orders::handler(&store, request)).await;
+    assert_eq!(
+        test.check(&answer),
+        Ok(()),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[tokio::test]
+async fn get_order_finds_no_order_with_a_fresh_id() {
+    let test = test_of("get-order");
+    let event = test.request();
+    let pk = order_pk(&event);
+    let read = mock!(DynamoDb::get_item)
+        .match_requests(move |request| {
+            request.key().and_then(|key| key.get("pk")) == Some(&AttributeValue::S(pk.clone()))
+        })
+        .then_output(|| GetItemOutput::builder().build());
+    let store = store(&[&read]);
+    let answer = api_answer(&event, |request| get_order::handler(&store, request)).await;
+    assert_eq!(
+        test.check(&answer),
+        Ok(()),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(read.num_calls(), 1);
+}
+
+/// A conditional `UpdateItem` of the fresh order: DynamoDB refuses it, and there is no old item
+/// to return. The rule matches only an update conditional on the version.
+fn conditional_update_of_nothing(event: &Value) -> Rule {
+    let pk = order_pk(event);
+    mock!(DynamoDb::update_item)
+        .match_requests(move |request| {
+            request.key().and_then(|key| key.get("pk")) == Some(&AttributeValue::S(pk.clone()))
+                && request
+                    .condition_expression()
+                    .is_some_and(|condition| condition.contains("#version = :expected"))
+        })
+        .then_error(|| {
+            UpdateItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder()
+                    .message("The conditional request failed")
+                    .build(),
+            )
+        })
+}
+
+#[tokio::test]
+async fn update_order_writes_nothing_to_a_fresh_id() {
+    let test = test_of("update-order");
+    let event = test.request();
+    let update = conditional_update_of_nothing(&event);
+    let store = store(&[&update]);
+    let answer = api_answer(&event, |request| update_order::handler(&store, request)).await;
+    assert_eq!(
+        test.check(&answer),
+        Ok(()),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn cancel_order_writes_nothing_to_a_fresh_id() {
+    let test = test_of("cancel-order");
+    let event = test.request();
+    let update = conditional_update_of_nothing(&event);
+    let store = store(&[&update]);
+    let answer = api_answer(&event, |request| cancel_order::handler(&store, request)).await;
+    assert_eq!(
+        test.check(&answer),
+        Ok(()),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn publish_events_answers_an_empty_stream_batch_without_publishing() {
+    let test = test_of("publish-events");
+    let event: StreamEvent = serde_json::from_value(test.request()).unwrap();
+    let publisher = EventPublisher::new(
+        mock_client!(aws_sdk_sns, []),
+        "arn:aws:sns:us-east-1:123456789012:orders-events",
+    );
+    let response = publish_events::handler(&publisher, LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(test.check(&serde_json::to_vec(&response).unwrap()), Ok(()));
+}
+
+#[tokio::test]
+async fn fulfill_order_answers_an_empty_queue_batch_without_any_call() {
+    let test = test_of("fulfill-order");
+    let event: SqsEvent = serde_json::from_value(test.request()).unwrap();
+    let (store, cipher) = (store(&[]), cipher());
+    let response =
+        fulfill_order::handler(&store, &cipher, LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap();
+    assert_eq!(test.check(&serde_json::to_vec(&response).unwrap()), Ok(()));
+}
+
+#[tokio::test]
+async fn record_audit_answers_an_empty_queue_batch_without_any_call() {
+    let test = test_of("record-audit");
+    let event: SqsEvent = serde_json::from_value(test.request()).unwrap();
+    let store = store(&[]);
+    let response = record_audit::handler(&store, LambdaEvent::new(event, Context::default()))
+        .await
+        .unwrap();
+    assert_eq!(test.check(&serde_json::to_vec(&response).unwrap()), Ok(()));
+}
+
+#[test]
+fn the_api_smoke_requests_are_proxy_events_with_their_route() {
+    let routes = [
+        ("get-order", "GET", "/orders/{orderId}", true, None),
+        (
+            "update-order",
+            "PATCH",
+            "/orders/{orderId}",
+            true,
+            Some("\"1\""),
+        ),
+        (
+            "cancel-order",
+            "POST",
+            "/orders/{orderId}/cancel",
+            true,
+            Some("\"1\""),
+        ),
+        ("create-order", "POST", "/orders", false, None),
+        ("list-orders", "GET", "/orders", false, None),
+    ];
+    for (binary, method, resource, has_id, if_match) in routes {
+        let event = test_of(binary).request();
+        let request = lambda_http::request::from_str(&event.to_string())
+            .unwrap_or_else(|error| panic!("{binary}: {error}"));
+        assert_eq!(request.method(), method, "{binary}");
+        assert_eq!(event["resource"], resource, "{binary}");
+        let id = lambda_http::RequestExt::path_parameters_ref(&request)
+            .and_then(|parameters| parameters.first("orderId"))
+            .map(str::to_owned);
+        assert_eq!(id.is_some(), has_id, "{binary}");
+        if let Some(id) = id {
+            assert_eq!(
+                event["path"],
+                resource.replace("{orderId}", &id),
+                "{binary}"
+            );
+        }
+        assert_eq!(
+            request
+                .headers()
+                .get("if-match")
+                .map(|value| value.to_str().unwrap()),
+            if_match,
+            "{binary}"
+        );
+        assert!(
+            lambda_http::RequestExt::query_string_parameters_ref(&request).is_none(),
+            "{binary}: no query string (list-orders must lack customerId)"
+        );
+    }
+}
+
+#[test]
+fn every_function_of_the_workspace_has_a_smoke_test() {
+    // A function deployed without one would fail its every deployment at the hook.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let manifest = std::fs::read_to_string(path).unwrap();
+    let functions: Vec<&str> = manifest
+        .lines()
+        .filter_map(|line| {
+            line.trim()
+                .strip_prefix("\"functions/")?
+                .strip_suffix("\",")
+        })
+        .filter(|name| *name != "pre-traffic-check")
+        .collect();
+    assert!(functions.len() >= 8, "{functions:?}");
+    let mut tested: Vec<&str> = SMOKE_TESTS.iter().map(|test| test.binary).collect();
+    let mut functions = functions;
+    functions.sort_unstable();
+    tested.sort_unstable();
+    assert_eq!(functions, tested);
+}
