@@ -532,3 +532,14 @@ fn every_function_is_named_after_the_stack_and_its_binary() {
         );
     }
 }
+
+#[test]
+fn the_api_functions_learn_the_allowed_origin_for_their_cors_headers() {
+    let template = template();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(
+        intrinsic(&variables["ALLOWED_ORIGIN"]),
+        ("Ref".into(), "AllowedOrigin".into()),
+        "the preflight and the answers must name the same origin"
+    );
+}

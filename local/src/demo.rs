@@ -109,6 +109,8 @@ struct Answer {
     status: StatusCode,
     etag: Option<String>,
     trace: Option<String>,
+    /// `Access-Control-Allow-Origin`: the function's own CORS header.
+    allow_origin: Option<String>,
     replayed: bool,
     body: Value,
 }
@@ -145,11 +147,13 @@ impl Demo<'_> {
         };
         let (status, etag, trace) = (response.status(), header("etag"), header("x-amzn-trace-id"));
         let replayed = header("idempotent-replayed").as_deref() == Some("true");
+        let allow_origin = header("access-control-allow-origin");
         let body = response.json().await.unwrap_or(Value::Null);
         Ok(Answer {
             status,
             etag,
             trace,
+            allow_origin,
             replayed,
             body,
         })
@@ -195,6 +199,9 @@ impl Demo<'_> {
                 )
             },
         )?;
+        expect(answer.allow_origin.is_some(), || {
+            "the answer lacks Access-Control-Allow-Origin (the template's AllowedOrigin)".to_owned()
+        })?;
         let _ = writeln!(
             out,
             "  proves: the order was stored at version 1 (ETag \"1\"), the total computed by the server, the card shown only as its last four digits"

@@ -11,6 +11,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::config::CorsConfig;
 use crate::domain::{Order, OrderId};
 use crate::error::AppError;
 use crate::telemetry::metrics::{self, Metric};
@@ -90,6 +91,47 @@ pub fn if_match_version(request: &Request) -> Result<u64, AppError> {
 /// The `ETag` of an order: its version, quoted as HTTP requires.
 pub fn etag(order: &Order) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{}\"", order.version)).expect("digits are a valid header")
+}
+
+/// CORS on the API's answers. API Gateway's `Cors` setting answers a browser's preflight
+/// (`OPTIONS`) itself; with the proxy integration, the answer to the request that follows is the
+/// function's, so it must carry `Access-Control-Allow-Origin` itself, and expose `ETag` and
+/// `Location`, which a browser hides from scripts unless told otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    allow_origin: Option<HeaderValue>,
+}
+
+impl Cors {
+    pub fn new(config: &CorsConfig) -> Self {
+        Self {
+            allow_origin: config
+                .allowed_origin
+                .as_deref()
+                .and_then(|origin| HeaderValue::from_str(origin).ok()),
+        }
+    }
+
+    /// Awaits a handler's response and adds the CORS headers to it.
+    pub async fn around<E>(
+        &self,
+        response: impl std::future::Future<Output = Result<Response<Body>, E>>,
+    ) -> Result<Response<Body>, E> {
+        response.await.map(|response| self.apply(response))
+    }
+
+    /// Adds the CORS headers to a response (none when no origin is allowed).
+    pub fn apply(&self, mut response: Response<Body>) -> Response<Body> {
+        if let Some(origin) = &self.allow_origin {
+            let headers = response.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("ETag, Location"),
+            );
+        }
+        response
+    }
 }
 
 /// A JSON response.
@@ -186,6 +228,29 @@ mod tests {
 
     fn body_json(response: &Response<Body>) -> Value {
         serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn cors_allows_the_configured_origin_and_exposes_the_etag_and_location() {
+        let config = CorsConfig::from_lookup(|_| Some("https://shop.example".into()));
+        let response = Cors::new(&config).apply(json_response(StatusCode::OK, &json!({})));
+        let headers = response.headers();
+        assert_eq!(
+            headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://shop.example"
+        );
+        assert_eq!(
+            headers[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+            "ETag, Location"
+        );
+
+        let none = Cors::new(&CorsConfig::from_lookup(|_| None))
+            .apply(json_response(StatusCode::OK, &json!({})));
+        assert!(
+            none.headers()
+                .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                .is_none()
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! start with a clear message instead of on some later request. Nothing else reads the environment.
 //!
 //! [`Config`] is what every function reads; [`EnvelopeConfig`] only the functions that handle card
-//! data, [`TopicConfig`] only the one that publishes events.
+//! data, [`TopicConfig`] only the one that publishes events, [`CorsConfig`] the API functions.
 
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -122,6 +122,25 @@ impl EnvelopeConfig {
                 capacity: NonZeroUsize::new(capacity as usize).unwrap_or(defaults.capacity),
             },
         })
+    }
+}
+
+/// Which web origin may call the API from a browser: `ALLOWED_ORIGIN` (the template's
+/// `AllowedOrigin` parameter). Unset: no CORS headers, and browsers on other origins are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CorsConfig {
+    pub allowed_origin: Option<String>,
+}
+
+impl CorsConfig {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            allowed_origin: lookup("ALLOWED_ORIGIN").filter(|value| !value.is_empty()),
+        }
     }
 }
 

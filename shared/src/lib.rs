@@ -48,6 +48,6 @@ pub mod messaging;
 pub mod store;
 pub mod telemetry;
 
-pub use config::{Config, EnvelopeConfig, TopicConfig};
+pub use config::{Config, CorsConfig, EnvelopeConfig, TopicConfig};
 pub use error::AppError;
 pub use store::OrderStore;

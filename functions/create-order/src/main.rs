@@ -3,7 +3,7 @@
 use lambda_http::{Error, run, service_fn};
 use orders_shared::crypto::EnvelopeCipher;
 use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{Config, EnvelopeConfig, OrderStore};
+use orders_shared::{Config, CorsConfig, EnvelopeConfig, OrderStore, api};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,10 +16,11 @@ async fn main() -> Result<(), Error> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
     let cipher = EnvelopeCipher::for_cards(aws_calls::kms_client(&aws), &envelope_config);
+    let cors = api::Cors::new(&CorsConfig::from_env());
     run(service_fn(|request| {
-        telemetry.traced_request(request, |request| {
+        cors.around(telemetry.traced_request(request, |request| {
             create_order::handler(&store, &cipher, request)
-        })
+        }))
     }))
     .await
 }

@@ -2,7 +2,7 @@
 
 use lambda_http::{Error, run, service_fn};
 use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{Config, OrderStore};
+use orders_shared::{Config, CorsConfig, OrderStore, api};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,8 +12,11 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
+    let cors = api::Cors::new(&CorsConfig::from_env());
     run(service_fn(|request| {
-        telemetry.traced_request(request, |request| list_orders::handler(&store, request))
+        cors.around(
+            telemetry.traced_request(request, |request| list_orders::handler(&store, request)),
+        )
     }))
     .await
 }
