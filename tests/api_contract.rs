@@ -4,9 +4,9 @@ use lambda_http::Body;
 use orders_tests::TestStack;
 use serde_json::{Value, json};
 
-fn order_body(customer: &str) -> Value {
+/// A new order. Its customer is whoever sends it: the body never names one.
+fn order_body() -> Value {
     json!({
-        "customerId": customer,
         "items": [
             {"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250},
             {"sku": "PEN-7", "quantity": 1, "unitPriceCents": 199}
@@ -19,7 +19,7 @@ fn order_body(customer: &str) -> Value {
 #[tokio::test]
 async fn create_returns_the_order_with_location_etag_and_a_server_computed_total() {
     let stack = TestStack::start().await;
-    let reply = stack.create(&order_body("c-1")).await;
+    let reply = stack.create(&order_body()).await;
     assert_eq!(reply.status, 201, "{:#}", reply.body);
     let id = reply.order_id();
     assert_eq!(
@@ -37,16 +37,23 @@ async fn create_returns_the_order_with_location_etag_and_a_server_computed_total
     assert_eq!(reply.body["totalCents"], 2 * 1250 + 199);
     assert_eq!(reply.body["customerId"], "c-1");
 
-    // A client cannot set the total (or anything else the server owns).
-    let mut forged = order_body("c-1");
+    // A client cannot set the total (or anything else the server owns), nor the customer: the
+    // order is the signed-in caller's.
+    let mut forged = order_body();
     forged["totalCents"] = json!(1);
     assert_eq!(stack.create(&forged).await.invalid_fields(), ["totalCents"]);
+    let mut someone_elses = order_body();
+    someone_elses["customerId"] = json!("c-2");
+    assert_eq!(
+        stack.create(&someone_elses).await.invalid_fields(),
+        ["customerId"]
+    );
 }
 
 #[tokio::test]
 async fn get_returns_the_stored_order_and_its_etag() {
     let stack = TestStack::start().await;
-    let created = stack.create(&order_body("c-1")).await;
+    let created = stack.create(&order_body()).await;
     let reply = stack.get(&created.order_id()).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body, created.body);
@@ -81,7 +88,7 @@ async fn a_missing_order_is_404_in_the_error_shape() {
 #[tokio::test]
 async fn an_update_with_the_current_version_succeeds_and_bumps_it() {
     let stack = TestStack::start().await;
-    let id = stack.create(&order_body("c-1")).await.order_id();
+    let id = stack.create(&order_body()).await.order_id();
     let reply = stack
         .patch(
             &id,
@@ -108,7 +115,7 @@ async fn an_update_with_the_current_version_succeeds_and_bumps_it() {
 #[tokio::test]
 async fn a_stale_version_is_412_with_the_current_order() {
     let stack = TestStack::start().await;
-    let id = stack.create(&order_body("c-1")).await.order_id();
+    let id = stack.create(&order_body()).await.order_id();
     assert_eq!(
         stack
             .patch(&id, Some("\"1\""), &json!({"note": "first"}))
@@ -135,7 +142,7 @@ async fn a_stale_version_is_412_with_the_current_order() {
 #[tokio::test]
 async fn a_write_without_if_match_is_428_and_a_bad_if_match_is_400() {
     let stack = TestStack::start().await;
-    let id = stack.create(&order_body("c-1")).await.order_id();
+    let id = stack.create(&order_body()).await.order_id();
     stack
         .patch(&id, None, &json!({"note": "x"}))
         .await
@@ -154,7 +161,7 @@ async fn a_write_without_if_match_is_428_and_a_bad_if_match_is_400() {
 #[tokio::test]
 async fn cancel_moves_to_cancelled_and_a_second_cancel_is_409() {
     let stack = TestStack::start().await;
-    let id = stack.create(&order_body("c-1")).await.order_id();
+    let id = stack.create(&order_body()).await.order_id();
     let reply = stack.cancel(&id, Some("\"1\"")).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["status"], "CANCELLED");
@@ -186,23 +193,27 @@ async fn cancel_moves_to_cancelled_and_a_second_cancel_is_409() {
 #[tokio::test]
 async fn list_pages_through_a_customers_orders_newest_first_without_duplicates() {
     let stack = TestStack::start().await;
+    let customer = stack.as_customer("c-list");
     let mut created = Vec::new();
     for _ in 0..7 {
-        created.push(stack.create(&order_body("c-list")).await.order_id());
+        created.push(customer.create(&order_body()).await.order_id());
         // Distinct createdAt values (millisecond precision), so "newest first" is one order.
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    stack.create(&order_body("someone-else")).await;
+    stack
+        .as_customer("someone-else")
+        .create(&order_body())
+        .await;
 
     let mut seen = Vec::new();
     let mut pages = 0;
     let mut token: Option<String> = None;
     loop {
-        let mut query = vec![("customerId", "c-list"), ("limit", "3")];
+        let mut query = vec![("limit", "3")];
         if let Some(token) = &token {
             query.push(("nextToken", token));
         }
-        let reply = stack.list(&query).await;
+        let reply = customer.list(&query).await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
         pages += 1;
         let items = reply.body["items"].as_array().unwrap();
@@ -229,42 +240,38 @@ async fn list_pages_through_a_customers_orders_newest_first_without_duplicates()
 #[tokio::test]
 async fn an_idempotent_retry_replays_the_first_response_and_a_reused_key_is_422() {
     let stack = TestStack::start().await;
-    let body = Body::from(order_body("c-idem").to_string());
+    let customer = stack.as_customer("c-idem");
+    let body = Body::from(order_body().to_string());
     let key = [("idempotency-key", "key-0001")];
-    let first = stack.create_with(body.clone(), &key).await;
+    let first = customer.create_with(body.clone(), &key).await;
     assert_eq!(first.status, 201);
     assert_eq!(first.header("idempotent-replayed"), None);
 
     // The same request again, with other spacing and key order: the same order comes back.
-    let respaced = serde_json::to_string_pretty(&order_body("c-idem")).unwrap();
-    let retry = stack.create_with(Body::from(respaced), &key).await;
+    let respaced = serde_json::to_string_pretty(&order_body()).unwrap();
+    let retry = customer.create_with(Body::from(respaced), &key).await;
     assert_eq!(retry.status, 201);
     assert_eq!(retry.body, first.body);
     assert_eq!(retry.header("location"), first.header("location"));
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
 
     // The same key with another body is a client error; nothing is created.
-    let other = Body::from(order_body("c-other").to_string());
-    stack
-        .create_with(other, &key)
+    let mut other = order_body();
+    other["note"] = json!("another request");
+    customer
+        .create_with(Body::from(other.to_string()), &key)
         .await
         .expect_error(422, "IdempotencyKeyReused");
 
-    let listed = stack.list(&[("customerId", "c-idem")]).await;
+    let listed = customer.list(&[]).await;
     assert_eq!(
         listed.body["items"].as_array().unwrap().len(),
         1,
         "one order, not two"
     );
-    assert!(
-        stack.list(&[("customerId", "c-other")]).await.body["items"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
 
     // Another key is another order.
-    let fresh = stack
+    let fresh = customer
         .create_with(body, &[("idempotency-key", "key-0002")])
         .await;
     assert_eq!(fresh.status, 201);
@@ -304,7 +311,7 @@ async fn bad_input_is_a_4xx_in_the_error_shape_never_a_5xx() {
         ]
     );
 
-    let mut body = order_body("c-1");
+    let mut body = order_body();
     body["items"] = json!([]);
     assert_eq!(stack.create(&body).await.invalid_fields(), ["items"]);
     body["items"] = Value::Array(vec![
@@ -320,7 +327,7 @@ async fn bad_input_is_a_4xx_in_the_error_shape_never_a_5xx() {
     );
 
     // Over 64 KiB: 413, whatever the content.
-    let mut huge = order_body("c-1");
+    let mut huge = order_body();
     huge["note"] = json!("x".repeat(70 * 1024));
     stack
         .create(&huge)
@@ -329,27 +336,24 @@ async fn bad_input_is_a_4xx_in_the_error_shape_never_a_5xx() {
 
     stack
         .create_with(
-            Body::from(order_body("c-1").to_string()),
+            Body::from(order_body().to_string()),
             &[("idempotency-key", "has spaces")],
         )
         .await
         .expect_error(400, "BadRequest");
 
-    // List: a required customer, a bounded limit, and only tokens this API issued.
-    assert_eq!(stack.list(&[]).await.invalid_fields(), ["customerId"]);
+    // List: a bounded limit, and only tokens this API issued.
     for limit in ["0", "101", "ten"] {
-        let reply = stack.list(&[("customerId", "c-1"), ("limit", limit)]).await;
+        let reply = stack.list(&[("limit", limit)]).await;
         assert_eq!(reply.invalid_fields(), ["limit"]);
     }
     for token in ["garbage", "eyJwayI6MX0", "%%%", ""] {
-        let reply = stack
-            .list(&[("customerId", "c-1"), ("nextToken", token)])
-            .await;
+        let reply = stack.list(&[("nextToken", token)]).await;
         reply.expect_error(400, "BadRequest");
     }
 
     // Patch: unknown and server-owned fields, a body that is not an object.
-    let id = stack.create(&order_body("c-1")).await.order_id();
+    let id = stack.create(&order_body()).await.order_id();
     let reply = stack
         .patch(
             &id,
@@ -371,15 +375,16 @@ async fn bad_input_is_a_4xx_in_the_error_shape_never_a_5xx() {
 
 #[tokio::test]
 async fn the_loser_of_an_idempotency_race_gets_the_winners_order_and_writes_nothing() {
-    use orders_shared::domain::{NewOrder, Order};
+    use orders_shared::domain::{CustomerId, NewOrder, Order};
     use orders_shared::store::idempotency::{IdempotencyKey, fingerprint};
 
     let stack = TestStack::start().await;
-    let body = order_body("c-race-idem");
-    let key = IdempotencyKey::parse("race-key").unwrap();
+    let body = order_body();
+    let customer = CustomerId::parse("c-race-idem").unwrap();
+    let key = IdempotencyKey::parse(&customer, "race-key").unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
     let place = || async {
-        let new_order = NewOrder::parse(&body, today).unwrap();
+        let new_order = NewOrder::parse(&body, customer.clone(), today).unwrap();
         let (order, card) = Order::place(new_order, "2026-11-23T00:00:00.000Z");
         let sealed = stack.cipher.seal_card(&card, order.order_id).await.unwrap();
         (order, sealed)
@@ -414,12 +419,13 @@ async fn the_loser_of_an_idempotency_race_gets_the_winners_order_and_writes_noth
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_attempts_with_one_key_create_one_order() {
     let stack = std::sync::Arc::new(TestStack::start().await);
-    let body = order_body("c-storm").to_string();
+    let body = order_body().to_string();
     let attempts: Vec<_> = (0..8)
         .map(|_| {
             let (stack, body) = (stack.clone(), body.clone());
             tokio::spawn(async move {
                 stack
+                    .as_customer("c-storm")
                     .create_with(Body::from(body), &[("idempotency-key", "storm-1")])
                     .await
             })
@@ -435,6 +441,6 @@ async fn concurrent_first_attempts_with_one_key_create_one_order() {
     }
     assert_eq!(ids.len(), 1, "every attempt answers with the same order");
     assert_eq!(replays, 7, "all but the first are replays");
-    let listed = stack.list(&[("customerId", "c-storm")]).await;
+    let listed = stack.as_customer("c-storm").list(&[]).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
 }

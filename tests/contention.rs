@@ -18,9 +18,10 @@ const CHANGES_PER_WRITER: u64 = 20;
 async fn sixteen_concurrent_writers_lose_no_update() {
     let stack = Arc::new(TestStack::start().await);
     let created = stack
-        .create(&json!({"customerId": "c-race",
-                        "items": [{"sku": "COUNTER", "quantity": 1, "unitPriceCents": 10}],
-                        "payment": {"cardNumber": "4111111111111111", "expiry": "12/35"}}))
+        .create(
+            &json!({"items": [{"sku": "COUNTER", "quantity": 1, "unitPriceCents": 10}],
+                        "payment": {"cardNumber": "4111111111111111", "expiry": "12/35"}}),
+        )
         .await;
     assert_eq!(created.status, 201);
     let id = created.order_id();

@@ -7,9 +7,11 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use lambda_runtime::{Context, LambdaEvent};
+use orders_shared::Caller;
 use orders_shared::domain::{EventType, OrderId};
 use orders_tests::{
-    Pipeline, Reply, SAMPLE_ORDER_ID, TestStack, moto::workspace_root, store_sample_order,
+    Pipeline, Reply, SAMPLE_CUSTOMER, SAMPLE_ORDER_ID, TestStack, moto::workspace_root,
+    store_sample_order,
 };
 use serde::de::DeserializeOwned;
 
@@ -44,15 +46,38 @@ fn the_events_parse_into_the_requests_the_handlers_expect() {
     }
     assert_eq!(event("update-order").headers()["if-match"], "\"1\"");
     let list = event("list-orders");
-    assert_eq!(
-        list.query_string_parameters().first("customerId"),
-        Some("c-1")
-    );
+    assert_eq!(list.query_string_parameters().first("limit"), Some("10"));
     let RequestContext::ApiGatewayV1(context) = list.request_context() else {
         panic!("a REST API (v1) event")
     };
     assert_eq!(context.stage.as_deref(), Some("dev"));
     assert!(context.request_id.is_some());
+
+    // Every API event went through the Cognito authorizer and the API key check: it carries the
+    // token and the key, and the claims the authorizer passed on, all of the sample order's
+    // customer.
+    for name in [
+        "create-order",
+        "get-order",
+        "update-order",
+        "cancel-order",
+        "list-orders",
+    ] {
+        let request = event(name);
+        assert!(request.headers().contains_key("authorization"), "{name}");
+        assert!(request.headers().contains_key("x-api-key"), "{name}");
+        let caller = Caller::of(&request).unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(caller.customer_id().as_str(), SAMPLE_CUSTOMER, "{name}");
+        let RequestContext::ApiGatewayV1(context) = request.request_context() else {
+            panic!("{name}: a REST API (v1) event")
+        };
+        let claims = &context.authorizer.fields["claims"];
+        assert_eq!(claims["token_use"], "id", "{name}");
+        assert!(
+            claims.as_object().unwrap().values().all(|v| v.is_string()),
+            "{name}: the REST API passes every claim as a string"
+        );
+    }
 }
 
 #[tokio::test]

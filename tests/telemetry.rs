@@ -20,7 +20,6 @@ fn with_context(request: Request, trace_header: &str) -> Request {
 
 fn create_request(trace_header: &str) -> Request {
     let body = json!({
-        "customerId": "c-trace",
         "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
         "payment": {"cardNumber": CARD, "expiry": "12/35"}
     });
@@ -111,7 +110,6 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
     let stack = TestStack::start().await;
     let created = stack
         .create(&json!({
-            "customerId": "c-trace",
             "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
             "payment": {"cardNumber": CARD, "expiry": "12/35"}
         }))
@@ -184,14 +182,7 @@ async fn nothing_is_sent_when_the_trace_is_not_sampled() {
 async fn an_invocation_without_a_trace_header_sends_nothing() {
     let stack = TestStack::start().await;
     let observed = Observed::start("create-order");
-    let request = build(
-        Method::GET,
-        "/orders",
-        &[],
-        Body::Empty,
-        &[],
-        &[("customerId", "c-1")],
-    );
+    let request = build(Method::GET, "/orders", &[], Body::Empty, &[], &[]);
     let reply = Reply::from(
         observed
             .telemetry

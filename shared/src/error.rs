@@ -21,6 +21,12 @@ pub enum AppError {
     /// A header or query parameter is unusable (`If-Match: abc`, a forged `nextToken`).
     #[error("{0}")]
     BadRequest(String),
+    /// No verified caller: the request reached the function without the authorizer's claims.
+    #[error("the request is not signed in")]
+    Unauthenticated,
+    /// The caller is known, and this is not theirs to do (`support` changing an order).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("no such order")]
     NotFound,
     /// The status machine forbids this change in the order's current status.
@@ -55,6 +61,8 @@ impl AppError {
             AppError::MalformedJson(_) | AppError::Validation(_) | AppError::BadRequest(_) => {
                 StatusCode::BAD_REQUEST
             }
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::NotAllowedInStatus { .. } => StatusCode::CONFLICT,
             AppError::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
@@ -72,6 +80,9 @@ impl AppError {
             AppError::MalformedJson(_) => "MalformedJson",
             AppError::Validation(_) => "ValidationFailed",
             AppError::BadRequest(_) => "BadRequest",
+            // The same code as API Gateway's UNAUTHORIZED gateway response (template.yaml).
+            AppError::Unauthenticated => "Unauthorized",
+            AppError::Forbidden(_) => "Forbidden",
             AppError::NotFound => "OrderNotFound",
             AppError::NotAllowedInStatus { .. } => "InvalidStatusTransition",
             AppError::VersionConflict { .. } => "VersionConflict",
@@ -119,6 +130,8 @@ mod tests {
             (AppError::MalformedJson("eof".into()), 400, "MalformedJson"),
             (AppError::Validation(vec![]), 400, "ValidationFailed"),
             (AppError::BadRequest("x".into()), 400, "BadRequest"),
+            (AppError::Unauthenticated, 401, "Unauthorized"),
+            (AppError::Forbidden("no"), 403, "Forbidden"),
             (AppError::NotFound, 404, "OrderNotFound"),
             (
                 AppError::NotAllowedInStatus {

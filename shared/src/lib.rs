@@ -9,6 +9,7 @@
 //! | [`domain`]        | the order, its status machine, and parsing client input ("parse, don't validate") |
 //! | [`error`]         | the one error enum, and its mapping to HTTP statuses (in one place)     |
 //! | [`api`]           | the HTTP contract on top of API Gateway's REST proxy events              |
+//! | [`identity`]      | who the caller is (the Cognito token's claims) and what the caller may do |
 //! | [`store`]         | the DynamoDB single-table store: item mapping, queries, pagination      |
 //! | [`store::locking`]| optimistic locking with conditional writes                              |
 //! | [`store::idempotency`] | `Idempotency-Key`: a retried request returns the first response    |
@@ -26,13 +27,17 @@
 //! ## The data path of an order
 //!
 //! ```text
-//! client -> API Gateway (REST) -> create-order -> DynamoDB table (ORDER#<id> / ORDER)
+//! client (Cognito ID token + API key)
+//!   -> API Gateway (REST: user pool authorizer, API key) -> create-order -> DynamoDB table (ORDER#<id> / ORDER)
 //!                                      |            |
 //!              KMS GenerateDataKey <---+            +-> stream (NEW_AND_OLD_IMAGES) -> publish-events
 //!              (the card is sealed before it is stored;       -> SNS OrderEvents -> SQS -> fulfill-order
 //!               see crypto::envelope)                                                  -> record-audit
 //! client -> get-order / list-orders (reads)   update-order / cancel-order (conditional writes)
 //! ```
+//!
+//! Every API request has a verified caller ([`identity::Caller`]): the customer who owns the
+//! orders it places, reads and changes.
 //!
 //! Start with [`domain::order`], then [`store::locking`]; a function such as
 //! `functions/update-order/src/lib.rs` shows how a route uses them. For card data, read
@@ -44,10 +49,12 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod identity;
 pub mod messaging;
 pub mod store;
 pub mod telemetry;
 
 pub use config::{Config, CorsConfig, EnvelopeConfig, TopicConfig};
 pub use error::AppError;
+pub use identity::Caller;
 pub use store::OrderStore;

@@ -7,6 +7,11 @@
 //! `EnvelopeCipher` their `main` builds; only the endpoint differs, as `AWS_ENDPOINT_URL` makes it
 //! differ for a function run locally. Every KMS call is counted ([`KmsCalls`]).
 //!
+//! Every request is sent as a signed-in caller: it carries the claims that API Gateway's Cognito
+//! authorizer passes on (`requestContext.authorizer.claims`). [`TestStack::create`] and its
+//! siblings act as [`CUSTOMER`]; [`TestStack::as_customer`] and [`TestStack::as_support`] act as
+//! anyone else.
+//!
 //! If moto is missing the harness panics with the command that installs it: an integration test
 //! never passes by skipping.
 
@@ -15,6 +20,7 @@ pub mod kms_calls;
 pub mod moto;
 pub mod observed;
 pub mod pipeline;
+pub mod translated;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,7 +33,9 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
     TimeToLiveSpecification,
 };
+use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::http::{self, HeaderMap, Method};
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use orders_shared::crypto::{CachePolicy, EncryptionContext, EnvelopeCipher};
 use orders_shared::domain::order::now_timestamp;
@@ -35,7 +43,7 @@ use orders_shared::domain::{CustomerId, Order, OrderId, OrderStatus, PaymentCard
 use orders_shared::store::{CUSTOMER_INDEX, CUSTOMER_INDEX_ATTRIBUTES};
 use orders_shared::telemetry::aws_calls;
 use orders_shared::{Config, EnvelopeConfig, OrderStore};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use captured_logs::CapturedLogs;
 pub use kms_calls::KmsCalls;
@@ -107,6 +115,103 @@ impl TestStack {
         EnvelopeCipher::for_cards(self.kms.clone(), &config)
     }
 
+    /// Requests sent as the customer `sub` (a Cognito user in no group).
+    pub fn as_customer(&self, sub: &str) -> ApiClient<'_> {
+        ApiClient {
+            stack: self,
+            caller: SignedIn::customer(sub),
+        }
+    }
+
+    /// Requests sent as `sub`, a member of the `support` group.
+    pub fn as_support(&self, sub: &str) -> ApiClient<'_> {
+        ApiClient {
+            stack: self,
+            caller: SignedIn::support(sub),
+        }
+    }
+
+    /// `POST /orders` with a JSON body, as [`CUSTOMER`].
+    pub async fn create(&self, body: &Value) -> Reply {
+        self.as_customer(CUSTOMER).create(body).await
+    }
+
+    /// `POST /orders` with any body and extra headers, as [`CUSTOMER`].
+    pub async fn create_with(&self, body: Body, headers: &[(&str, &str)]) -> Reply {
+        self.as_customer(CUSTOMER).create_with(body, headers).await
+    }
+
+    /// `GET /orders/{orderId}`, as [`CUSTOMER`].
+    pub async fn get(&self, id: &str) -> Reply {
+        self.as_customer(CUSTOMER).get(id).await
+    }
+
+    /// `PATCH /orders/{orderId}`, with `If-Match` if given, as [`CUSTOMER`].
+    pub async fn patch(&self, id: &str, if_match: Option<&str>, body: &Value) -> Reply {
+        self.as_customer(CUSTOMER).patch(id, if_match, body).await
+    }
+
+    /// `POST /orders/{orderId}/cancel`, with `If-Match` if given, as [`CUSTOMER`].
+    pub async fn cancel(&self, id: &str, if_match: Option<&str>) -> Reply {
+        self.as_customer(CUSTOMER).cancel(id, if_match).await
+    }
+
+    /// `GET /orders?...`, as [`CUSTOMER`].
+    pub async fn list(&self, query: &[(&str, &str)]) -> Reply {
+        self.as_customer(CUSTOMER).list(query).await
+    }
+}
+
+/// The customer (a Cognito `sub`) that [`TestStack`]'s requests are sent as.
+pub const CUSTOMER: &str = "c-1";
+
+/// A signed-in caller: the claims of its ID token, as API Gateway's authorizer passes them.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    sub: String,
+    /// `cognito:groups`, comma-separated as the REST API writes it (empty: in no group).
+    groups: &'static str,
+}
+
+impl SignedIn {
+    pub fn customer(sub: &str) -> Self {
+        Self {
+            sub: sub.to_owned(),
+            groups: "",
+        }
+    }
+
+    pub fn support(sub: &str) -> Self {
+        Self {
+            sub: sub.to_owned(),
+            groups: orders_shared::identity::SUPPORT_GROUP,
+        }
+    }
+
+    /// `requestContext.authorizer.claims` of a REST proxy event: every value a string.
+    pub fn claims(&self) -> Value {
+        let mut claims = json!({
+            "sub": self.sub,
+            "cognito:username": self.sub,
+            "email": format!("{}@example.com", self.sub),
+            "email_verified": "true",
+            "token_use": "id",
+        });
+        if !self.groups.is_empty() {
+            claims["cognito:groups"] = json!(self.groups);
+        }
+        claims
+    }
+}
+
+/// The API, called by one signed-in caller: each request goes through the function's own
+/// handler, as API Gateway would send it once its authorizer has passed the caller's token.
+pub struct ApiClient<'a> {
+    stack: &'a TestStack,
+    caller: SignedIn,
+}
+
+impl ApiClient<'_> {
     /// `POST /orders` with a JSON body.
     pub async fn create(&self, body: &Value) -> Reply {
         self.create_with(Body::from(body.to_string()), &[]).await
@@ -114,13 +219,23 @@ impl TestStack {
 
     /// `POST /orders` with any body and extra headers.
     pub async fn create_with(&self, body: Body, headers: &[(&str, &str)]) -> Reply {
-        let request = build(Method::POST, "/orders", headers, body, &[], &[]);
-        Reply::from(create_order::handler(&self.store, &self.cipher, request).await)
+        let request = build_as(
+            &self.caller,
+            Method::POST,
+            "/orders",
+            headers,
+            body,
+            &[],
+            &[],
+        );
+        let stack = self.stack;
+        Reply::from(create_order::handler(&stack.store, &stack.cipher, request).await)
     }
 
-    /// `GET /orders/{orderId}`.
+    /// `GET /orders/{orderId}` (strongly consistent).
     pub async fn get(&self, id: &str) -> Reply {
-        let request = build(
+        let request = build_as(
+            &self.caller,
             Method::GET,
             &format!("/orders/{id}"),
             &[],
@@ -128,13 +243,14 @@ impl TestStack {
             &[("orderId", id)],
             &[("consistent", "true")],
         );
-        Reply::from(get_order::handler(&self.store, request).await)
+        Reply::from(get_order::handler(&self.stack.store, request).await)
     }
 
     /// `PATCH /orders/{orderId}`, with `If-Match` if given.
     pub async fn patch(&self, id: &str, if_match: Option<&str>, body: &Value) -> Reply {
         let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
-        let request = build(
+        let request = build_as(
+            &self.caller,
             Method::PATCH,
             &format!("/orders/{id}"),
             &headers,
@@ -142,13 +258,14 @@ impl TestStack {
             &[("orderId", id)],
             &[],
         );
-        Reply::from(update_order::handler(&self.store, request).await)
+        Reply::from(update_order::handler(&self.stack.store, request).await)
     }
 
     /// `POST /orders/{orderId}/cancel`, with `If-Match` if given.
     pub async fn cancel(&self, id: &str, if_match: Option<&str>) -> Reply {
         let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
-        let request = build(
+        let request = build_as(
+            &self.caller,
             Method::POST,
             &format!("/orders/{id}/cancel"),
             &headers,
@@ -156,17 +273,26 @@ impl TestStack {
             &[("orderId", id)],
             &[],
         );
-        Reply::from(cancel_order::handler(&self.store, request).await)
+        Reply::from(cancel_order::handler(&self.stack.store, request).await)
     }
 
     /// `GET /orders?...`.
     pub async fn list(&self, query: &[(&str, &str)]) -> Reply {
-        let request = build(Method::GET, "/orders", &[], Body::Empty, &[], query);
-        Reply::from(list_orders::handler(&self.store, request).await)
+        let request = build_as(
+            &self.caller,
+            Method::GET,
+            "/orders",
+            &[],
+            Body::Empty,
+            &[],
+            query,
+        );
+        Reply::from(list_orders::handler(&self.stack.store, request).await)
     }
 }
 
-/// A request as `lambda_http` hands it to a handler after parsing a REST proxy event.
+/// A request as `lambda_http` hands it to a handler after parsing a REST proxy event, sent as
+/// [`CUSTOMER`].
 pub fn build(
     method: Method,
     path: &str,
@@ -175,6 +301,28 @@ pub fn build(
     path_params: &[(&str, &str)],
     query: &[(&str, &str)],
 ) -> Request {
+    let caller = SignedIn::customer(CUSTOMER);
+    build_as(&caller, method, path, headers, body, path_params, query)
+}
+
+/// A request as `lambda_http` hands it to a handler after parsing a REST proxy event, sent by
+/// `caller`: its context carries the caller's claims.
+pub fn build_as(
+    caller: &SignedIn,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body,
+    path_params: &[(&str, &str)],
+    query: &[(&str, &str)],
+) -> Request {
+    let context: ApiGatewayProxyRequestContext = serde_json::from_value(json!({
+        "httpMethod": method.as_str(),
+        "resourcePath": path,
+        "stage": "test",
+        "authorizer": { "claims": caller.claims() },
+    }))
+    .expect("a REST API request context");
     let mut builder = http::Request::builder().method(method).uri(path);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
@@ -190,6 +338,7 @@ pub fn build(
         .expect("a valid request")
         .with_path_parameters(to_map(path_params))
         .with_query_string_parameters(to_map(query))
+        .with_request_context(RequestContext::ApiGatewayV1(context))
 }
 
 /// A handler's response, with the body parsed as JSON.
@@ -258,6 +407,8 @@ impl Reply {
 
 /// The order the sample events in `events/` name (get, update, cancel, and the pipeline's).
 pub const SAMPLE_ORDER_ID: &str = "0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e";
+/// Its customer: the `sub` of the caller in the API sample events' claims.
+pub const SAMPLE_CUSTOMER: &str = "7d3a6f0e-1c2b-4e5f-8a9b-0c1d2e3f4a5b";
 
 /// Stores the sample events' order as create-order would have (its card sealed), if it is not
 /// there yet. Returns whether it was stored.
@@ -268,7 +419,7 @@ pub async fn store_sample_order(store: &OrderStore, cipher: &EnvelopeCipher) -> 
     }
     let today = chrono::Utc::now().date_naive();
     let card = PaymentCard::parse("4111 1111 1111 1111", "12/35", today).expect("a valid card");
-    store_placed_order(store, cipher, id, "c-1", &card).await;
+    store_placed_order(store, cipher, id, SAMPLE_CUSTOMER, &card).await;
     true
 }
 

@@ -1,13 +1,15 @@
 //! `POST /orders`: place an order.
 //!
-//! Validates the body (every bad field reported at once), computes the total, seals the card with
+//! The order belongs to the caller: its customer is the signed-in customer (the ID token's `sub`),
+//! and a body that names one is refused. Validates the body (every bad field reported at once),
+//! computes the total, seals the card with
 //! KMS envelope encryption (bound to the new order's id), and writes the order with a conditional
 //! put: `attribute_not_exists(pk)` makes it a create that can never overwrite. The response shows
 //! the card only as `{cardLast4, brand}`.
 //!
 //! With an `Idempotency-Key` header the order and an idempotency record are written in one
 //! transaction, and a retry returns the first response (`Idempotent-Replayed: true`) without
-//! sealing anything again.
+//! sealing anything again. Keys are the caller's own: another customer's key is another record.
 
 use lambda_http::http::HeaderValue;
 use lambda_http::{Body, Error, Request, Response};
@@ -17,7 +19,7 @@ use orders_shared::domain::order::now_timestamp;
 use orders_shared::domain::{NewOrder, Order};
 use orders_shared::store::idempotency::{self, IdempotencyKey};
 use orders_shared::telemetry::metrics::{self, Metric};
-use orders_shared::{AppError, OrderStore};
+use orders_shared::{AppError, Caller, OrderStore};
 
 pub async fn handler(
     store: &OrderStore,
@@ -32,11 +34,13 @@ async fn create_order(
     cipher: &EnvelopeCipher,
     request: &Request,
 ) -> Result<Response<Body>, AppError> {
+    let caller = Caller::of(request)?;
     let body = api::json_body(request)?;
     let key = api::header_text(request, "idempotency-key")?
-        .map(IdempotencyKey::parse)
+        .map(|key| IdempotencyKey::parse(caller.customer_id(), key))
         .transpose()?;
-    let new_order = NewOrder::parse(&body, chrono::Utc::now().date_naive())?;
+    let today = chrono::Utc::now().date_naive();
+    let new_order = NewOrder::parse(&body, caller.customer_id().clone(), today)?;
     let Some(key) = key else {
         let (order, sealed) = place(new_order, cipher).await?;
         store.create(&order, &sealed).await?;

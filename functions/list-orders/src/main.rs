@@ -1,4 +1,4 @@
-//! The Lambda entry point of `list-orders` (GET /orders?customerId=). The handler is in `lib.rs`.
+//! The Lambda entry point of `list-orders` (GET /orders). The handler is in `lib.rs`.
 
 use lambda_http::{Error, run, service_fn};
 use orders_shared::telemetry::{self, aws_calls};

@@ -59,14 +59,17 @@
 //! | `update-order`   | `PATCH /orders/{fresh id}`, `If-Match: "1"`, `{"note": "pre-traffic check"}` | 404 `OrderNotFound` (the conditional update finds no item: nothing is written) |
 //! | `cancel-order`   | `POST /orders/{fresh id}/cancel`, `If-Match: "1"`             | 404 `OrderNotFound` (idem)         |
 //! | `create-order`   | `POST /orders` with `{}`                                      | 400 `ValidationFailed` (refused before any AWS call) |
-//! | `list-orders`    | `GET /orders` without `customerId`                            | 400 `ValidationFailed` (idem)      |
+//! | `list-orders`    | `GET /orders?limit=0`                                         | 400 `ValidationFailed` (idem)      |
 //! | `publish-events` | a DynamoDB stream event `{"Records": []}`                     | `{"batchItemFailures": []}`        |
 //! | `fulfill-order`  | an SQS event `{"Records": []}`                                | `{"batchItemFailures": []}`        |
 //! | `record-audit`   | an SQS event `{"Records": []}`                                | `{"batchItemFailures": []}`        |
 //!
 //! The fresh id is a new UUID v7 per check: no order has it. The API requests are REST proxy
-//! events, the shape API Gateway sends. A function that answers anything else, or fails
-//! (`FunctionError`), fails the deployment; so does a function with no smoke test.
+//! events, the shape API Gateway sends. The hook invokes the function directly, past API
+//! Gateway and its authorizer, so it plays the authorizer's part too: each request carries the
+//! claims of [`SMOKE_CALLER`], a made-up customer that owns no order. A function that answers
+//! anything else, or fails (`FunctionError`), fails the deployment; so does a function with no
+//! smoke test.
 //!
 //! Every step logs one line naming the deployment, the function and version, the check and the
 //! verdict. A failed check logs the answer's status and error code only, never its body.
@@ -470,12 +473,17 @@ pub struct SmokeTest {
     expected: Expected,
 }
 
+/// The caller of the smoke requests (its Cognito `sub`): a customer that owns no order.
+pub const SMOKE_CALLER: &str = "pre-traffic-check";
+
 #[derive(Debug)]
 enum SmokeRequest {
     /// A REST proxy event. `{orderId}` in the resource becomes a fresh order id.
     Api {
         method: &'static str,
         resource: &'static str,
+        /// One query-string parameter.
+        query: Option<(&'static str, &'static str)>,
         if_match: Option<&'static str>,
         body: Option<&'static str>,
     },
@@ -498,6 +506,7 @@ pub const SMOKE_TESTS: &[SmokeTest] = &[
         request: SmokeRequest::Api {
             method: "GET",
             resource: "/orders/{orderId}",
+            query: None,
             if_match: None,
             body: None,
         },
@@ -511,6 +520,7 @@ pub const SMOKE_TESTS: &[SmokeTest] = &[
         request: SmokeRequest::Api {
             method: "PATCH",
             resource: "/orders/{orderId}",
+            query: None,
             if_match: Some("\"1\""),
             body: Some(r#"{"note":"pre-traffic check"}"#),
         },
@@ -524,6 +534,7 @@ pub const SMOKE_TESTS: &[SmokeTest] = &[
         request: SmokeRequest::Api {
             method: "POST",
             resource: "/orders/{orderId}/cancel",
+            query: None,
             if_match: Some("\"1\""),
             body: None,
         },
@@ -537,6 +548,7 @@ pub const SMOKE_TESTS: &[SmokeTest] = &[
         request: SmokeRequest::Api {
             method: "POST",
             resource: "/orders",
+            query: None,
             if_match: None,
             body: Some("{}"),
         },
@@ -550,6 +562,7 @@ pub const SMOKE_TESTS: &[SmokeTest] = &[
         request: SmokeRequest::Api {
             method: "GET",
             resource: "/orders",
+            query: Some(("limit", "0")),
             if_match: None,
             body: None,
         },
@@ -592,6 +605,7 @@ impl SmokeTest {
             SmokeRequest::Api {
                 method,
                 resource,
+                query,
                 if_match,
                 body,
             } => {
@@ -615,14 +629,18 @@ impl SmokeTest {
                     .flatten()
                     .map(|(name, value)| (name.clone(), json!([value])))
                     .collect();
+                let (query, multi_value_query) = match query {
+                    Some((name, value)) => (json!({ *name: value }), json!({ *name: [value] })),
+                    None => (Value::Null, Value::Null),
+                };
                 json!({
                     "resource": resource,
                     "path": path,
                     "httpMethod": method,
                     "headers": headers,
                     "multiValueHeaders": multi_value_headers,
-                    "queryStringParameters": null,
-                    "multiValueQueryStringParameters": null,
+                    "queryStringParameters": query,
+                    "multiValueQueryStringParameters": multi_value_query,
                     "pathParameters": path_parameters,
                     "stageVariables": null,
                     "requestContext": {
@@ -631,6 +649,10 @@ impl SmokeTest {
                         "path": path,
                         "stage": "pre-traffic-check",
                         "requestId": OrderId::new().to_string(),
+                        // What a Cognito user pool authorizer passes on: the caller's claims.
+                        "authorizer": {
+                            "claims": {"sub": SMOKE_CALLER, "token_use": "id"},
+                        },
                     },
                     "body": body,
                     "isBase64Encoded": false,

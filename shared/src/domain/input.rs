@@ -24,6 +24,7 @@ pub struct FieldError {
 /// What `POST /orders` asks for, once parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrder {
+    /// The signed-in caller: never read from the body.
     pub customer_id: CustomerId,
     pub items: Vec<LineItem>,
     /// The card: it leaves this struct only sealed (see `crypto::envelope`).
@@ -42,17 +43,26 @@ pub struct OrderPatch {
 }
 
 impl NewOrder {
-    /// Parses a new order; `today` decides whether the card has expired.
-    pub fn parse(body: &Value, today: NaiveDate) -> Result<Self, Vec<FieldError>> {
+    /// Parses a new order for `customer`, the signed-in caller; `today` decides whether the card
+    /// has expired. A body that names a customer is refused rather than ignored: a client that
+    /// believes it can order for someone else learns at once that it cannot.
+    pub fn parse(
+        body: &Value,
+        customer: CustomerId,
+        today: NaiveDate,
+    ) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::default();
         let fields = body_object(body)?;
-        problems.reject_unknown(
-            fields,
-            "",
-            &["customerId", "items", "note", "shippingAddress", "payment"],
-        );
-        let customer_id =
-            problems.field(fields, "", "customerId", |v| CustomerId::parse(string(v)?));
+        for key in sorted_keys(fields) {
+            match key {
+                "items" | "note" | "shippingAddress" | "payment" => {}
+                "customerId" => problems.add(
+                    key,
+                    "cannot be set: an order belongs to the signed-in customer (the ID token's sub)",
+                ),
+                _ => problems.add(key, "is not a known field"),
+            }
+        }
         let items = problems
             .required(fields, "items")
             .and_then(|value| problems.items(value));
@@ -64,7 +74,7 @@ impl NewOrder {
             .and_then(|value| problems.payment(value, today));
         problems.finish()?;
         Ok(Self {
-            customer_id: customer_id.expect("checked"),
+            customer_id: customer,
             items: items.expect("checked"),
             payment: payment.expect("checked"),
             note,
@@ -110,10 +120,11 @@ impl OrderPatch {
     }
 }
 
-/// What `GET /orders` asks for: whose orders, and how many per page.
+/// What `GET /orders` asks for: how many orders per page, and, from the support group only,
+/// whose (see `identity::Caller::orders_to_list`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
-    pub customer_id: CustomerId,
+    pub customer_id: Option<CustomerId>,
     pub limit: u32,
 }
 
@@ -127,11 +138,10 @@ impl ListQuery {
     pub fn parse(customer_id: Option<&str>, limit: Option<&str>) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::default();
         let customer_id = match customer_id {
-            None => {
-                problems.add("customerId", "is required");
-                None
-            }
-            Some(id) => problems.check("customerId", CustomerId::parse(id)),
+            None => Some(None),
+            Some(id) => problems
+                .check("customerId", CustomerId::parse(id))
+                .map(Some),
         };
         let limit = match limit {
             None => Some(DEFAULT_PAGE_SIZE),
@@ -382,9 +392,16 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
     }
 
+    fn customer() -> CustomerId {
+        CustomerId::parse("c-1").unwrap()
+    }
+
+    fn parse(body: &Value) -> Result<NewOrder, Vec<FieldError>> {
+        NewOrder::parse(body, customer(), today())
+    }
+
     fn valid_body() -> Value {
         json!({
-            "customerId": "c-1",
             "items": [{"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250}],
             "payment": {"cardNumber": "4111 1111 1111 1111", "expiry": "12/29"},
             "note": "leave at the door",
@@ -395,12 +412,26 @@ mod tests {
 
     #[test]
     fn a_valid_order_parses() {
-        let order = NewOrder::parse(&valid_body(), today()).unwrap();
+        let order = parse(&valid_body()).unwrap();
         assert_eq!(order.customer_id.as_str(), "c-1");
         assert_eq!(order.items.len(), 1);
         assert_eq!(order.items[0].quantity, 2);
         assert_eq!(order.note.as_deref(), Some("leave at the door"));
         assert_eq!(order.shipping_address.unwrap().country, "GB");
+    }
+
+    #[test]
+    fn the_customer_is_the_caller_and_a_body_cannot_name_another() {
+        let order = parse(&valid_body()).unwrap();
+        assert_eq!(order.customer_id, customer());
+        let mut body = valid_body();
+        body["customerId"] = json!("c-2");
+        let errors = parse(&body).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["customerId"]);
+        assert!(
+            errors[0].message.contains("signed-in customer"),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -415,7 +446,7 @@ mod tests {
             "note": 7,
             "colour": "red"
         });
-        let errors = NewOrder::parse(&body, today()).unwrap_err();
+        let errors = parse(&body).unwrap_err();
         assert_eq!(
             fields_of(&errors),
             vec![
@@ -431,7 +462,7 @@ mod tests {
                 "payment",
             ]
         );
-        assert_eq!(errors[1].message, "must be a string");
+        assert_eq!(errors[0].message, "is not a known field");
         assert_eq!(errors[6].message, "is required");
     }
 
@@ -439,36 +470,27 @@ mod tests {
     fn item_counts_are_limited() {
         let mut body = valid_body();
         body["items"] = json!([]);
-        assert_eq!(
-            fields_of(&NewOrder::parse(&body, today()).unwrap_err()),
-            vec!["items"]
-        );
+        assert_eq!(fields_of(&parse(&body).unwrap_err()), vec!["items"]);
         let item = json!({"sku": "A", "quantity": 1, "unitPriceCents": 1});
         body["items"] = Value::Array(vec![item.clone(); 101]);
-        assert_eq!(
-            fields_of(&NewOrder::parse(&body, today()).unwrap_err()),
-            vec!["items"]
-        );
+        assert_eq!(fields_of(&parse(&body).unwrap_err()), vec!["items"]);
         body["items"] = Value::Array(vec![item; 100]);
-        assert!(NewOrder::parse(&body, today()).is_ok());
+        assert!(parse(&body).is_ok());
     }
 
     #[test]
     fn required_fields_are_named() {
-        let errors = NewOrder::parse(&json!({}), today()).unwrap_err();
-        assert_eq!(fields_of(&errors), vec!["customerId", "items", "payment"]);
-        let body = json!({"customerId": null, "items": null, "payment": null});
-        let errors = NewOrder::parse(&body, today()).unwrap_err();
-        assert_eq!(fields_of(&errors), vec!["customerId", "items", "payment"]);
+        let errors = parse(&json!({})).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["items", "payment"]);
+        let body = json!({"items": null, "payment": null});
+        let errors = parse(&body).unwrap_err();
+        assert_eq!(fields_of(&errors), vec!["items", "payment"]);
     }
 
     #[test]
     fn a_body_that_is_not_an_object_is_one_error() {
         for body in [json!([]), json!("order"), json!(3), Value::Null] {
-            assert_eq!(
-                fields_of(&NewOrder::parse(&body, today()).unwrap_err()),
-                vec!["body"]
-            );
+            assert_eq!(fields_of(&parse(&body).unwrap_err()), vec!["body"]);
         }
     }
 
@@ -476,7 +498,7 @@ mod tests {
     fn the_card_is_required_and_checked_field_by_field() {
         let mut body = valid_body();
         body.as_object_mut().unwrap().remove("payment");
-        let errors = NewOrder::parse(&body, today()).unwrap_err();
+        let errors = parse(&body).unwrap_err();
         assert_eq!(fields_of(&errors), vec!["payment"]);
 
         let cases = [
@@ -500,7 +522,7 @@ mod tests {
         ];
         for (payment, expected) in cases {
             body["payment"] = payment.clone();
-            let errors = NewOrder::parse(&body, today()).unwrap_err();
+            let errors = parse(&body).unwrap_err();
             assert_eq!(fields_of(&errors), expected, "{payment}");
             for error in &errors {
                 assert!(!error.message.contains("4111"), "never echo card data");
@@ -510,7 +532,7 @@ mod tests {
 
     #[test]
     fn the_parsed_card_keeps_its_number_out_of_debug_output() {
-        let order = NewOrder::parse(&valid_body(), today()).unwrap();
+        let order = parse(&valid_body()).unwrap();
         assert_eq!(order.payment.summary().card_last4, "1111");
         let debug = format!("{order:?}");
         assert!(!debug.contains("41111111"), "{debug}");
@@ -520,7 +542,7 @@ mod tests {
     fn addresses_are_checked_field_by_field() {
         let mut body = valid_body();
         body["shippingAddress"] = json!({"name": "", "line1": "1 Way", "country": "gb"});
-        let errors = NewOrder::parse(&body, today()).unwrap_err();
+        let errors = parse(&body).unwrap_err();
         assert_eq!(
             fields_of(&errors),
             vec![
@@ -533,17 +555,12 @@ mod tests {
     }
 
     #[test]
-    fn a_list_query_needs_a_customer_and_a_bounded_limit() {
-        let query = ListQuery::parse(Some("c-1"), None).unwrap();
-        assert_eq!(
-            (query.customer_id.as_str(), query.limit),
-            ("c-1", DEFAULT_PAGE_SIZE)
-        );
-        assert_eq!(
-            ListQuery::parse(Some("c-1"), Some("100")).unwrap().limit,
-            100
-        );
-        let errors = ListQuery::parse(None, Some("0")).unwrap_err();
+    fn a_list_query_has_a_bounded_limit_and_may_name_a_customer() {
+        let query = ListQuery::parse(None, None).unwrap();
+        assert_eq!((query.customer_id, query.limit), (None, DEFAULT_PAGE_SIZE));
+        let query = ListQuery::parse(Some("c-1"), Some("100")).unwrap();
+        assert_eq!((query.customer_id, query.limit), (Some(customer()), 100));
+        let errors = ListQuery::parse(Some("not a customer"), Some("0")).unwrap_err();
         assert_eq!(fields_of(&errors), vec!["customerId", "limit"]);
         for bad in ["101", "ten", "-1", ""] {
             assert!(ListQuery::parse(Some("c-1"), Some(bad)).is_err(), "{bad}");

@@ -50,7 +50,8 @@ impl fmt::Display for OrderId {
     }
 }
 
-/// Who placed the order: 1 to 64 letters, digits, `-`, `_` or `.`.
+/// Who placed the order: the signed-in customer's Cognito `sub` (a UUID; see `identity`), or
+/// any 1 to 64 letters, digits, `-`, `_` or `.`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CustomerId(String);

@@ -7,9 +7,13 @@
 //!
 //! ```text
 //! TransactWriteItems
-//!   Put ORDER#<id>        / ORDER        if attribute_not_exists(pk)
-//!   Put IDEMPOTENCY#<key> / IDEMPOTENCY  if attribute_not_exists(pk) OR expiresAt < :now
+//!   Put ORDER#<id>                     / ORDER        if attribute_not_exists(pk)
+//!   Put IDEMPOTENCY#<customerId>#<key> / IDEMPOTENCY  if attribute_not_exists(pk) OR expiresAt < :now
 //! ```
+//!
+//! A key belongs to the customer who sent it: the record's key holds the caller's id, so the same
+//! key from another customer is another record. Nobody can replay, or learn anything about,
+//! another customer's request by guessing its key.
 //!
 //! A retry finds the record: the same body (by SHA-256 fingerprint) gets the stored order back; a
 //! different body under the same key is a client bug, refused with 422. Two concurrent first
@@ -28,20 +32,28 @@ use sha2::{Digest, Sha256};
 
 use super::{Item, OrderStore, from_item, new_order_item, sdk_failure, to_item};
 use crate::crypto::Envelope;
-use crate::domain::Order;
+use crate::domain::{CustomerId, Order};
 use crate::error::AppError;
 
 const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
 
-/// A client's `Idempotency-Key`: 1 to 128 visible ASCII characters (a UUID is a good choice).
+/// A client's `Idempotency-Key` (1 to 128 visible ASCII characters; a UUID is a good choice),
+/// scoped to the customer who sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey {
+    customer: CustomerId,
+    key: String,
+}
 
 impl IdempotencyKey {
-    pub fn parse(value: &str) -> Result<Self, AppError> {
+    /// `value`, as sent by `customer`.
+    pub fn parse(customer: &CustomerId, value: &str) -> Result<Self, AppError> {
         let visible = value.bytes().all(|b| b.is_ascii_graphic());
         if (1..=128).contains(&value.len()) && visible {
-            Ok(Self(value.to_owned()))
+            Ok(Self {
+                customer: customer.clone(),
+                key: value.to_owned(),
+            })
         } else {
             Err(AppError::BadRequest(
                 "Idempotency-Key must be 1 to 128 visible ASCII characters".into(),
@@ -49,8 +61,10 @@ impl IdempotencyKey {
         }
     }
 
+    /// A customer id has no `#` (see `CustomerId::parse`): the customer's part cannot run into
+    /// the key's.
     fn partition_key(&self) -> String {
-        format!("IDEMPOTENCY#{}", self.0)
+        format!("IDEMPOTENCY#{}#{}", self.customer.as_str(), self.key)
     }
 }
 
@@ -230,12 +244,30 @@ mod tests {
     use crate::store::tests::sample_order;
     use serde_json::json;
 
+    fn customer(id: &str) -> CustomerId {
+        CustomerId::parse(id).unwrap()
+    }
+
     #[test]
     fn keys_are_visible_ascii_of_bounded_length() {
-        assert!(IdempotencyKey::parse("3f1c2a9e-demo-key-0001").is_ok());
+        assert!(IdempotencyKey::parse(&customer("c-1"), "3f1c2a9e-demo-key-0001").is_ok());
         for bad in ["", "has space", "tab\t", "é", &"k".repeat(129)] {
-            assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
+            assert!(
+                IdempotencyKey::parse(&customer("c-1"), bad).is_err(),
+                "{bad:?}"
+            );
         }
+    }
+
+    #[test]
+    fn the_same_key_of_two_customers_is_two_records() {
+        let of = |id: &str| {
+            IdempotencyKey::parse(&customer(id), "k-1")
+                .unwrap()
+                .partition_key()
+        };
+        assert_eq!(of("c-1"), "IDEMPOTENCY#c-1#k-1");
+        assert_ne!(of("c-1"), of("c-2"));
     }
 
     #[test]

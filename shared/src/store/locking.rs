@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! UpdateItem  SET ..., version = :expected + 1
-//!             ConditionExpression: version = :expected [AND status IN (:allowed...)]
+//!             ConditionExpression: version = :expected [AND customerId = :caller]
+//!                                  [AND status IN (:allowed...)]
 //! ```
 //!
 //! DynamoDB evaluates the condition and applies the update atomically, so of two clients holding
@@ -13,9 +14,13 @@
 //! held between the read and the write, which is why it is *optimistic*: conflicts are rare, and a
 //! loser simply re-reads and retries.
 //!
+//! A client's write also names its caller: the order must be theirs, checked by the same
+//! condition, atomically (a read first could be outdated by the time the write lands).
+//!
 //! With `ReturnValuesOnConditionCheckFailure=ALL_OLD` the failed write returns the item as it is,
-//! so the store can tell the client *why* without a second read: no item (404), another version
-//! (412, with the current order), or the right version in a status that forbids the change (409).
+//! so the store can tell the client *why* without a second read: no item, or another customer's
+//! (404 alike, so ids cannot be probed; 403 to support), another version (412, with the current
+//! order: only its owner sees it), or the right version in a status that forbids the change (409).
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
@@ -24,6 +29,7 @@ use super::{Item, OrderStore, from_item, order_key, sdk_failure};
 use crate::domain::order::{now_timestamp, total_cents};
 use crate::domain::{Order, OrderId, OrderPatch, OrderStatus};
 use crate::error::AppError;
+use crate::identity::Caller;
 
 /// A change to an order, to be applied only at the expected version.
 #[derive(Debug, Default)]
@@ -36,6 +42,9 @@ pub struct ConditionalUpdate {
     allowed_statuses: Vec<OrderStatus>,
     /// What the change does, for the 409 message: "cannot {action} an order that is SHIPPED".
     action: &'static str,
+    /// The client whose request this is: the order must be theirs. `None` for the system's own
+    /// writes (fulfillment), which act on any order.
+    caller: Option<Caller>,
 }
 
 impl ConditionalUpdate {
@@ -81,6 +90,12 @@ impl ConditionalUpdate {
             Some(None) => update.removes.push("note"),
         }
         Ok(update)
+    }
+
+    /// The same change, made for `caller`: it applies only to the caller's own order.
+    pub fn by(mut self, caller: &Caller) -> Self {
+        self.caller = Some(caller.clone());
+        self
     }
 
     fn set(&mut self, name: &'static str, value: AttributeValue) {
@@ -142,6 +157,15 @@ impl OrderStore {
         }
 
         let mut condition = "#version = :expected".to_owned();
+        if let Some(caller) = &update.caller {
+            condition.push_str(" AND #customerId = :caller");
+            request = request
+                .expression_attribute_names("#customerId", "customerId")
+                .expression_attribute_values(
+                    ":caller",
+                    AttributeValue::S(caller.customer_id().as_str().to_owned()),
+                );
+        }
         if !update.allowed_statuses.is_empty() {
             let mut allowed = Vec::new();
             for (i, status) in update.allowed_statuses.iter().enumerate() {
@@ -164,9 +188,14 @@ impl OrderStore {
         match result {
             Ok(output) => from_item(output.attributes.unwrap_or_default()),
             Err(error) => match error.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Err(
-                    explain_conflict(failed.item.clone(), expected, update.action),
-                ),
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Err(explain_conflict(
+                        failed.item.clone(),
+                        expected,
+                        update.action,
+                        update.caller.as_ref(),
+                    ))
+                }
                 _ => Err(sdk_failure("UpdateItem", error)),
             },
         }
@@ -236,12 +265,23 @@ impl OrderStore {
 }
 
 /// Why a conditional write failed, from the item as it was (`ALL_OLD`): no item means no order;
+/// another customer's order is none of the caller's business (see [`Caller::refused_write`]);
 /// another version means the client's copy is stale; the same version means the status forbade it.
-pub fn explain_conflict(old: Option<Item>, expected: u64, action: &'static str) -> AppError {
+pub fn explain_conflict(
+    old: Option<Item>,
+    expected: u64,
+    action: &'static str,
+    caller: Option<&Caller>,
+) -> AppError {
     let Some(item) = old else {
         return AppError::NotFound;
     };
     match from_item::<Order>(item) {
+        Ok(current)
+            if caller.is_some_and(|caller| &current.customer_id != caller.customer_id()) =>
+        {
+            caller.map_or(AppError::NotFound, Caller::refused_write)
+        }
         Ok(current) if current.version != expected => AppError::VersionConflict {
             current: Box::new(current),
         },
@@ -284,7 +324,7 @@ mod tests {
     #[test]
     fn a_missing_item_is_not_found() {
         assert!(matches!(
-            explain_conflict(None, 3, "cancel"),
+            explain_conflict(None, 3, "cancel", None),
             AppError::NotFound
         ));
     }
@@ -292,7 +332,8 @@ mod tests {
     #[test]
     fn another_version_is_a_stale_copy_with_the_current_order() {
         let item = order_item(&sample_order()).unwrap(); // at version 3
-        let AppError::VersionConflict { current } = explain_conflict(Some(item), 2, "cancel")
+        let AppError::VersionConflict { current } =
+            explain_conflict(Some(item), 2, "cancel", Some(&owner()))
         else {
             panic!("expected a version conflict")
         };
@@ -304,13 +345,37 @@ mod tests {
         let mut order = sample_order();
         order.status = OrderStatus::Shipped;
         let item = order_item(&order).unwrap();
-        let error = explain_conflict(Some(item), 3, "cancel");
+        let error = explain_conflict(Some(item), 3, "cancel", Some(&owner()));
         assert!(matches!(
             error,
             AppError::NotAllowedInStatus {
                 action: "cancel",
                 status: OrderStatus::Shipped
             }
+        ));
+    }
+
+    /// The customer of the sample order.
+    fn owner() -> Caller {
+        Caller::customer(sample_order().customer_id)
+    }
+
+    #[test]
+    fn another_customers_order_is_unknown_to_them_and_forbidden_to_support() {
+        let item = || Some(order_item(&sample_order()).unwrap()); // c-1's, at version 3
+        let stranger = Caller::customer(crate::domain::CustomerId::parse("c-2").unwrap());
+        // Whatever the version: a stranger learns nothing, not even that the version moved on.
+        for expected in [2, 3] {
+            assert!(matches!(
+                explain_conflict(item(), expected, "cancel", Some(&stranger)),
+                AppError::NotFound
+            ));
+        }
+        let claims = serde_json::json!({"sub": "s-1", "cognito:groups": "support"});
+        let support = Caller::from_claims(claims.as_object().unwrap()).unwrap();
+        assert!(matches!(
+            explain_conflict(item(), 2, "cancel", Some(&support)),
+            AppError::Forbidden(_)
         ));
     }
 
@@ -343,12 +408,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_write_carries_the_version_condition() {
+    async fn the_write_carries_the_version_owner_and_status_condition() {
         let rule = mock!(Client::update_item)
             .match_requests(|req| {
                 let values = req.expression_attribute_values().unwrap();
                 req.condition_expression()
-                    == Some("#version = :expected AND #status IN (:allowed0, :allowed1)")
+                    == Some(
+                        "#version = :expected AND #customerId = :caller AND #status IN (:allowed0, :allowed1)",
+                    )
+                    && values[":caller"] == AttributeValue::S("c-1".into())
                     && values[":expected"] == AttributeValue::N("3".into())
                     && values[":next"] == AttributeValue::N("4".into())
                     && req.return_values_on_condition_check_failure()
@@ -363,7 +431,7 @@ mod tests {
                     .build()
             });
         let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
-        let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel");
+        let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel").by(&owner());
         let order = store
             .update_if_version(sample_order().order_id, 3, update)
             .await
@@ -377,7 +445,7 @@ mod tests {
         let rule = mock!(Client::update_item)
             .then_error(|| failed_with(Some(order_item(&sample_order()).unwrap())));
         let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
-        let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel");
+        let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel").by(&owner());
         let error = store
             .update_if_version(sample_order().order_id, 1, update)
             .await

@@ -172,7 +172,7 @@ async fn a_good_create_order_deployment_is_reported_succeeded() {
     let refused = proxy_answer(
         400,
         json!({"error": {"code": "ValidationFailed", "message": "the request has invalid fields",
-                         "details": [{"field": "customerId", "message": "is required"}]}}),
+                         "details": [{"field": "items", "message": "is required"}]}}),
     );
     let invoke = answering("orders-on-lambda-create-order", refused, &sent);
 

@@ -98,7 +98,7 @@ async fn create_order_refuses_an_empty_order_before_any_aws_call() {
 }
 
 #[tokio::test]
-async fn list_orders_refuses_a_list_without_a_customer_before_any_aws_call() {
+async fn list_orders_refuses_an_empty_page_before_any_aws_call() {
     let test = test_of("list-orders");
     let event = test.request();
     let store = store(&[]);
@@ -224,13 +224,14 @@ async fn record_audit_answers_an_empty_queue_batch_without_any_call() {
 #[test]
 fn the_api_smoke_requests_are_proxy_events_with_their_route() {
     let routes = [
-        ("get-order", "GET", "/orders/{orderId}", true, None),
+        ("get-order", "GET", "/orders/{orderId}", true, None, None),
         (
             "update-order",
             "PATCH",
             "/orders/{orderId}",
             true,
             Some("\"1\""),
+            None,
         ),
         (
             "cancel-order",
@@ -238,11 +239,12 @@ fn the_api_smoke_requests_are_proxy_events_with_their_route() {
             "/orders/{orderId}/cancel",
             true,
             Some("\"1\""),
+            None,
         ),
-        ("create-order", "POST", "/orders", false, None),
-        ("list-orders", "GET", "/orders", false, None),
+        ("create-order", "POST", "/orders", false, None, None),
+        ("list-orders", "GET", "/orders", false, None, Some("0")),
     ];
-    for (binary, method, resource, has_id, if_match) in routes {
+    for (binary, method, resource, has_id, if_match, limit) in routes {
         let event = test_of(binary).request();
         let request = lambda_http::request::from_str(&event.to_string())
             .unwrap_or_else(|error| panic!("{binary}: {error}"));
@@ -267,10 +269,17 @@ fn the_api_smoke_requests_are_proxy_events_with_their_route() {
             if_match,
             "{binary}"
         );
-        assert!(
-            lambda_http::RequestExt::query_string_parameters_ref(&request).is_none(),
-            "{binary}: no query string (list-orders must lack customerId)"
+        assert_eq!(
+            lambda_http::RequestExt::query_string_parameters_ref(&request)
+                .and_then(|query| query.first("limit")),
+            limit,
+            "{binary}"
         );
+        // The authorizer's part: every request has a caller, who owns no order.
+        let caller =
+            orders_shared::Caller::of(&request).unwrap_or_else(|error| panic!("{binary}: {error}"));
+        assert_eq!(caller.customer_id().as_str(), crate::SMOKE_CALLER);
+        assert!(!caller.is_support(), "{binary}");
     }
 }
 
