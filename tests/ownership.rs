@@ -131,7 +131,7 @@ async fn support_reads_any_order_and_lists_any_customers_but_changes_none() {
     assert_eq!(read.body["customerId"], "alice");
     assert_eq!(
         order_ids(&support.list(&[("customerId", "alice")]).await),
-        [id.clone()]
+        [id.as_str()]
     );
     assert!(
         order_ids(&support.list(&[]).await).is_empty(),
@@ -265,7 +265,7 @@ async fn a_request_without_claims_is_refused_and_never_served_as_anonymous() {
     );
     assert_eq!(
         order_ids(&stack.list(&[]).await),
-        [id.clone()],
+        [id.as_str()],
         "no order was created"
     );
 }

@@ -5,7 +5,7 @@
 //! own release-shaped binaries, each in its own process, as Lambda runs them:
 //!
 //! ```text
-//!  curl ──HTTP──> api_gateway (127.0.0.1:3000) ──REST proxy event──┐
+//!  curl ──HTTP (ID token, API key)──> api_gateway (127.0.0.1:3000) ──REST proxy event──┐
 //!                                                                  v
 //!  pollers (stream, SQS) ──batch events──────────────────> lambda_service (Runtime API)
 //!     ^                                                            │ one process per function,
@@ -24,6 +24,7 @@
 //! | [`api_gateway`]    | API Gateway: routes of the `Api` events, REST proxy events            |
 //! | [`pollers`]        | event source mappings: stream and queue pollers with partial batch responses |
 //! | [`xray`]           | the X-Ray daemon: receives segments, prints each trace as a tree      |
+//! | [`sign_in`]        | a customer signs up and in to the user pool: the ID token the API takes |
 //! | [`stack`]          | puts them together: `make dev` and `make demo` run a [`stack::Stack`] |
 //! | [`demo`]           | the exam scenarios, narrated, against a running stack (`make demo`)   |
 
@@ -33,6 +34,7 @@ pub mod lambda_service;
 pub mod moto;
 pub mod pollers;
 pub mod resources;
+pub mod sign_in;
 pub mod stack;
 pub mod template;
 pub mod xray;

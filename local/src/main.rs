@@ -1,9 +1,16 @@
-//! `orders-local`: the local stack in the foreground (`make dev`). Ctrl-C stops it.
+//! `orders-local`: the local stack in the foreground (`make dev`); Ctrl-C stops it.
+//!
+//! `orders-local token EMAIL [--group GROUP] [--password PASSWORD]` (`make token`) signs a
+//! customer up and in to the running stack's user pool and prints the ID token, for
+//! `curl -H "Authorization: $TOKEN"`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use orders_local::stack::{Stack, StackConfig};
+use orders_local::resources;
+use orders_local::sign_in::{self, LOCAL_PASSWORD, UserPool};
+use orders_local::stack::{Stack, StackConfig, sdk_config};
+use orders_local::template::Template;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,6 +22,31 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    match arguments.first().map(String::as_str) {
+        None => run(config).await,
+        Some("token") => match token(&config, &arguments[1..]).await {
+            Ok(token) => {
+                println!("{token}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(_) => {
+            eprintln!(
+                "usage: orders-local                  the local stack (make dev)\n       \
+                 orders-local token EMAIL [--group GROUP] [--password PASSWORD]\n                                        \
+                 an ID token of the running stack's user pool (make token)"
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: StackConfig) -> ExitCode {
     let stack = match Stack::start(config).await {
         Ok(stack) => stack,
         Err(error) => {
@@ -28,6 +60,53 @@ async fn main() -> ExitCode {
     stack.shutdown().await;
     println!("stopped");
     ExitCode::SUCCESS
+}
+
+/// Signs a customer in to the running stack's user pool; returns the ID token.
+async fn token(config: &StackConfig, arguments: &[String]) -> Result<String, String> {
+    let mut email = None;
+    let mut group = None;
+    let mut password = LOCAL_PASSWORD.to_owned();
+    let mut rest = arguments.iter();
+    while let Some(argument) = rest.next() {
+        match argument.as_str() {
+            "--group" => group = rest.next().cloned(),
+            "--password" => password = rest.next().cloned().unwrap_or_default(),
+            other if email.is_none() && !other.starts_with('-') => email = Some(other.to_owned()),
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    let email = email.ok_or("which customer? orders-local token EMAIL")?;
+    let endpoint = config
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", config.moto_port));
+    let template = Template::load(&config.workspace.join("template.yaml"))
+        .map_err(|error| format!("template.yaml: {error}"))?;
+    let aws = sdk_config(&endpoint, &config.region).await;
+    // Deploying again onto the running stack's moto finds every resource it created, by name.
+    let deployed = resources::deploy(&template, &aws, &config.stack_name)
+        .await
+        .map_err(|error| format!("{error} (is the local stack running? make dev)"))?;
+    let pool = UserPool::of(&deployed).ok_or("the template has no user pool client")?;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws);
+    let tokens = sign_in::sign_in(&cognito, &pool, &email, &password, group.as_deref())
+        .await
+        .map_err(|error| error.to_string())?;
+    let lifetime = template
+        .user_pool_clients()
+        .first()
+        .map_or(60, |client| client.id_token_validity.as_secs() / 60);
+    eprintln!(
+        "{email} is signed in to user pool {} (password {password}{}); the API takes the ID token \
+         for {lifetime} minutes (the app client's IdTokenValidity).\nAPI key: {}",
+        pool.pool_id,
+        group
+            .map(|group| format!(", group {group}"))
+            .unwrap_or_default(),
+        sign_in::api_key(&deployed).unwrap_or("<none>"),
+    );
+    Ok(tokens.id_token)
 }
 
 /// The repository: the current directory if it holds template.yaml, else where this crate was

@@ -8,8 +8,9 @@
 //! 4. Lambda: each function's binary, with *only* the environment the template gives it plus the
 //!    emulator's endpoint and credentials ([`crate::lambda_service`]), so a variable missing from
 //!    the template fails here as it would on AWS;
-//! 5. API Gateway for the `Api` events ([`crate::api_gateway`]), and the event source mappings of
-//!    the `DynamoDB` and `SQS` events ([`crate::pollers`]), each polling in its own task.
+//! 5. API Gateway for the `Api` events, with the API's authorizers, API key and gateway responses
+//!    ([`crate::api_gateway`]), and the event source mappings of the `DynamoDB` and `SQS` events
+//!    ([`crate::pollers`]), each polling in its own task.
 //!
 //! Stopping it (Ctrl-C) stops the pollers between batches (a batch in flight finishes; messages
 //! not yet received stay queued), then the API, the functions, the daemon and moto.
@@ -25,12 +26,13 @@ use aws_lambda_events::streams::DynamoDbEventResponse;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::api_gateway::{ApiGateway, Route};
+use crate::api_gateway::{self, ApiGateway};
 use crate::lambda_service::{FunctionProcess, LambdaService, LogOutput};
 use crate::moto::{Moto, MotoError};
 use crate::pollers;
 use crate::pollers::{QueuePoller, StreamPoller};
 use crate::resources::{self, Deployed};
+use crate::sign_in::{self, SignInError, Tokens, UserPool};
 use crate::template::{EventSpec, FunctionSpec, Template};
 use crate::xray::XrayDaemon;
 
@@ -213,25 +215,19 @@ impl Stack {
                 .await;
         }
 
-        // 5. API Gateway and the event source mappings.
-        let routes = routes(&functions);
-        let stage = template
-            .parameter_default("StageName")
-            .unwrap_or_else(|| "dev".into());
-        let api = ApiGateway::serve(
-            config.api,
-            routes,
-            stage,
-            lambda.clone(),
-            Some(xray.address()),
-        )
-        .await
-        .map_err(|source| StackError::Listen {
-            service: "API Gateway",
-            address: config.api,
-            variable: "ORDERS_LOCAL_API",
-            source,
-        })?;
+        // 5. API Gateway (its authorizers fetch the user pools' keys from moto) and the event
+        //    source mappings.
+        let settings = api_gateway::deployment::deploy(&deployed, &functions, &endpoint)
+            .await
+            .map_err(|error| StackError::Resources(error.to_string()))?;
+        let api = ApiGateway::serve(config.api, settings, lambda.clone(), Some(xray.address()))
+            .await
+            .map_err(|source| StackError::Listen {
+                service: "API Gateway",
+                address: config.api,
+                variable: "ORDERS_LOCAL_API",
+                source,
+            })?;
         let (stop, stopped) = watch::channel(false);
         let mut stack = Self {
             config,
@@ -279,6 +275,31 @@ impl Stack {
         &self.lambda
     }
 
+    /// The user pool customers sign in to.
+    pub fn user_pool(&self) -> Option<UserPool> {
+        UserPool::of(&self.deployed)
+    }
+
+    /// The API key clients send (`x-api-key`).
+    pub fn api_key(&self) -> Option<&str> {
+        sign_in::api_key(&self.deployed)
+    }
+
+    /// Signs `email` up and in to the stack's user pool (see [`sign_in::sign_in`]).
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        group: Option<&str>,
+    ) -> Result<Tokens, SignInError> {
+        let pool = self.user_pool().ok_or_else(|| SignInError {
+            step: "finding the user pool",
+            cause: "the template has no AWS::Cognito::UserPoolClient".into(),
+        })?;
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&self.aws);
+        sign_in::sign_in(&cognito, &pool, email, password, group).await
+    }
+
     /// What started, where, and how to look inside.
     pub fn banner(&self) -> String {
         let mut out = String::new();
@@ -296,7 +317,7 @@ impl Stack {
         out.push_str("Resources:\n");
         for resource in self.deployed.resources() {
             out.push_str(&format!(
-                "  {:<28} {:<24} {}\n",
+                "  {:<28} {:<30} {}\n",
                 resource.logical_id, resource.resource_type, resource.physical_id
             ));
         }
@@ -310,17 +331,42 @@ impl Stack {
             ));
         }
         let table = self.deployed.table_name("OrdersTable").unwrap_or("<table>");
-        out.push_str(&format!(
-            "\nTry:\n  curl -s -X POST {}/orders -H 'content-type: application/json' -d \
-             '{{\"customerId\":\"c-1\",\"items\":[{{\"sku\":\"BOOK-1\",\"quantity\":1,\"unitPriceCents\":1250}}],\
-             \"payment\":{{\"cardNumber\":\"4111 1111 1111 1111\",\"expiry\":\"12/35\"}}}}'\n",
-            self.api_url()
-        ));
+        let aws = format!(
+            "aws --endpoint-url {} --region {}",
+            self.endpoint, self.config.region
+        );
+        if let Some(pool) = self.user_pool() {
+            let key = self.api_key().unwrap_or("<none>");
+            out.push_str(&format!(
+                "\nIdentity (API Gateway checks both before any function runs):\n  \
+                 user pool   {}\n  app client  {}\n  API key     {key}   (x-api-key: meters the app, names no user)\n",
+                pool.pool_id, pool.client_id
+            ));
+            out.push_str(&format!(
+                "Sign up and get an ID token in one step: TOKEN=$(make -s token EMAIL=ada@example.com)\n\
+                 (GROUP=support for a support user), or with the AWS CLI:\n  \
+                 {aws} cognito-idp sign-up --client-id {client} --username ada@example.com --password {password}\n  \
+                 {aws} cognito-idp admin-confirm-sign-up --user-pool-id {pool} --username ada@example.com\n  \
+                 TOKEN=$({aws} cognito-idp initiate-auth --client-id {client} --auth-flow USER_PASSWORD_AUTH \\\n    \
+                 --auth-parameters USERNAME=ada@example.com,PASSWORD={password} --query AuthenticationResult.IdToken --output text)\n",
+                client = pool.client_id,
+                pool = pool.pool_id,
+                password = sign_in::LOCAL_PASSWORD,
+            ));
+            out.push_str(&format!(
+                "\nTry:\n  curl -s -X POST {}/orders -H \"Authorization: $TOKEN\" -H 'x-api-key: {key}' \\\n    \
+                 -H 'content-type: application/json' -d '{{\"items\":[{{\"sku\":\"BOOK-1\",\"quantity\":1,\"unitPriceCents\":1250}}],\
+                 \"payment\":{{\"cardNumber\":\"4111 1111 1111 1111\",\"expiry\":\"12/35\"}}}}'\n  \
+                 curl -s {}/orders -H \"Authorization: $TOKEN\" -H 'x-api-key: {key}'\n",
+                self.api_url(),
+                self.api_url()
+            ));
+        }
         out.push_str(&format!(
             "Look inside (test credentials: AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing):\n  \
-             aws --endpoint-url {} --region {} dynamodb scan --table-name {table}\n  \
-             aws --endpoint-url {} --region {} sqs list-queues\n",
-            self.endpoint, self.config.region, self.endpoint, self.config.region
+             {aws} dynamodb scan --table-name {table}\n  \
+             {aws} sqs list-queues\n  \
+             {aws} apigateway get-api-keys --include-values\n",
         ));
         out.push_str("Ctrl-C stops everything.\n");
         out
@@ -451,23 +497,6 @@ fn function_environment(
         environment.insert(name.into(), value.into());
     }
     Ok(environment)
-}
-
-/// The API routes of every function's `Api` events.
-fn routes(functions: &[FunctionSpec]) -> Vec<Route> {
-    functions
-        .iter()
-        .flat_map(|function| {
-            function.events.iter().filter_map(|event| match event {
-                EventSpec::Api { path, method, .. } => Some(Route {
-                    method: method.clone(),
-                    path: path.clone(),
-                    function: function.logical_id.clone(),
-                }),
-                _ => None,
-            })
-        })
-        .collect()
 }
 
 fn describe_event(event: &EventSpec) -> String {

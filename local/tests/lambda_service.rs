@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use orders_local::api_gateway::{ApiGateway, Route};
+mod support;
+
+use orders_local::api_gateway::{Access, ApiGateway, ApiSettings, Route};
 use orders_local::lambda_service::{
     FunctionProcess, InvokeError, LambdaService, LogOutput, TraceHeader,
 };
@@ -675,11 +677,11 @@ async fn api_gateway_answers_failed_invocations_and_oversized_requests_as_aws_do
         method: "ANY".to_owned(),
         path: "/echo".to_owned(),
         function: "EchoFunction".to_owned(),
+        access: Access::default(),
     }];
     let api = ApiGateway::serve(
         ANY_PORT.parse().unwrap(),
-        routes,
-        "dev".to_owned(),
+        ApiSettings::open("OrdersApi", "dev", routes),
         lambda.clone(),
         None,
     )
@@ -738,7 +740,7 @@ async fn api_gateway_answers_failed_invocations_and_oversized_requests_as_aws_do
 }
 
 #[tokio::test]
-async fn api_gateway_routes_to_get_order_and_answers_403_without_a_route() {
+async fn api_gateway_checks_the_token_routes_to_get_order_and_answers_403_without_a_route() {
     let mut daemon = FakeDaemon::start().await;
     let daemon_address = daemon.address();
     let lambda = start_lambda(Some(daemon_address)).await;
@@ -750,23 +752,55 @@ async fn api_gateway_routes_to_get_order_and_answers_403_without_a_route() {
             Duration::from_secs(30),
         ))
         .await;
-    let routes = vec![Route {
-        method: "GET".to_owned(),
-        path: "/orders/{orderId}".to_owned(),
-        function: "GetOrderFunction".to_owned(),
-    }];
+    let routes = vec![
+        Route {
+            method: "GET".to_owned(),
+            path: "/orders/{orderId}".to_owned(),
+            function: "GetOrderFunction".to_owned(),
+            access: Access {
+                authorizer: Some(support::tokens::test_authorizer()),
+                api_key_required: false,
+            },
+        },
+        // The same function on a method that lost its authorizer (a misconfiguration).
+        Route {
+            method: "GET".to_owned(),
+            path: "/open/{orderId}".to_owned(),
+            function: "GetOrderFunction".to_owned(),
+            access: Access::default(),
+        },
+    ];
     let api = ApiGateway::serve(
         ANY_PORT.parse().unwrap(),
-        routes,
-        "dev".to_owned(),
+        ApiSettings::open("OrdersApi", "dev", routes),
         lambda.clone(),
         Some(daemon_address),
     )
     .await
     .unwrap();
 
+    // No token: API Gateway's 401, and the function never runs.
+    let (status, _, body) = http_get(api.address(), "/orders/not-a-uuid").await;
+    assert_eq!(
+        (status, as_json(&body)),
+        (401, json!({"message": "Unauthorized"}))
+    );
+    // No authorizer on the method: the function itself refuses a request without claims.
+    let (status, _, body) = http_get(api.address(), "/open/not-a-uuid").await;
+    assert_eq!(status, 401);
+    assert_eq!(as_json(&body)["error"]["code"], "Unauthorized");
+
     // get-order refuses an id that is not a UUID before any AWS call: its own 404.
-    let (status, headers, body) = http_get(api.address(), "/orders/not-a-uuid").await;
+    let token = support::tokens::id_token("c-1");
+    let authorization = [("Authorization", token.as_str())];
+    let (status, headers, body) = http(
+        api.address(),
+        "GET",
+        "/orders/not-a-uuid",
+        &authorization,
+        b"",
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(as_json(&body)["error"]["code"], "OrderNotFound");
     assert!(headers.contains_key("x-amzn-requestid"));
@@ -774,9 +808,12 @@ async fn api_gateway_routes_to_get_order_and_answers_403_without_a_route() {
     assert!(trace.starts_with("Root=1-"), "{trace}");
 
     // The query string reaches the function: an invalid `consistent` is its 400.
-    let (status, _, body) = http_get(
+    let (status, _, body) = http(
         api.address(),
+        "GET",
         "/orders/0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e?consistent=maybe",
+        &authorization,
+        b"",
     )
     .await;
     assert_eq!(status, 400);

@@ -20,6 +20,11 @@
 //! | `AWS::KMS::Key`             | the key id        | `Arn`                   |
 //! | `AWS::KMS::Alias`           | the alias name    |                         |
 //! | `AWS::Serverless::Function` | the function name | `Arn`                   |
+//! | `AWS::Cognito::UserPool`    | the pool id       | `Arn`, `ProviderName`, `ProviderURL`, `UserPoolId` |
+//! | `AWS::Cognito::UserPoolClient` | the client id  | `ClientId`              |
+//! | `AWS::Cognito::UserPoolGroup` | the group name  |                         |
+//! | `AWS::Serverless::Api`      | the REST API id   | `RootResourceId`        |
+//! | its `<Api>ApiKey`, `<Api>UsagePlan` | the key's, the plan's id | `APIKeyId` (the key) |
 //!
 //! plus parameters (at their defaults) and the pseudo parameters `AWS::StackName`,
 //! `AWS::Region`, `AWS::AccountId` (moto's [`ACCOUNT_ID`]), `AWS::Partition` (`aws`) and
@@ -27,15 +32,20 @@
 //!
 //! [`deploy`] creates, in dependency order: KMS keys, then their aliases; tables (keys, indexes,
 //! stream, then TTL); queues, dead-letter queues before the queues that redrive to them; topics;
-//! subscriptions. Functions are not created here (the Lambda service runs them), but their names
-//! are fixed here, so that `!Ref SomeFunction` resolves. Each step looks for what exists first,
-//! so deploying twice onto the same moto returns the same physical ids.
+//! subscriptions; Cognito user pools, their app clients and groups (`cognito.rs`); the REST API
+//! with its API key and usage plan (`api.rs`). Functions are not created here (the Lambda service
+//! runs them), but their names are fixed here, so that `!Ref SomeFunction` resolves. Each step
+//! looks for what exists first, so deploying twice onto the same moto returns the same physical
+//! ids.
 //!
 //! Not created, because moto neither needs nor enforces them: queue policies and IAM (moto does
 //! not check permissions), the table's encryption at rest, point-in-time recovery and deletion
 //! protection, key policies and rotation, SQS managed encryption, CloudWatch alarms, the X-Ray
-//! sampling rule, and the API (played by [`crate::api_gateway`]). Tables are always on-demand
-//! (`PAY_PER_REQUEST`): there is no capacity to size locally.
+//! sampling rule, and the API's methods and stage (played by [`crate::api_gateway`]). Tables are
+//! always on-demand (`PAY_PER_REQUEST`): there is no capacity to size locally.
+
+mod api;
+mod cognito;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -66,6 +76,10 @@ const CREATED_TYPES: &[&str] = &[
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
     "AWS::Serverless::Function",
+    "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolClient",
+    "AWS::Cognito::UserPoolGroup",
+    "AWS::Serverless::Api",
 ];
 
 /// The stack once deployed: the physical resource behind each logical id.
@@ -119,6 +133,31 @@ enum Physical {
         name: String,
         arn: String,
     },
+    UserPool {
+        id: String,
+        arn: String,
+        /// `cognito-idp.<region>.amazonaws.com/<id>`: the tokens' issuer without `https://`.
+        provider_name: String,
+        provider_url: String,
+    },
+    UserPoolClient {
+        id: String,
+    },
+    UserPoolGroup {
+        name: String,
+    },
+    RestApi {
+        id: String,
+        root_resource_id: String,
+    },
+    ApiKey {
+        id: String,
+        /// What clients send in `x-api-key`.
+        value: String,
+    },
+    UsagePlan {
+        id: String,
+    },
 }
 
 impl Physical {
@@ -131,6 +170,12 @@ impl Physical {
             Physical::Topic { .. } => "AWS::SNS::Topic",
             Physical::Subscription { .. } => "AWS::SNS::Subscription",
             Physical::Function { .. } => "AWS::Serverless::Function",
+            Physical::UserPool { .. } => "AWS::Cognito::UserPool",
+            Physical::UserPoolClient { .. } => "AWS::Cognito::UserPoolClient",
+            Physical::UserPoolGroup { .. } => "AWS::Cognito::UserPoolGroup",
+            Physical::RestApi { .. } => "AWS::Serverless::Api",
+            Physical::ApiKey { .. } => "AWS::ApiGateway::ApiKey",
+            Physical::UsagePlan { .. } => "AWS::ApiGateway::UsagePlan",
         }
     }
 
@@ -144,6 +189,12 @@ impl Physical {
             Physical::Topic { arn, .. } => arn,
             Physical::Subscription { arn } => arn,
             Physical::Function { name, .. } => name,
+            Physical::UserPool { id, .. } => id,
+            Physical::UserPoolClient { id } => id,
+            Physical::UserPoolGroup { name } => name,
+            Physical::RestApi { id, .. } => id,
+            Physical::ApiKey { id, .. } => id,
+            Physical::UsagePlan { id } => id,
         }
     }
 
@@ -157,6 +208,18 @@ impl Physical {
             (Physical::Queue { name, .. }, "QueueName") => Some(name),
             (Physical::Topic { name, .. }, "TopicName") => Some(name),
             (Physical::Function { arn, .. }, "Arn") => Some(arn),
+            (Physical::UserPool { arn, .. }, "Arn") => Some(arn),
+            (Physical::UserPool { provider_name, .. }, "ProviderName") => Some(provider_name),
+            (Physical::UserPool { provider_url, .. }, "ProviderURL") => Some(provider_url),
+            (Physical::UserPool { id, .. }, "UserPoolId") => Some(id),
+            (Physical::UserPoolClient { id }, "ClientId") => Some(id),
+            (
+                Physical::RestApi {
+                    root_resource_id, ..
+                },
+                "RootResourceId",
+            ) => Some(root_resource_id),
+            (Physical::ApiKey { id, .. }, "APIKeyId") => Some(id),
             _ => None,
         }
     }
@@ -284,6 +347,11 @@ pub async fn deploy(
     }
     deploy_subscriptions(&sns, &mut deployed).await?;
 
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(aws);
+    cognito::deploy_user_pools(&cognito, &mut deployed).await?;
+    let apigateway = aws_sdk_apigateway::Client::new(aws);
+    api::deploy_apis(&apigateway, &mut deployed).await?;
+
     for function in template.functions() {
         let name = deployed.physical_name(&function.logical_id);
         let arn = format!(
@@ -364,6 +432,47 @@ impl Deployed {
         }
     }
 
+    /// A user pool's id.
+    pub fn user_pool_id(&self, logical_id: &str) -> Option<&str> {
+        match self.physical(logical_id)? {
+            Physical::UserPool { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// An app client's id.
+    pub fn user_pool_client_id(&self, logical_id: &str) -> Option<&str> {
+        match self.physical(logical_id)? {
+            Physical::UserPoolClient { id } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The key an API's clients send (`x-api-key`): the value of SAM's `<Api>ApiKey`, if the
+    /// API requires one.
+    pub fn api_key_value(&self, api_logical_id: &str) -> Option<&str> {
+        match self.physical(&format!("{api_logical_id}ApiKey"))? {
+            Physical::ApiKey { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The id of that key.
+    pub fn api_key_id(&self, api_logical_id: &str) -> Option<&str> {
+        match self.physical(&format!("{api_logical_id}ApiKey"))? {
+            Physical::ApiKey { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The id of a REST API (its `requestContext.apiId`).
+    pub fn rest_api_id(&self, logical_id: &str) -> Option<&str> {
+        match self.physical(logical_id)? {
+            Physical::RestApi { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
     /// The name the local stack gives the function (`<stack>-<LogicalId>`), as `!Ref` does.
     pub fn function_name(&self, logical_id: &str) -> Option<&str> {
         match self.physical(logical_id)? {
@@ -386,6 +495,11 @@ impl Deployed {
 
     pub fn stack_name(&self) -> &str {
         &self.stack_name
+    }
+
+    /// The template this stack was deployed from.
+    pub fn template(&self) -> &Template {
+        &self.template
     }
 
     pub fn region(&self) -> &str {
@@ -1008,7 +1122,7 @@ Resources:
       KeySchema: [{AttributeName: pk, KeyType: HASH}]
   Queue: {Type: AWS::SQS::Queue}
   Topic: {Type: AWS::SNS::Topic}
-  Api: {Type: AWS::Serverless::Api}
+  Alarm: {Type: AWS::CloudWatch::Alarm}
   Fn:
     Type: AWS::Serverless::Function
     Metadata: {BuildProperties: {Binary: fn}}
@@ -1188,10 +1302,10 @@ Resources:
     #[test]
     fn references_to_resources_not_created_say_why() {
         assert_eq!(
-            resolve(Expr::Ref("Api".into())),
+            resolve(Expr::Ref("Alarm".into())),
             Err(ResolveError::NotCreatedLocally {
-                logical_id: "Api".into(),
-                resource_type: "AWS::Serverless::Api".into()
+                logical_id: "Alarm".into(),
+                resource_type: "AWS::CloudWatch::Alarm".into()
             })
         );
         assert_eq!(
@@ -1226,11 +1340,11 @@ Resources:
         let mut function = deployed.template.functions()[0].clone();
         function
             .environment
-            .insert("API".into(), Expr::Ref("Api".into()));
+            .insert("ALARM".into(), Expr::Ref("Alarm".into()));
         let error = deployed.environment(&function).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "environment variable API: Api is an AWS::Serverless::Api, which the local stack does not create"
+            "environment variable ALARM: Alarm is an AWS::CloudWatch::Alarm, which the local stack does not create"
         );
     }
 

@@ -28,15 +28,25 @@
 //! replaced by the function's own value.
 //!
 //! Only what the local stack creates or runs is modelled: tables, KMS keys and aliases, topics,
-//! queues, subscriptions and functions. Other resource types (the API, queue policies, alarms, the
+//! queues, subscriptions, functions, the REST API's access control and answers (`api.rs`) and the
+//! Cognito user pool behind it (`identity.rs`). Other resource types (queue policies, alarms, the
 //! sampling rule) are not read, only remembered by type (see [`Template::resource_type`]), and
 //! properties that make no difference locally (encryption at rest, IAM policies) are ignored. A
 //! modelled property the local stack cannot honour is an error that names the resource.
+
+mod api;
+mod identity;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
+
+pub use api::{
+    ApiAuthSpec, ApiSpec, CognitoAuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteAuth,
+    UsagePlanSpec,
+};
+pub use identity::{PasswordPolicySpec, UserPoolClientSpec, UserPoolGroupSpec, UserPoolSpec};
 
 /// A property value: a literal or an intrinsic function, evaluated by
 /// [`Deployed::resolve`](crate::resources::Deployed::resolve).
@@ -79,6 +89,10 @@ pub struct Template {
     queues: Vec<QueueSpec>,
     subscriptions: Vec<SubscriptionSpec>,
     functions: Vec<FunctionSpec>,
+    apis: Vec<ApiSpec>,
+    user_pools: Vec<UserPoolSpec>,
+    user_pool_clients: Vec<UserPoolClientSpec>,
+    user_pool_groups: Vec<UserPoolGroupSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +221,10 @@ pub enum EventSpec {
         path: String,
         /// Upper case: `GET`, `POST`, ...
         method: String,
+        /// The logical id of its `AWS::Serverless::Api` (`RestApiId`); `None`: SAM's implicit API.
+        rest_api: Option<String>,
+        /// The route's own `Auth`, over the API's defaults.
+        auth: RouteAuth,
     },
     /// An event source mapping on a queue.
     Sqs {
@@ -321,6 +339,7 @@ impl Template {
             .and_then(Value::as_mapping)
             .ok_or(TemplateError::MissingSection("Resources"))?;
         let function_globals = document.get("Globals").and_then(|g| g.get("Function"));
+        let api_globals = document.get("Globals").and_then(|g| g.get("Api"));
 
         // First every resource's type: references between resources are checked against them.
         // A resource whose `Condition` does not hold is not part of the stack at all.
@@ -356,6 +375,10 @@ impl Template {
             queues: Vec::new(),
             subscriptions: Vec::new(),
             functions: Vec::new(),
+            apis: Vec::new(),
+            user_pools: Vec::new(),
+            user_pool_clients: Vec::new(),
+            user_pool_groups: Vec::new(),
         };
         for (logical_id, resource) in resources {
             let logical_id = logical_id.as_str().unwrap_or_default();
@@ -381,6 +404,23 @@ impl Template {
                         .functions
                         .push(read_function(&definition, function_globals, types)?)
                 }
+                api::SERVERLESS_API => {
+                    let merged = with_globals(&definition, api_globals);
+                    let properties = Node {
+                        value: &merged,
+                        ..definition.child("Properties")
+                    };
+                    template.apis.push(api::read_api(&properties, types)?)
+                }
+                identity::USER_POOL => template
+                    .user_pools
+                    .push(identity::read_user_pool(&properties)?),
+                "AWS::Cognito::UserPoolClient" => template
+                    .user_pool_clients
+                    .push(identity::read_user_pool_client(&properties, types)?),
+                "AWS::Cognito::UserPoolGroup" => template
+                    .user_pool_groups
+                    .push(identity::read_user_pool_group(&properties, types)?),
                 _ => {} // not part of the local stack
             }
         }
@@ -413,6 +453,22 @@ impl Template {
 
     pub fn functions(&self) -> Vec<FunctionSpec> {
         self.functions.clone()
+    }
+
+    pub fn apis(&self) -> Vec<ApiSpec> {
+        self.apis.clone()
+    }
+
+    pub fn user_pools(&self) -> Vec<UserPoolSpec> {
+        self.user_pools.clone()
+    }
+
+    pub fn user_pool_clients(&self) -> Vec<UserPoolClientSpec> {
+        self.user_pool_clients.clone()
+    }
+
+    pub fn user_pool_groups(&self) -> Vec<UserPoolGroupSpec> {
+        self.user_pool_groups.clone()
     }
 
     /// Whether the condition holds with every parameter at its default; `false` for a condition
@@ -757,11 +813,7 @@ fn read_function(
         .required("BuildProperties")?
         .required("Binary")?
         .text()?;
-    let own = definition.value.get("Properties").unwrap_or(&Value::Null);
-    let merged = match globals {
-        Some(globals) => merge_globals(globals, own),
-        None => own.clone(),
-    };
+    let merged = with_globals(definition, globals);
     let properties = Node {
         value: &merged,
         ..definition.child("Properties")
@@ -805,6 +857,15 @@ fn read_function(
     })
 }
 
+/// A resource's `Properties` with the template's `Globals` for its type merged in.
+fn with_globals(definition: &Node, globals: Option<&Value>) -> Value {
+    let own = definition.value.get("Properties").unwrap_or(&Value::Null);
+    match globals {
+        Some(globals) => merge_globals(globals, own),
+        None => own.clone(),
+    }
+}
+
 /// One event of a function; `None` for an event type the local stack does not run.
 fn read_event(
     name: String,
@@ -817,6 +878,10 @@ fn read_event(
             name,
             path: properties.required("Path")?.text()?,
             method: properties.required("Method")?.text()?.to_uppercase(),
+            rest_api: properties.optional("RestApiId", |api| {
+                api.reference_to(api::SERVERLESS_API, types)
+            })?,
+            auth: api::read_route_auth(&properties)?,
         },
         "SQS" => EventSpec::Sqs {
             name,

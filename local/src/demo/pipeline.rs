@@ -1,0 +1,265 @@
+//! The steps of the event pipeline: the fan-out, fulfillment, a poison message, the trace.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use reqwest::Method;
+use serde_json::json;
+
+use super::{Demo, Outcome, expect, indent};
+use crate::xray::render_tree;
+
+impl Demo<'_> {
+    pub(super) async fn fan_out(&mut self) -> Outcome {
+        let id = self.order_id()?.to_owned();
+        // Wait until the audit trail has the confirmation: the whole pipeline has run.
+        let types = self
+            .wait_for(Duration::from_secs(60), || async {
+                let types = self.audit_types(&id).await?;
+                Ok(types
+                    .contains(&"OrderConfirmed".to_owned())
+                    .then_some(types))
+            })
+            .await?;
+        let mut out = format!("  audit trail of {id}: {types:?}\n");
+        let fulfillment = self.record_event_types("FulfillOrderFunction", &id);
+        let audit = self.record_event_types("RecordAuditFunction", &id);
+        let _ = writeln!(
+            out,
+            "  X-Ray records of fulfill-order for this order: {fulfillment:?}"
+        );
+        let _ = writeln!(
+            out,
+            "  X-Ray records of record-audit for this order:  {audit:?}"
+        );
+        expect(
+            fulfillment.iter().all(|t| t == "OrderPlaced") && !fulfillment.is_empty(),
+            || format!("fulfillment should see only OrderPlaced, saw {fulfillment:?}"),
+        )?;
+        for expected in ["OrderPlaced", "OrderUpdated", "OrderConfirmed"] {
+            expect(types.iter().any(|t| t == expected), || {
+                format!("the audit trail lacks {expected}: {types:?}")
+            })?;
+        }
+        let _ = writeln!(
+            out,
+            "  proves: every change became one event on the topic; the fulfillment subscription's filter policy passed only OrderPlaced, the audit queue got every event"
+        );
+        Ok(out)
+    }
+
+    pub(super) async fn confirmed(&mut self) -> Outcome {
+        let id = self.order_id()?.to_owned();
+        let answer = self
+            .call(
+                Method::GET,
+                &format!("/orders/{id}?consistent=true"),
+                &[],
+                None,
+            )
+            .await?;
+        let out = format!(
+            "  GET /orders/{id}?consistent=true\n  -> {} ETag {} status {} version {}\n",
+            answer.status,
+            answer.etag.as_deref().unwrap_or("-"),
+            answer.body["status"],
+            answer.body["version"]
+        );
+        expect(answer.body["status"] == "CONFIRMED", || {
+            format!("expected CONFIRMED, got {}", answer.body["status"])
+        })?;
+        Ok(
+            out + "  proves: fulfill-order opened the card (the only function allowed kms:Decrypt), checked it, and moved PLACED -> CONFIRMED with a write conditional on version and status\n"
+        )
+    }
+
+    pub(super) async fn poison(&mut self) -> Outcome {
+        let id = self.order_id()?.to_owned();
+        let deployed = self.stack.deployed();
+        let queue = deployed
+            .queue_url("AuditQueue")
+            .ok_or("no AuditQueue")?
+            .to_owned();
+        let dlq = deployed
+            .queue_url("AuditDeadLetterQueue")
+            .ok_or("no AuditDeadLetterQueue")?
+            .to_owned();
+        let order = self
+            .call(
+                Method::GET,
+                &format!("/orders/{id}?consistent=true"),
+                &[],
+                None,
+            )
+            .await?
+            .body;
+        let good = |n: u32| {
+            json!({"eventId": format!("demo-batch-mate-{n}"), "eventType": "OrderUpdated", "orderId": id,
+                   "version": order["version"], "occurredAt": order["updatedAt"], "order": order})
+            .to_string()
+        };
+        let sqs = aws_sdk_sqs::Client::new(self.stack.aws());
+        let mut sent = Vec::new();
+        for (n, body) in [
+            (1, good(1)),
+            (0, "{\"not\": \"an event\"}".to_owned()),
+            (2, good(2)),
+        ] {
+            let id = sqs
+                .send_message()
+                .queue_url(&queue)
+                .message_body(body)
+                .send()
+                .await
+                .map_err(|error| format!("SendMessage: {error:?}"))?
+                .message_id
+                .unwrap_or_default();
+            sent.push((n, id));
+        }
+        let poison = sent
+            .iter()
+            .find(|(n, _)| *n == 0)
+            .map(|(_, id)| id.clone())
+            .unwrap_or_default();
+        let mut out =
+            format!("  3 messages to the audit queue: 2 events and 1 poison message ({poison})\n");
+        let mates = self
+            .wait_for(Duration::from_secs(30), || async {
+                let types = self.audit_event_ids(&id).await?;
+                let mates: Vec<String> = types
+                    .into_iter()
+                    .filter(|e| e.starts_with("demo-batch-mate"))
+                    .collect();
+                Ok((mates.len() == 2).then_some(mates))
+            })
+            .await?;
+        let _ = writeln!(out, "  -> the batch-mates were recorded: {mates:?}");
+        let dead = self
+            .wait_for(Duration::from_secs(60), || async {
+                let messages = sqs
+                    .receive_message()
+                    .queue_url(&dlq)
+                    .max_number_of_messages(10)
+                    .send()
+                    .await
+                    .map_err(|error| format!("ReceiveMessage: {error:?}"))?
+                    .messages
+                    .unwrap_or_default();
+                Ok(messages
+                    .iter()
+                    .find(|m| m.message_id() == Some(poison.as_str()))
+                    .map(|m| m.message_id().unwrap_or_default().to_owned()))
+            })
+            .await?;
+        let _ = writeln!(
+            out,
+            "  -> after 5 receives the poison message is in the DLQ: {dead}"
+        );
+        let _ = writeln!(
+            out,
+            "  proves: record-audit reported only the poison message in batchItemFailures; its batch-mates were deleted, the poison came back until maxReceiveCount and SQS moved it, same id, to the dead-letter queue (the demo shortens the 60 s visibility timeout to seconds)"
+        );
+        Ok(out)
+    }
+
+    pub(super) async fn trace(&mut self) -> Outcome {
+        let (_, trace_id) = self.order.clone().ok_or("no order was created in step 1")?;
+        let documents = self.stack.xray().documents(&trace_id);
+        expect(!documents.is_empty(), || {
+            format!("no X-Ray documents for trace {trace_id}")
+        })?;
+        let names: Vec<&str> = documents
+            .iter()
+            .filter_map(|d| d["name"].as_str())
+            .collect();
+        for expected in ["KMS", "DynamoDB"] {
+            expect(names.contains(&expected), || {
+                format!("the trace lacks a {expected} subsegment: {names:?}")
+            })?;
+        }
+        let tree = render_tree(&documents);
+        Ok(format!(
+            "{}\n  proves: API Gateway started the trace; Lambda's segment, the invocation's subsegment (annotated with the orderId) and one subsegment per AWS call nest under it\n",
+            indent(&tree)
+        ))
+    }
+
+    /// The event types of the order's audit trail, in version order.
+    async fn audit_types(&self, id: &str) -> Result<Vec<String>, String> {
+        Ok(self
+            .audit_items(id)
+            .await?
+            .iter()
+            .filter_map(|item| item.get("eventType")?.as_s().ok().cloned())
+            .collect())
+    }
+
+    async fn audit_event_ids(&self, id: &str) -> Result<Vec<String>, String> {
+        Ok(self
+            .audit_items(id)
+            .await?
+            .iter()
+            .filter_map(|item| item.get("eventId")?.as_s().ok().cloned())
+            .collect())
+    }
+
+    async fn audit_items(&self, id: &str) -> Result<Vec<HashMap<String, AttributeValue>>, String> {
+        let table = self
+            .stack
+            .deployed()
+            .table_name("OrdersTable")
+            .ok_or("no OrdersTable")?;
+        let mut items = aws_sdk_dynamodb::Client::new(self.stack.aws())
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :event)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{id}")))
+            .expression_attribute_values(":event", AttributeValue::S("EVENT#".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| format!("Query: {error:?}"))?
+            .items
+            .unwrap_or_default();
+        let version = |item: &HashMap<String, AttributeValue>| {
+            item.get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        items.sort_by_key(version);
+        Ok(items)
+    }
+
+    /// The `eventType` annotations of the record subsegments of `function` (a logical id) for
+    /// the order.
+    fn record_event_types(&self, function: &str, id: &str) -> Vec<String> {
+        let Some(function) = self.stack.deployed().function_name(function) else {
+            return Vec::new();
+        };
+        let xray = self.stack.xray();
+        let mut types = Vec::new();
+        for trace_id in xray.trace_ids() {
+            let documents = xray.documents(&trace_id);
+            let invocations: Vec<&str> = documents
+                .iter()
+                .filter(|d| d["name"] == function)
+                .filter_map(|d| d["id"].as_str())
+                .collect();
+            for record in documents.iter().filter(|d| d["name"] == "record") {
+                let annotations = &record["annotations"];
+                if annotations["orderId"] == id
+                    && record["parent_id"]
+                        .as_str()
+                        .is_some_and(|parent| invocations.contains(&parent))
+                    && let Some(event_type) = annotations["eventType"].as_str()
+                {
+                    types.push(event_type.to_owned());
+                }
+            }
+        }
+        types
+    }
+}

@@ -1,0 +1,190 @@
+//! The template's REST API on moto's API Gateway: the API itself, and, for `Auth.ApiKeyRequired`
+//! with a `PER_API` usage plan, what SAM creates beside it: `<Api>ApiKey`, `<Api>UsagePlan` (with
+//! the template's quota and throttle, on the API's stage) and `<Api>UsagePlanKey` between them.
+//!
+//! The local stack's own API Gateway ([`crate::api_gateway`]) serves the requests; moto holds
+//! the API's records, so that `aws apigateway get-api-keys --include-values` finds the key
+//! clients must send, as on AWS. Each is found by name before it is created.
+
+use aws_sdk_apigateway::Client;
+use aws_sdk_apigateway::types::{ApiStage, QuotaPeriodType, QuotaSettings, ThrottleSettings};
+
+use super::{DeployError, Deployed, Physical, failed, incomplete};
+use crate::template::ApiSpec;
+
+/// Every `AWS::Serverless::Api`, with its key and usage plan.
+pub(super) async fn deploy_apis(
+    apigateway: &Client,
+    deployed: &mut Deployed,
+) -> Result<(), DeployError> {
+    for api in deployed.template.apis() {
+        let logical_id = api.logical_id.as_str();
+        let name = match &api.name {
+            Some(name) => deployed.resolve_for(logical_id, name)?,
+            None => deployed.physical_name(logical_id),
+        };
+        let existing = apigateway
+            .get_rest_apis()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(failed(logical_id, "GetRestApis"))?
+            .into_iter()
+            .find(|rest_api| rest_api.name() == Some(name.as_str()));
+        let rest_api = match existing {
+            Some(rest_api) => rest_api,
+            None => {
+                let created = apigateway
+                    .create_rest_api()
+                    .name(&name)
+                    .send()
+                    .await
+                    .map_err(failed(logical_id, "CreateRestApi"))?;
+                aws_sdk_apigateway::types::RestApi::builder()
+                    .set_id(created.id)
+                    .set_root_resource_id(created.root_resource_id)
+                    .build()
+            }
+        };
+        let id = rest_api
+            .id
+            .ok_or(incomplete(logical_id, "CreateRestApi", "Id"))?;
+        let root_resource_id = rest_api.root_resource_id.unwrap_or_default();
+        deployed.record(
+            logical_id,
+            Physical::RestApi {
+                id: id.clone(),
+                root_resource_id,
+            },
+        );
+        if api.auth.api_key_required
+            && let Some(plan) = &api.auth.usage_plan
+            && plan.create == "PER_API"
+        {
+            deploy_key_and_plan(apigateway, deployed, &api, &id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The API's key and usage plan, as SAM names them.
+async fn deploy_key_and_plan(
+    apigateway: &Client,
+    deployed: &mut Deployed,
+    api: &ApiSpec,
+    rest_api_id: &str,
+) -> Result<(), DeployError> {
+    let key_logical_id = format!("{}ApiKey", api.logical_id);
+    let key_name = deployed.physical_name(&key_logical_id);
+    let existing = apigateway
+        .get_api_keys()
+        .name_query(&key_name)
+        .include_values(true)
+        .send()
+        .await
+        .map_err(failed(&key_logical_id, "GetApiKeys"))?
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .find(|key| key.name() == Some(key_name.as_str()));
+    let (key_id, value) = match existing {
+        Some(key) => (key.id, key.value),
+        None => {
+            let created = apigateway
+                .create_api_key()
+                .name(&key_name)
+                .enabled(true)
+                .send()
+                .await
+                .map_err(failed(&key_logical_id, "CreateApiKey"))?;
+            (created.id, created.value)
+        }
+    };
+    let key_id = key_id.ok_or(incomplete(&key_logical_id, "CreateApiKey", "Id"))?;
+    let value = value.ok_or(incomplete(&key_logical_id, "CreateApiKey", "Value"))?;
+    deployed.record(
+        &key_logical_id,
+        Physical::ApiKey {
+            id: key_id.clone(),
+            value,
+        },
+    );
+
+    let plan_logical_id = format!("{}UsagePlan", api.logical_id);
+    let plan_name = deployed.physical_name(&plan_logical_id);
+    let stage = deployed.resolve_for(&api.logical_id, &api.stage_name)?;
+    let existing = apigateway
+        .get_usage_plans()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(failed(&plan_logical_id, "GetUsagePlans"))?
+        .into_iter()
+        .find(|plan| plan.name() == Some(plan_name.as_str()))
+        .and_then(|plan| plan.id);
+    let plan_id = match existing {
+        Some(id) => id,
+        None => {
+            let spec = api.auth.usage_plan.as_ref();
+            let throttle = spec.and_then(|plan| plan.throttle).map(|(burst, rate)| {
+                ThrottleSettings::builder()
+                    .burst_limit(burst)
+                    .rate_limit(rate)
+                    .build()
+            });
+            let quota = spec
+                .and_then(|plan| plan.quota.as_ref())
+                .map(|(limit, period)| {
+                    QuotaSettings::builder()
+                        .limit(*limit)
+                        .period(QuotaPeriodType::from(period.as_str()))
+                        .build()
+                });
+            apigateway
+                .create_usage_plan()
+                .name(&plan_name)
+                .set_description(spec.and_then(|plan| plan.description.clone()))
+                .set_throttle(throttle)
+                .set_quota(quota)
+                .api_stages(ApiStage::builder().api_id(rest_api_id).stage(stage).build())
+                .send()
+                .await
+                .map_err(failed(&plan_logical_id, "CreateUsagePlan"))?
+                .id
+                .ok_or(incomplete(&plan_logical_id, "CreateUsagePlan", "Id"))?
+        }
+    };
+    deployed.record(
+        &plan_logical_id,
+        Physical::UsagePlan {
+            id: plan_id.clone(),
+        },
+    );
+
+    let link_logical_id = format!("{}UsagePlanKey", api.logical_id);
+    let linked = apigateway
+        .get_usage_plan_keys()
+        .usage_plan_id(&plan_id)
+        .send()
+        .await
+        .map_err(failed(&link_logical_id, "GetUsagePlanKeys"))?
+        .items
+        .unwrap_or_default()
+        .iter()
+        .any(|key| key.id() == Some(key_id.as_str()));
+    if !linked {
+        apigateway
+            .create_usage_plan_key()
+            .usage_plan_id(&plan_id)
+            .key_id(&key_id)
+            .key_type("API_KEY")
+            .send()
+            .await
+            .map_err(failed(&link_logical_id, "CreateUsagePlanKey"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! The REST API in the template (`AWS::Serverless::Api`): what API Gateway checks and answers by
+//! itself, before and instead of the functions.
+//!
+//! - `Auth`: the authorizers (here Cognito user pool authorizers), the default one every method
+//!   gets, whether every method needs an API key, and the usage plan that meters the keys; an
+//!   `Api` event of a function may override both for its route (`Auth.Authorizer: NONE`,
+//!   `Auth.ApiKeyRequired: false`).
+//! - `Cors`: the answer to a browser's preflight (`OPTIONS`), which SAM adds to every path.
+//! - `GatewayResponses`: the status, headers and body of API Gateway's own answers (401, 403,
+//!   404 for an unknown route, 5XX ...), here reshaped into the app's error shape.
+
+use super::identity::USER_POOL;
+use super::{Expr, Node, Problem, ResourceTypes, TemplateError};
+
+pub(super) const SERVERLESS_API: &str = "AWS::Serverless::Api";
+
+/// An `AWS::Serverless::Api`, with `Globals.Api` merged in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSpec {
+    pub logical_id: String,
+    /// `Name`; unset: the stack names it.
+    pub name: Option<Expr>,
+    /// `StageName`: the last segment of the invoke URL.
+    pub stage_name: Expr,
+    pub auth: ApiAuthSpec,
+    pub cors: Option<CorsSpec>,
+    pub gateway_responses: Vec<GatewayResponseSpec>,
+}
+
+/// `Auth` of an API.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApiAuthSpec {
+    /// The authorizer every method gets unless its event says otherwise.
+    pub default_authorizer: Option<String>,
+    pub authorizers: Vec<CognitoAuthorizerSpec>,
+    /// Every method needs an API key (`x-api-key`) unless its event says otherwise.
+    pub api_key_required: bool,
+    /// `AddDefaultAuthorizerToCorsPreflight` (SAM's default: true).
+    pub authorizer_on_preflight: bool,
+    /// `AddApiKeyRequiredToCorsPreflight` (SAM's default: true).
+    pub api_key_on_preflight: bool,
+    pub usage_plan: Option<UsagePlanSpec>,
+}
+
+/// A Cognito user pool authorizer (`UserPoolArn`); Lambda authorizers are not played locally.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CognitoAuthorizerSpec {
+    /// Its name under `Authorizers`, as methods name it.
+    pub name: String,
+    /// The logical id of the user pool whose tokens it accepts.
+    pub user_pool: String,
+    /// `Identity.Header` (default `Authorization`): where the token is.
+    pub header: String,
+    /// `Identity.ValidationExpression`: a regular expression the token's `aud` must match.
+    pub validation_expression: Option<Expr>,
+}
+
+/// `Auth.UsagePlan`: the plan SAM creates for the API's keys (`PER_API`: one key, one plan).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsagePlanSpec {
+    /// `PER_API`, `SHARED` or `NONE`.
+    pub create: String,
+    pub description: Option<String>,
+    /// Requests per `QuotaPeriod` (`DAY`, `WEEK`, `MONTH`).
+    pub quota: Option<(i32, String)>,
+    /// (burst, requests per second).
+    pub throttle: Option<(i32, f64)>,
+}
+
+/// `Cors`: the preflight's answer; each value is a quoted string (`"'*'"`), as API Gateway's
+/// mapping expressions write a static value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorsSpec {
+    pub allow_origin: Expr,
+    pub allow_headers: Option<Expr>,
+    pub allow_methods: Option<Expr>,
+    pub max_age: Option<Expr>,
+}
+
+/// One of `GatewayResponses`: `UNAUTHORIZED`, `INVALID_API_KEY`, `DEFAULT_4XX`, ...
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayResponseSpec {
+    pub kind: String,
+    /// `StatusCode`; unset: the type's own status.
+    pub status_code: Option<u16>,
+    /// `ResponseParameters.Headers`: quoted static values (`"'*'"`).
+    pub headers: Vec<(String, Expr)>,
+    /// `ResponseTemplates["application/json"]`, with `$context.error.messageString` and friends.
+    pub json_template: Option<String>,
+}
+
+/// An `Api` event's own `Auth`: it overrides the API's default for its route.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RouteAuth {
+    /// `Authorizer`: a name, or `NONE` for none.
+    pub authorizer: Option<String>,
+    pub api_key_required: Option<bool>,
+}
+
+pub(super) fn read_api(properties: &Node, types: &ResourceTypes) -> Result<ApiSpec, TemplateError> {
+    let auth = match properties.field("Auth") {
+        Some(auth) => read_auth(&auth, types)?,
+        None => ApiAuthSpec {
+            authorizer_on_preflight: true,
+            api_key_on_preflight: true,
+            ..ApiAuthSpec::default()
+        },
+    };
+    let cors = match properties.field("Cors") {
+        None => None,
+        // `Cors: "'https://example.com'"` is the origin alone.
+        Some(origin) if origin.value.is_string() => Some(CorsSpec {
+            allow_origin: origin.expr()?,
+            allow_headers: None,
+            allow_methods: None,
+            max_age: None,
+        }),
+        Some(cors) => Some(CorsSpec {
+            allow_origin: cors.required("AllowOrigin")?.expr()?,
+            allow_headers: cors.optional("AllowHeaders", Node::expr)?,
+            allow_methods: cors.optional("AllowMethods", Node::expr)?,
+            max_age: cors.optional("MaxAge", Node::expr)?,
+        }),
+    };
+    let mut gateway_responses = Vec::new();
+    if let Some(responses) = properties.field("GatewayResponses") {
+        for (kind, response) in responses.entries()? {
+            gateway_responses.push(read_gateway_response(kind, &response)?);
+        }
+    }
+    Ok(ApiSpec {
+        logical_id: properties.resource.to_owned(),
+        name: properties.optional("Name", Node::expr)?,
+        stage_name: properties.required("StageName")?.expr()?,
+        auth,
+        cors,
+        gateway_responses,
+    })
+}
+
+fn read_auth(auth: &Node, types: &ResourceTypes) -> Result<ApiAuthSpec, TemplateError> {
+    let mut authorizers = Vec::new();
+    if let Some(declared) = auth.field("Authorizers") {
+        for (name, authorizer) in declared.entries()? {
+            if authorizer.field("FunctionArn").is_some() {
+                return Err(authorizer.problem(Problem::Unsupported(
+                    "Lambda authorizers: the local stack plays Cognito user pool authorizers",
+                )));
+            }
+            let identity = authorizer.field("Identity");
+            let header = match &identity {
+                Some(identity) => identity.optional("Header", Node::text)?,
+                None => None,
+            };
+            let validation_expression = match &identity {
+                Some(identity) => identity.optional("ValidationExpression", Node::expr)?,
+                None => None,
+            };
+            if let Some(scopes) = authorizer.field("AuthorizationScopes") {
+                return Err(scopes.problem(Problem::Unsupported(
+                    "OAuth scopes (access tokens): the local authorizer takes ID tokens",
+                )));
+            }
+            authorizers.push(CognitoAuthorizerSpec {
+                name,
+                user_pool: authorizer
+                    .required("UserPoolArn")?
+                    .reference_to(USER_POOL, types)?,
+                header: header.unwrap_or_else(|| "Authorization".into()),
+                validation_expression,
+            });
+        }
+    }
+    let default_authorizer = auth.optional("DefaultAuthorizer", Node::text)?;
+    if let Some(name) = &default_authorizer
+        && !authorizers.iter().any(|a| &a.name == name)
+    {
+        return Err(auth
+            .child("DefaultAuthorizer")
+            .problem(Problem::Expected("the name of one of Auth.Authorizers")));
+    }
+    let usage_plan = match auth.field("UsagePlan") {
+        Some(plan) => Some(UsagePlanSpec {
+            create: plan.required("CreateUsagePlan")?.text()?,
+            description: plan.optional("Description", Node::text)?,
+            quota: match plan.field("Quota") {
+                Some(quota) => Some((
+                    quota.required("Limit")?.number()?,
+                    quota.required("Period")?.text()?,
+                )),
+                None => None,
+            },
+            throttle: match plan.field("Throttle") {
+                Some(throttle) => Some((
+                    throttle.required("BurstLimit")?.number()?,
+                    rate(&throttle.required("RateLimit")?)?,
+                )),
+                None => None,
+            },
+        }),
+        None => None,
+    };
+    let flag_or = |key: &str, default: bool| -> Result<bool, TemplateError> {
+        Ok(auth.optional(key, Node::flag)?.unwrap_or(default))
+    };
+    Ok(ApiAuthSpec {
+        default_authorizer,
+        authorizers,
+        api_key_required: flag_or("ApiKeyRequired", false)?,
+        authorizer_on_preflight: flag_or("AddDefaultAuthorizerToCorsPreflight", true)?,
+        api_key_on_preflight: flag_or("AddApiKeyRequiredToCorsPreflight", true)?,
+        usage_plan,
+    })
+}
+
+fn read_gateway_response(
+    kind: String,
+    response: &Node,
+) -> Result<GatewayResponseSpec, TemplateError> {
+    let mut headers = Vec::new();
+    if let Some(declared) = response
+        .field("ResponseParameters")
+        .and_then(|parameters| parameters.field("Headers"))
+    {
+        for (name, value) in declared.entries()? {
+            headers.push((name, value.expr()?));
+        }
+    }
+    let json_template = match response.field("ResponseTemplates") {
+        Some(templates) => templates.optional("application/json", Node::text)?,
+        None => None,
+    };
+    Ok(GatewayResponseSpec {
+        kind,
+        status_code: response.optional("StatusCode", Node::number)?,
+        headers,
+        json_template,
+    })
+}
+
+/// An `Api` event's `Auth`, if it has one.
+pub(super) fn read_route_auth(properties: &Node) -> Result<RouteAuth, TemplateError> {
+    let Some(auth) = properties.field("Auth") else {
+        return Ok(RouteAuth::default());
+    };
+    Ok(RouteAuth {
+        authorizer: auth.optional("Authorizer", Node::text)?,
+        api_key_required: auth.optional("ApiKeyRequired", Node::flag)?,
+    })
+}
+
+/// A rate: requests per second, whole or not.
+fn rate(node: &Node) -> Result<f64, TemplateError> {
+    node.text()?
+        .trim()
+        .parse()
+        .map_err(|_| node.problem(Problem::Expected("a number")))
+}

@@ -1,0 +1,57 @@
+//! A whole local stack from `template.yaml`, on free ports, with its own moto.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use orders_local::lambda_service::LogOutput;
+use orders_local::stack::StackConfig;
+
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("local/ is inside the workspace")
+}
+
+/// Builds every function (debug), as `make dev` does, and returns the folder of the binaries.
+fn build_functions() -> PathBuf {
+    let output = std::process::Command::new(env!("CARGO"))
+        .current_dir(workspace_root())
+        .args(["build", "--workspace", "--bins", "--message-format=json"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo build of the functions failed"
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .find(|artifact| artifact["target"]["name"] == "create-order")
+        .and_then(|artifact| artifact["executable"].as_str().map(PathBuf::from))
+        .and_then(|executable| executable.parent().map(Path::to_owned))
+        .expect("cargo built create-order")
+}
+
+/// The stack's configuration for a test: every address on a free port, a moto of its own, a
+/// stack name of its own (`name` and the process id), logs to a temporary folder, failed queue
+/// messages back after a second.
+pub fn test_stack_config(name: &str) -> StackConfig {
+    let binaries = build_functions();
+    let mut config = StackConfig::from_env(workspace_root()).expect("the default configuration");
+    let any_port = "127.0.0.1:0".parse().unwrap();
+    config.stack_name = format!("orders-{name}-{}", std::process::id());
+    config.endpoint = None;
+    config.moto_port = 0;
+    config.api = any_port;
+    config.xray = any_port;
+    config.lambda = any_port;
+    config.binaries = binaries;
+    let logs = std::env::temp_dir().join(format!("{}-logs", config.stack_name));
+    std::fs::create_dir_all(&logs).unwrap();
+    config.logs = LogOutput::Directory(logs);
+    config.print_traces = false;
+    config.retry_after = Some(Duration::from_secs(1));
+    config
+}
