@@ -26,11 +26,13 @@ CFN_GUARD_VERSION := 3.2.1
 CFN_GUARD := .tools/bin/cfn-guard
 TRANSLATED_TEMPLATE := target/translated-template.json
 
-.PHONY: help venv tools demo dev functions test lint validate build deploy delete logs traces watch invoke xray-smoke clean
+.PHONY: help venv tools demo dev token functions test lint validate build deploy delete logs traces watch invoke xray-smoke clean
 
 help:
 	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
 	@echo "make dev                   the local stack in the foreground: API on http://127.0.0.1:3000, Ctrl-C stops it"
+	@echo "make token EMAIL=<email>   sign a customer up and in to make dev's user pool; prints the ID token"
+	@echo "           [GROUP=support] ... a member of the support group; TOKEN=\$$(make -s token EMAIL=...)"
 	@echo "make invoke FN=<function>  run one function against moto with a sample event (default: create-order)"
 	@echo "           [EVENT=<file>]  ... with another event, e.g. EVENT=events/fulfill-order-batch.json"
 	@echo "make xray-smoke            the release create-order, traced: its X-Ray documents printed as a tree"
@@ -66,6 +68,14 @@ dev: venv functions
 
 demo: venv functions
 	target/debug/orders-demo
+
+# An ID token of the running `make dev` stack's user pool (sign-up, confirmation and sign-in on
+# moto's Cognito), for `curl -H "Authorization: $$TOKEN" -H "x-api-key: ..."`. Only the token goes
+# to standard output.
+token:
+	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=ada@example.com [GROUP=support]" >&2; exit 2; }
+	@cargo build --quiet -p orders-local --bin orders-local
+	@target/debug/orders-local token '$(EMAIL)' $(if $(GROUP),--group '$(GROUP)')
 
 test: venv
 	cargo test --workspace

@@ -8,7 +8,7 @@
 
 use lambda_http::Body;
 use lambda_http::http::{self, Method};
-use orders_tests::{Reply, TestStack};
+use orders_tests::{CapturedLogs, Reply, TestStack};
 use serde_json::{Value, json};
 
 fn order_body(note: &str) -> Value {
@@ -220,6 +220,13 @@ async fn a_request_without_claims_is_refused_and_never_served_as_anonymous() {
         )
     };
     let body = || Body::from(order_body("anonymous").to_string());
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
     let replies = [
         Reply::from(
             create_order::handler(
@@ -255,9 +262,19 @@ async fn a_request_without_claims_is_refused_and_never_served_as_anonymous() {
                 .await,
         ),
     ];
+    drop(guard);
     for reply in &replies {
         reply.expect_error(401, "Unauthorized");
     }
+    // Each refusal is logged as the error it is: a method that lost its authorizer.
+    let refusals = logs
+        .text()
+        .lines()
+        .filter(|line| {
+            line.contains("\"level\":\"ERROR\"") && line.contains("no authorizer claims")
+        })
+        .count();
+    assert_eq!(refusals, replies.len(), "{}", logs.text());
     let order = stack.get(&id).await;
     assert_eq!(
         (&order.body["version"], &order.body["note"]),

@@ -69,6 +69,7 @@ fn order() -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_lets_in_only_signed_in_customers_of_a_client_with_the_api_key() {
     let config = support::stack::test_stack_config("access");
+    let stack_name = config.stack_name.clone();
     let stack = Stack::start(config)
         .await
         .unwrap_or_else(|error| panic!("the stack did not start: {error}"));
@@ -205,5 +206,37 @@ async fn the_api_lets_in_only_signed_in_customers_of_a_client_with_the_api_key()
     )
     .await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+
+    // `make token` (orders-local token) signs a support user in to the running stack's pool.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orders-local"))
+        .args(["token", "sam@example.com", "--group", "support"])
+        .env("AWS_ENDPOINT_URL", stack.endpoint())
+        .env("ORDERS_LOCAL_STACK", &stack_name)
+        .current_dir(support::stack::workspace_root())
+        .output()
+        .expect("orders-local runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let support_token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert_eq!(claims(&support_token)["cognito:groups"], json!(["support"]));
+    let order = format!("/orders/{}", created.body["orderId"].as_str().unwrap());
+    let read = call(
+        &stack,
+        Method::GET,
+        &order,
+        Some(&support_token),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(
+        read.status,
+        StatusCode::OK,
+        "support reads Ada's order: {}",
+        read.body
+    );
     stack.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! `resources::deploy` against a real moto server: the template's resources exist and behave as
 //! the template says (index, stream, TTL, redrive, fan-out with filter policy and raw delivery,
-//! the key behind its alias), and a second deploy finds them all instead of creating new ones.
+//! the key behind its alias, the user pool's password policy and tokens, the API's usage plan and
+//! key), and a second deploy finds them all instead of creating new ones.
 //!
 //! One moto server serves every test of this process; each test deploys its own stack (a stack
 //! name of its own), so the tests run in parallel without sharing a resource.
@@ -312,4 +313,100 @@ async fn functions_get_the_physical_ids_in_their_environment() {
         "arn:aws:sns:us-east-1:123456789012:environment-OrderEventsTopic"
     );
     assert_eq!(publish_events["TABLE_NAME"], "environment-OrdersTable");
+}
+
+#[tokio::test]
+async fn the_user_pool_keeps_its_password_policy_and_issues_rs256_id_tokens_its_jwks_verifies() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use orders_local::sign_in::{LOCAL_PASSWORD, UserPool, sign_in};
+
+    let (deployed, aws) = deploy_stack("identity").await;
+    let pool = UserPool::of(&deployed).expect("the template's pool and client");
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&aws);
+
+    // The template's policy: 12 characters at least.
+    let weak = cognito
+        .sign_up()
+        .client_id(&pool.client_id)
+        .username("weak@example.com")
+        .password("Short1a")
+        .send()
+        .await
+        .expect_err("a password under the policy is refused");
+    assert!(
+        weak.as_service_error()
+            .is_some_and(|e| e.is_invalid_password_exception()),
+        "{weak:?}"
+    );
+
+    let tokens = sign_in(
+        &cognito,
+        &pool,
+        "ada@example.com",
+        LOCAL_PASSWORD,
+        Some("support"),
+    )
+    .await
+    .expect("sign-up, confirmation, group and sign-in");
+    let part = |token: &str, index: usize| -> serde_json::Value {
+        let encoded = token.split('.').nth(index).expect("a JWT");
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap()
+    };
+    let (header, claims) = (part(&tokens.id_token, 0), part(&tokens.id_token, 1));
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(
+        claims["iss"],
+        format!(
+            "https://cognito-idp.us-east-1.amazonaws.com/{}",
+            pool.pool_id
+        )
+    );
+    assert_eq!(claims["aud"], pool.client_id.as_str());
+    assert_eq!(claims["token_use"], "id");
+    assert_eq!(claims["cognito:groups"], serde_json::json!(["support"]));
+    assert_eq!(part(&tokens.access_token, 1)["token_use"], "access");
+
+    // The pool's JWKS, where the local authorizer fetches it, names the token's key.
+    let jwks: serde_json::Value = reqwest::get(format!(
+        "{}/{}/.well-known/jwks.json",
+        moto_endpoint(),
+        pool.pool_id
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|key| key["kid"] == header["kid"]),
+        "{jwks}"
+    );
+
+    // The usage plan holds the API key the local API Gateway checks.
+    let apigateway = aws_sdk_apigateway::Client::new(&aws);
+    let plans = apigateway.get_usage_plans().send().await.unwrap();
+    let plan = plans
+        .items()
+        .iter()
+        .find(|plan| plan.name() == Some("identity-OrdersApiUsagePlan"))
+        .expect("the API's usage plan");
+    assert_eq!(plan.quota().map(|q| q.limit()), Some(10000));
+    let keys = apigateway
+        .get_usage_plan_keys()
+        .usage_plan_id(plan.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.items()
+            .iter()
+            .filter_map(|key| key.value())
+            .collect::<Vec<_>>(),
+        [orders_local::sign_in::api_key(&deployed).unwrap()]
+    );
 }

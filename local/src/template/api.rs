@@ -256,3 +256,154 @@ fn rate(node: &Node) -> Result<f64, TemplateError> {
         .parse()
         .map_err(|_| node.problem(Problem::Expected("a number")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{EventSpec, Template};
+
+    fn real_template() -> Template {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        Template::load(std::path::Path::new(path)).expect("template.yaml parses")
+    }
+
+    #[test]
+    fn the_orders_api_has_the_cognito_authorizer_by_default_and_needs_a_key() {
+        let apis = real_template().apis();
+        let [api] = apis.as_slice() else {
+            panic!("one API: {apis:?}")
+        };
+        assert_eq!(api.logical_id, "OrdersApi");
+        assert_eq!(api.stage_name, Expr::Ref("StageName".into()));
+        let auth = &api.auth;
+        assert_eq!(
+            auth.default_authorizer.as_deref(),
+            Some("CustomerPoolAuthorizer")
+        );
+        let [authorizer] = auth.authorizers.as_slice() else {
+            panic!("one authorizer: {:?}", auth.authorizers)
+        };
+        assert_eq!(authorizer.user_pool, "CustomerPool");
+        assert_eq!(authorizer.header, "Authorization");
+        assert_eq!(
+            authorizer.validation_expression,
+            Some(Expr::Ref("CustomerPoolClient".into()))
+        );
+        assert!(auth.api_key_required);
+        assert!(!auth.authorizer_on_preflight && !auth.api_key_on_preflight);
+        let plan = auth.usage_plan.as_ref().expect("a usage plan");
+        assert_eq!(plan.create, "PER_API");
+        assert_eq!(plan.quota, Some((10000, "DAY".into())));
+        assert_eq!(plan.throttle, Some((50, 25.0)));
+    }
+
+    #[test]
+    fn the_gateway_responses_and_cors_are_read() {
+        let api = real_template().apis().remove(0);
+        let unauthorized = api
+            .gateway_responses
+            .iter()
+            .find(|r| r.kind == "UNAUTHORIZED")
+            .expect("an UNAUTHORIZED response");
+        assert_eq!(unauthorized.status_code, Some(401));
+        assert!(
+            unauthorized
+                .json_template
+                .as_deref()
+                .is_some_and(|t| t.contains("$context.error.messageString"))
+        );
+        assert_eq!(unauthorized.headers[0].0, "Access-Control-Allow-Origin");
+        let cors = api.cors.expect("Cors");
+        assert!(matches!(cors.allow_origin, Expr::Sub(_)));
+        assert!(cors.allow_headers.is_some() && cors.allow_methods.is_some());
+    }
+
+    #[test]
+    fn every_route_names_the_api_and_takes_its_defaults() {
+        for function in real_template().functions() {
+            for event in function.events {
+                if let EventSpec::Api { rest_api, auth, .. } = event {
+                    assert_eq!(
+                        rest_api.as_deref(),
+                        Some("OrdersApi"),
+                        "{}",
+                        function.logical_id
+                    );
+                    assert_eq!(auth, RouteAuth::default(), "{}", function.logical_id);
+                }
+            }
+        }
+    }
+
+    /// A one-API template with `auth` as its `Auth`, and a route with `route_auth`.
+    fn parse(auth: &str, route_auth: &str) -> Result<Template, crate::template::TemplateError> {
+        Template::parse(&format!(
+            "Resources:
+  Pool: {{Type: AWS::Cognito::UserPool}}
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: dev
+      Auth: {auth}
+  F:
+    Type: AWS::Serverless::Function
+    Metadata: {{BuildProperties: {{Binary: f}}}}
+    Properties:
+      Events:
+        Get:
+          Type: Api
+          Properties: {{RestApiId: !Ref Api, Path: /x, Method: get, Auth: {route_auth}}}
+"
+        ))
+    }
+
+    #[test]
+    fn a_route_may_override_the_apis_authorizer_and_key() {
+        let template = parse(
+            "{DefaultAuthorizer: A, ApiKeyRequired: true, Authorizers: {A: {UserPoolArn: !GetAtt Pool.Arn}}}",
+            "{Authorizer: NONE, ApiKeyRequired: false}",
+        )
+        .unwrap();
+        let EventSpec::Api { auth, .. } = &template.functions()[0].events[0] else {
+            panic!("an Api event")
+        };
+        assert_eq!(
+            auth,
+            &RouteAuth {
+                authorizer: Some("NONE".into()),
+                api_key_required: Some(false)
+            }
+        );
+        let api = &template.apis()[0];
+        assert_eq!(
+            api.auth.authorizers[0].header, "Authorization",
+            "the default"
+        );
+        assert!(api.auth.authorizer_on_preflight, "SAM's default");
+    }
+
+    #[test]
+    fn what_the_local_stack_cannot_play_is_an_error_naming_it() {
+        let lambda = parse(
+            "{Authorizers: {L: {FunctionArn: arn:aws:lambda:us-east-1:1:function:f}}}",
+            "{}",
+        )
+        .unwrap_err();
+        assert!(
+            lambda.to_string().contains("Lambda authorizers"),
+            "{lambda}"
+        );
+        let unknown = parse(
+            "{DefaultAuthorizer: Missing, Authorizers: {A: {UserPoolArn: !GetAtt Pool.Arn}}}",
+            "{}",
+        )
+        .unwrap_err();
+        assert!(
+            unknown.to_string().contains("DefaultAuthorizer"),
+            "{unknown}"
+        );
+        let not_a_pool =
+            parse("{Authorizers: {A: {UserPoolArn: !GetAtt Api.Arn}}}", "{}").unwrap_err();
+        assert!(not_a_pool.to_string().contains("UserPool"), "{not_a_pool}");
+    }
+}

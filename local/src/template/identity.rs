@@ -159,3 +159,64 @@ fn texts(properties: &Node, key: &str) -> Result<Vec<String>, TemplateError> {
 fn flag(properties: &Node, key: &str) -> Result<bool, TemplateError> {
     Ok(properties.optional(key, Node::flag)?.unwrap_or(false))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::template::Template;
+    use std::time::Duration;
+
+    fn real_template() -> Template {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+        Template::load(std::path::Path::new(path)).expect("template.yaml parses")
+    }
+
+    #[test]
+    fn the_customer_pool_signs_in_by_email_with_its_password_policy() {
+        let pools = real_template().user_pools();
+        let [pool] = pools.as_slice() else {
+            panic!("one pool: {pools:?}")
+        };
+        assert_eq!(pool.logical_id, "CustomerPool");
+        assert_eq!(pool.username_attributes, ["email"]);
+        assert_eq!(pool.auto_verified_attributes, ["email"]);
+        assert!(!pool.admin_create_user_only);
+        let policy = pool.password_policy.as_ref().expect("a password policy");
+        assert_eq!(policy.minimum_length, 12);
+        assert!(policy.require_lowercase && policy.require_uppercase && policy.require_numbers);
+    }
+
+    #[test]
+    fn the_app_client_is_public_and_its_id_tokens_live_fifteen_minutes() {
+        let clients = real_template().user_pool_clients();
+        let [client] = clients.as_slice() else {
+            panic!("one client: {clients:?}")
+        };
+        assert_eq!(client.user_pool, "CustomerPool");
+        assert!(!client.generate_secret);
+        assert!(
+            client
+                .explicit_auth_flows
+                .contains(&"ALLOW_USER_PASSWORD_AUTH".to_owned())
+        );
+        assert_eq!(client.id_token_validity, Duration::from_secs(15 * 60));
+    }
+
+    #[test]
+    fn a_token_validity_without_units_is_in_hours() {
+        let template = Template::parse(
+            "Resources:
+  Pool: {Type: AWS::Cognito::UserPool}
+  Client:
+    Type: AWS::Cognito::UserPoolClient
+    Properties: {UserPoolId: !Ref Pool, IdTokenValidity: 2}
+  Group:
+    Type: AWS::Cognito::UserPoolGroup
+    Properties: {UserPoolId: !Ref Pool, GroupName: support}
+",
+        )
+        .unwrap();
+        let client = &template.user_pool_clients()[0];
+        assert_eq!(client.id_token_validity, Duration::from_secs(2 * 60 * 60));
+        assert_eq!(template.user_pool_groups()[0].user_pool, "Pool");
+    }
+}
