@@ -26,44 +26,11 @@ use tokio::net::{TcpStream, UdpSocket};
 const ANY_PORT: &str = "127.0.0.1:0";
 const CALLER_SEGMENT: &str = "53995c3f42cd8ad8";
 
-fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("local/ is inside the workspace")
-}
-
 /// The executable of a function crate, built once per test run (`cargo build`, debug profile).
 fn function_binary(package: &str) -> PathBuf {
     static BINARIES: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    let binaries = BINARIES.get_or_init(|| {
-        let output = std::process::Command::new(env!("CARGO"))
-            .current_dir(workspace_root())
-            .args([
-                "build",
-                "--message-format=json",
-                "-p",
-                "record-audit",
-                "-p",
-                "get-order",
-            ])
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "cargo build of the functions failed"
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|message| message["reason"] == "compiler-artifact")
-            .filter_map(|artifact| {
-                let name = artifact["target"]["name"].as_str()?.to_owned();
-                let executable = artifact["executable"].as_str()?;
-                Some((name, PathBuf::from(executable)))
-            })
-            .collect()
-    });
+    let binaries =
+        BINARIES.get_or_init(|| support::stack::build_binaries(&["record-audit", "get-order"]));
     binaries
         .get(package)
         .unwrap_or_else(|| panic!("cargo built no binary {package}"))

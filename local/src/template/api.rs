@@ -260,12 +260,8 @@ fn rate(node: &Node) -> Result<f64, TemplateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::tests::real_template;
     use crate::template::{EventSpec, Template};
-
-    fn real_template() -> Template {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-        Template::load(std::path::Path::new(path)).expect("template.yaml parses")
-    }
 
     #[test]
     fn the_orders_api_has_the_cognito_authorizer_by_default_and_needs_a_key() {

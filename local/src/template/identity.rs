@@ -163,12 +163,8 @@ fn flag(properties: &Node, key: &str) -> Result<bool, TemplateError> {
 #[cfg(test)]
 mod tests {
     use crate::template::Template;
+    use crate::template::tests::real_template;
     use std::time::Duration;
-
-    fn real_template() -> Template {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-        Template::load(std::path::Path::new(path)).expect("template.yaml parses")
-    }
 
     #[test]
     fn the_customer_pool_signs_in_by_email_with_its_password_policy() {

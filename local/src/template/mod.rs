@@ -1331,7 +1331,8 @@ mod tests {
 
     const TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
 
-    fn real_template() -> Template {
+    /// The project's `template.yaml`.
+    pub(super) fn real_template() -> Template {
         Template::load(Path::new(TEMPLATE_PATH)).expect("template.yaml parses")
     }
 

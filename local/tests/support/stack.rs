@@ -1,5 +1,6 @@
 //! A whole local stack from `template.yaml`, on free ports, with its own moto.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,11 +13,20 @@ pub fn workspace_root() -> &'static Path {
         .expect("local/ is inside the workspace")
 }
 
-/// Builds every function (debug), as `make dev` does, and returns the folder of the binaries.
-fn build_functions() -> PathBuf {
-    let output = std::process::Command::new(env!("CARGO"))
+/// Builds the binaries of `packages` (every one of the workspace if empty), debug, as `make dev`
+/// does; returns each binary's path by name.
+pub fn build_binaries(packages: &[&str]) -> HashMap<String, PathBuf> {
+    let mut command = std::process::Command::new(env!("CARGO"));
+    command
         .current_dir(workspace_root())
-        .args(["build", "--workspace", "--bins", "--message-format=json"])
+        .args(["build", "--bins", "--message-format=json"]);
+    if packages.is_empty() {
+        command.arg("--workspace");
+    }
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let output = command
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("cargo runs");
@@ -28,17 +38,22 @@ fn build_functions() -> PathBuf {
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
-        .find(|artifact| artifact["target"]["name"] == "create-order")
-        .and_then(|artifact| artifact["executable"].as_str().map(PathBuf::from))
-        .and_then(|executable| executable.parent().map(Path::to_owned))
-        .expect("cargo built create-order")
+        .filter_map(|artifact| {
+            let name = artifact["target"]["name"].as_str()?.to_owned();
+            let executable = artifact["executable"].as_str()?;
+            Some((name, PathBuf::from(executable)))
+        })
+        .collect()
 }
 
 /// The stack's configuration for a test: every address on a free port, a moto of its own, a
 /// stack name of its own (`name` and the process id), logs to a temporary folder, failed queue
 /// messages back after a second.
 pub fn test_stack_config(name: &str) -> StackConfig {
-    let binaries = build_functions();
+    let binaries = build_binaries(&[])
+        .remove("create-order")
+        .and_then(|executable| executable.parent().map(Path::to_owned))
+        .expect("cargo built create-order");
     let mut config = StackConfig::from_env(workspace_root()).expect("the default configuration");
     let any_port = "127.0.0.1:0".parse().unwrap();
     config.stack_name = format!("orders-{name}-{}", std::process::id());
