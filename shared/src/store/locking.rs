@@ -115,7 +115,8 @@ impl ConditionalUpdate {
 }
 
 impl OrderStore {
-    /// Applies `update` to the order if, and only if, it is still at version `expected`.
+    /// Applies `update` to the order if, and only if, it is still at version `expected` (and,
+    /// for an update made [`by`](ConditionalUpdate::by) a caller, is the caller's order).
     /// Returns the order as written (`ReturnValues=ALL_NEW`), now at `expected + 1`.
     pub async fn update_if_version(
         &self,
