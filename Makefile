@@ -26,7 +26,7 @@ CFN_GUARD_VERSION := 3.2.1
 CFN_GUARD := .tools/bin/cfn-guard
 TRANSLATED_TEMPLATE := target/translated-template.json
 
-.PHONY: help venv tools demo dev token functions test lint validate build deploy delete logs traces watch invoke xray-smoke clean
+.PHONY: help venv tools demo dev token functions test lint validate build deploy delete logs traces watch invoke sam-invoke sam-check xray-smoke clean
 
 help:
 	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
@@ -35,6 +35,10 @@ help:
 	@echo "           [GROUP=support] ... a member of the support group; TOKEN=\$$(make -s token EMAIL=...)"
 	@echo "make invoke FN=<function>  run one function against moto with a sample event (default: create-order)"
 	@echo "           [EVENT=<file>]  ... with another event, e.g. EVENT=events/fulfill-order-batch.json"
+	@echo "make sam-invoke FN=<function> [EVENT=<file>]"
+	@echo "                           sam local invoke (Docker) what make build built, against moto on Docker's bridge"
+	@echo "make sam-check             every function under sam local invoke with its sample events, and sam local"
+	@echo "                           start-api, asserted (a debug sam build; Docker is installed and started if missing)"
 	@echo "make xray-smoke            the release create-order, traced: its X-Ray documents printed as a tree"
 	@echo "make watch                 moto + cargo lambda watch in the foreground (invoke from another shell)"
 	@echo "make test                  every unit and integration test (starts moto itself)"
@@ -140,6 +144,16 @@ watch: venv
 
 invoke: venv
 	scripts/local-function.sh invoke $(FN) $(EVENT)
+
+# sam local invoke with Docker: the architecture make build built, AWS_ENDPOINT_URL and the
+# resources' names through --env-vars, moto on Docker's bridge (scripts/sam-local.sh says why).
+sam-invoke: venv
+	scripts/sam-local.sh invoke $(FN) $(EVENT)
+
+# What CI runs: a debug sam build (target/sam-build), then every function with its sample events
+# and sam local start-api, each answer asserted (scripts/sam_local_check.py).
+sam-check: venv
+	scripts/sam-local.sh check
 
 # Builds the release create-order (cargo lambda, as sam build does) and runs it against moto with a
 # stand-in X-Ray daemon: fails unless the function sends its subsegments.

@@ -812,3 +812,18 @@ fn every_output_names_a_resource_or_parameter_of_the_deployed_template() {
         }
     }
 }
+
+#[test]
+fn no_deployed_function_gets_an_endpoint_url_though_sam_local_may_set_one() {
+    // Declared (sam local invoke --env-vars overrides only declared variables) as AWS::NoValue,
+    // which CloudFormation leaves out: on AWS the SDK uses AWS's own endpoints.
+    let template = translated();
+    for function in functions(template) {
+        let variables = &resource(template, function)["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            variables["AWS_ENDPOINT_URL"],
+            reference("AWS::NoValue"),
+            "{function}"
+        );
+    }
+}

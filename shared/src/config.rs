@@ -163,6 +163,31 @@ impl TopicConfig {
     }
 }
 
+/// The AWS SDK's configuration, from the standard environment: region, credentials, and
+/// `AWS_ENDPOINT_URL`, which points every client at an emulator (moto) when set.
+///
+/// An empty `AWS_ENDPOINT_URL` is refused here, with a message that says what to do: the SDK
+/// takes it as an endpoint and panics at the first call ("URL was unset"). It is what `sam local
+/// invoke` sets for a variable the template declares but SAM cannot resolve (the template's
+/// `AWS_ENDPOINT_URL: !Ref AWS::NoValue`), unless `--env-vars` gives it a value.
+pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
+    check_endpoint_url(|name| std::env::var(name).ok())?;
+    Ok(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+}
+
+/// `AWS_ENDPOINT_URL`, if set, is not empty.
+fn check_endpoint_url(lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    match lookup("AWS_ENDPOINT_URL") {
+        Some(value) if value.trim().is_empty() => Err(ConfigError::Invalid {
+            name: "AWS_ENDPOINT_URL",
+            value,
+            reason: "it is empty: give it the emulator's URL (sam local invoke --env-vars, \
+                     as make sam-invoke does) or leave it unset for AWS's own endpoints",
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -198,6 +223,22 @@ impl Config {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn an_empty_endpoint_url_is_refused_with_what_to_do() {
+        let with = |value: Option<&str>| {
+            check_endpoint_url(|name| {
+                (name == "AWS_ENDPOINT_URL")
+                    .then(|| value.map(str::to_owned))
+                    .flatten()
+            })
+        };
+        assert_eq!(with(None), Ok(()));
+        assert_eq!(with(Some("http://172.17.0.1:5011")), Ok(()));
+        let error = with(Some("")).unwrap_err();
+        assert!(error.to_string().contains("AWS_ENDPOINT_URL"), "{error}");
+        assert!(error.to_string().contains("--env-vars"), "{error}");
+    }
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: HashMap<String, String> = vars

@@ -3,7 +3,7 @@
 use lambda_http::{Error, run, service_fn};
 use orders_shared::crypto::EnvelopeCipher;
 use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{Config, CorsConfig, EnvelopeConfig, OrderStore, api};
+use orders_shared::{Config, CorsConfig, EnvelopeConfig, OrderStore, api, config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     // invocation.
     let config = Config::from_env()?;
     let envelope_config = EnvelopeConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = config::aws_sdk_config().await?;
     let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
     let cipher = EnvelopeCipher::for_cards(aws_calls::kms_client(&aws), &envelope_config);
     let cors = api::Cors::new(&CorsConfig::from_env());

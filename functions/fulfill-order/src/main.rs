@@ -3,7 +3,7 @@
 use lambda_runtime::{Error, run, service_fn};
 use orders_shared::crypto::EnvelopeCipher;
 use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{Config, EnvelopeConfig, OrderStore};
+use orders_shared::{Config, EnvelopeConfig, OrderStore, config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     // the cipher's cache of decrypted data keys (one KMS Decrypt per data key, not per order).
     let config = Config::from_env()?;
     let envelope_config = EnvelopeConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = config::aws_sdk_config().await?;
     let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
     let cipher = EnvelopeCipher::for_cards(aws_calls::kms_client(&aws), &envelope_config);
     run(service_fn(|event| {

@@ -2,6 +2,7 @@
 //! is in `lib.rs`.
 
 use lambda_runtime::{Error, run, service_fn};
+use orders_shared::config;
 use orders_shared::telemetry::{self, aws_calls};
 
 #[tokio::main]
@@ -9,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let telemetry = telemetry::init();
     // Built once per execution environment, reused by every warm invocation. The hook reads no
     // configuration of its own: the deployment it checks names everything it needs.
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = config::aws_sdk_config().await?;
     let deployments = aws_calls::codedeploy_client(&aws);
     let functions = aws_calls::lambda_client(&aws);
     run(service_fn(|event| {

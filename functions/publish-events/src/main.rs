@@ -3,6 +3,7 @@
 
 use lambda_runtime::{Error, run, service_fn};
 use orders_shared::TopicConfig;
+use orders_shared::config;
 use orders_shared::messaging::EventPublisher;
 use orders_shared::telemetry::{self, aws_calls};
 
@@ -11,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let telemetry = telemetry::init();
     // Built once per execution environment, reused by every warm invocation.
     let config = TopicConfig::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = config::aws_sdk_config().await?;
     let publisher = EventPublisher::new(aws_calls::sns_client(&aws), config.topic_arn);
     run(service_fn(|event| {
         telemetry.traced_event(event, |event| publish_events::handler(&publisher, event))

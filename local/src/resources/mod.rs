@@ -251,6 +251,8 @@ pub enum ResolveError {
     NoParameterValue(String),
     #[error("condition {0} is not defined")]
     UnknownCondition(String),
+    #[error("AWS::NoValue where a value is needed")]
+    NoValue,
     #[error("!Select index {index} is beyond the end of a list of {len}")]
     IndexOutOfRange { index: usize, len: usize },
     #[error("a list {0:?} where a string is needed")]
@@ -369,25 +371,32 @@ impl Deployed {
         match self.evaluate(expr)? {
             Evaluated::Text(text) => Ok(text),
             Evaluated::List(items) => Err(ResolveError::ListNotString(items)),
+            Evaluated::NoValue => Err(ResolveError::NoValue),
         }
     }
 
-    /// The function's `Environment.Variables`, resolved.
+    /// The function's `Environment.Variables`, resolved. A variable whose value is
+    /// `AWS::NoValue` (`!If [Condition, value, !Ref AWS::NoValue]`) is left out, as CloudFormation
+    /// leaves it out.
     pub fn environment(
         &self,
         function: &FunctionSpec,
     ) -> Result<BTreeMap<String, String>, ResolveError> {
-        function
-            .environment
-            .iter()
-            .map(|(variable, expr)| {
-                let value = self.resolve(expr).map_err(|cause| ResolveError::Variable {
-                    variable: variable.clone(),
-                    cause: Box::new(cause),
-                })?;
-                Ok((variable.clone(), value))
-            })
-            .collect()
+        let mut environment = BTreeMap::new();
+        for (variable, expr) in &function.environment {
+            let value = match self.evaluate(expr) {
+                Ok(Evaluated::NoValue) => continue,
+                Ok(Evaluated::Text(text)) => Ok(text),
+                Ok(Evaluated::List(items)) => Err(ResolveError::ListNotString(items)),
+                Err(cause) => Err(cause),
+            };
+            let value = value.map_err(|cause| ResolveError::Variable {
+                variable: variable.clone(),
+                cause: Box::new(cause),
+            })?;
+            environment.insert(variable.clone(), value);
+        }
+        Ok(environment)
     }
 
     pub fn table_name(&self, logical_id: &str) -> Option<&str> {
@@ -536,6 +545,8 @@ impl Deployed {
 
 /// An intrinsic function's value: most give a string; `!Split` and list parameters give a list.
 enum Evaluated {
+    /// `!Ref AWS::NoValue`: the property is left out.
+    NoValue,
     Text(String),
     List(Vec<String>),
 }
@@ -565,6 +576,7 @@ impl Deployed {
                     match self.evaluate(item)? {
                         Evaluated::Text(text) => joined.push(text),
                         Evaluated::List(list) => joined.extend(list),
+                        Evaluated::NoValue => return Err(ResolveError::NoValue),
                     }
                 }
                 Evaluated::Text(joined.join(separator))
@@ -594,12 +606,16 @@ impl Deployed {
         match self.evaluate(expr)? {
             Evaluated::List(items) => Ok(items),
             Evaluated::Text(text) => Err(ResolveError::StringNotList(text)),
+            Evaluated::NoValue => Err(ResolveError::NoValue),
         }
     }
 
     /// `!Ref name`: a pseudo parameter, a parameter or a resource.
     fn reference(&self, name: &str) -> Result<Evaluated, ResolveError> {
         if let Some(pseudo) = name.strip_prefix("AWS::") {
+            if pseudo == "NoValue" {
+                return Ok(Evaluated::NoValue);
+            }
             let value = match pseudo {
                 "StackName" => self.stack_name.clone(),
                 "Region" => self.region.clone(),
@@ -1331,6 +1347,26 @@ Resources:
                 ("MODE".into(), "relaxed".into()),
                 ("TABLE".into(), "s-Table".into())
             ])
+        );
+    }
+
+    #[test]
+    fn a_variable_of_no_value_is_left_out() {
+        let deployed = deployed();
+        let mut function = deployed.template.functions()[0].clone();
+        function.environment.insert(
+            "ENDPOINT".into(),
+            Expr::If(
+                "IsProd".into(),
+                text("https://example.com"),
+                Box::new(Expr::Ref("AWS::NoValue".into())),
+            ),
+        );
+        let environment = deployed.environment(&function).unwrap();
+        assert!(!environment.contains_key("ENDPOINT"), "{environment:?}");
+        assert_eq!(
+            resolve(Expr::Ref("AWS::NoValue".into())),
+            Err(ResolveError::NoValue)
         );
     }
 
