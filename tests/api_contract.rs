@@ -140,9 +140,17 @@ async fn a_stale_version_is_412_with_the_current_order() {
 }
 
 #[tokio::test]
-async fn a_write_without_if_match_is_428_and_a_bad_if_match_is_400() {
+async fn if_match_is_required_and_read_as_rfc_9110_says() {
     let stack = TestStack::start().await;
     let id = stack.create(&order_body()).await.order_id();
+    let patch = |if_match: &'static str| {
+        let (stack, id) = (&stack, id.clone());
+        async move {
+            stack
+                .patch(&id, Some(if_match), &json!({"note": if_match}))
+                .await
+        }
+    };
     stack
         .patch(&id, None, &json!({"note": "x"}))
         .await
@@ -151,11 +159,44 @@ async fn a_write_without_if_match_is_428_and_a_bad_if_match_is_400() {
         .cancel(&id, None)
         .await
         .expect_error(428, "PreconditionRequired");
-    for garbage in ["*", "\"one\"", "W/\"1\"", "1, 2"] {
-        let reply = stack.patch(&id, Some(garbage), &json!({"note": "x"})).await;
-        reply.expect_error(400, "BadRequest");
+    // Not a list of entity tags at all: 400.
+    for malformed in ["\"1", "abc", "W/1", "*, \"1\""] {
+        patch(malformed).await.expect_error(400, "BadRequest");
     }
-    assert_eq!(stack.get(&id).await.body["version"], 1);
+    // Entity tags that match no version: a failed precondition, with the current order. A weak tag
+    // never matches (If-Match compares strongly); the largest number is no panic, just a version.
+    for unmatched in [
+        "\"one\"",
+        "W/\"1\"",
+        "\"18446744073709551615\"",
+        "\"2\", \"3\"",
+    ] {
+        let reply = patch(unmatched).await;
+        reply.expect_error(412, "VersionConflict");
+        assert_eq!(reply.body["current"]["version"], 1, "{unmatched}");
+    }
+    assert_eq!(
+        stack.get(&id).await.body["version"],
+        1,
+        "nothing was written"
+    );
+    // A list matches if any of its tags does; `*` matches whatever the current version.
+    let listed = patch("\"7\", \"1\"").await;
+    assert_eq!((listed.status, &listed.body["version"]), (200, &json!(2)));
+    let any = patch("*").await;
+    assert_eq!((any.status, &any.body["version"]), (200, &json!(3)));
+    assert_eq!(any.header("etag"), Some("\"3\""));
+    let cancelled = stack.cancel(&id, Some("*")).await;
+    assert_eq!(
+        cancelled.body["status"], "CANCELLED",
+        "{:#}",
+        cancelled.body
+    );
+    // `*` on an order that does not exist fails as an unknown order does.
+    stack
+        .cancel("0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e", Some("*"))
+        .await
+        .expect_error(404, "OrderNotFound");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::config::CorsConfig;
 use crate::domain::{Order, OrderId};
 use crate::error::AppError;
+use crate::store::locking::{MAX_IF_MATCH_TAGS, Precondition};
 use crate::telemetry::metrics::{self, Metric};
 use crate::telemetry::xray;
 
@@ -70,22 +71,46 @@ pub fn header_text<'a>(request: &'a Request, name: &str) -> Result<Option<&'a st
         .transpose()
 }
 
-/// The version named by `If-Match` (`"3"`, the `ETag` of a read, or a bare `3`).
+/// What `If-Match` admits, read as RFC 9110 says: `*`, or a comma-separated list of entity tags
+/// (`"3"`, the `ETag` of a read; `W/"3"`, a weak tag; a bare `3` is taken as `"3"`).
 ///
 /// Optimistic locking needs it: without `If-Match` a client could overwrite a change it never
-/// saw, so a conditional write without one is refused with 428 Precondition Required.
-pub fn if_match_version(request: &Request) -> Result<u64, AppError> {
+/// saw, so a conditional write without one is refused with 428 Precondition Required. `If-Match`
+/// compares strongly, so a weak tag never matches, and neither does a tag that is no version of
+/// ours (`"abc"`): both leave a precondition that fails (412), as the RFC says, not a 400. Only
+/// a header that is no list of entity tags is a 400.
+pub fn if_match(request: &Request) -> Result<Precondition, AppError> {
     let value = header_text(request, "if-match")?.ok_or(AppError::PreconditionRequired)?;
-    let version = value.trim();
-    let version = version
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(version);
-    version.parse::<u64>().map_err(|_| {
+    let invalid = || {
         AppError::BadRequest(
-            "If-Match must be the order's ETag, a version such as \"3\" (not * or a list)".into(),
+            "If-Match must be * or a list of entity tags, such as the order's ETag \"3\"".into(),
         )
-    })
+    };
+    if value.trim() == "*" {
+        return Ok(Precondition::AnyVersion);
+    }
+    let mut versions = Vec::new();
+    for tag in value.split(',').map(str::trim) {
+        let (weak, tag) = match tag.strip_prefix("W/") {
+            Some(tag) => (true, tag),
+            None => (false, tag),
+        };
+        let opaque = match tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(quoted) if !quoted.contains('"') => quoted,
+            // A bare version, for clients that drop the quotes; anything else is no entity tag.
+            _ if !weak && !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_digit()) => tag,
+            _ => return Err(invalid()),
+        };
+        if !weak && let Ok(version) = opaque.parse::<u64>() {
+            versions.push(version);
+        }
+    }
+    if versions.len() > MAX_IF_MATCH_TAGS {
+        return Err(AppError::BadRequest(format!(
+            "If-Match may list at most {MAX_IF_MATCH_TAGS} entity tags"
+        )));
+    }
+    Ok(Precondition::Versions(versions))
 }
 
 /// The `ETag` of an order: its version, quoted as HTTP requires.
@@ -179,7 +204,7 @@ pub fn error_response(error: &AppError) -> Response<Body> {
         AppError::VersionConflict { current } => {
             response.headers_mut().insert(header::ETAG, etag(current));
         }
-        AppError::Throttled => {
+        AppError::Throttled | AppError::ConcurrentRequest => {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
@@ -253,29 +278,68 @@ mod tests {
         );
     }
 
+    fn if_match_of(value: &str) -> Result<Precondition, AppError> {
+        if_match(&request_with_header("If-Match", value))
+    }
+
     #[test]
-    fn if_match_accepts_etags_and_bare_versions() {
+    fn if_match_reads_etags_lists_star_and_bare_versions() {
+        let versions = |v: &[u64]| Precondition::Versions(v.to_vec());
+        assert_eq!(if_match_of("\"3\"").unwrap(), versions(&[3]));
+        assert_eq!(if_match_of(" 12 ").unwrap(), versions(&[12]));
+        assert_eq!(if_match_of("\"3\", \"4\"").unwrap(), versions(&[3, 4]));
+        assert_eq!(if_match_of("*").unwrap(), Precondition::AnyVersion);
+        // The largest version a client can name is a version like any other: no arithmetic.
         assert_eq!(
-            if_match_version(&request_with_header("If-Match", "\"3\"")).unwrap(),
-            3
-        );
-        assert_eq!(
-            if_match_version(&request_with_header("if-match", " 12 ")).unwrap(),
-            12
+            if_match_of("\"18446744073709551615\"").unwrap(),
+            versions(&[u64::MAX])
         );
     }
 
     #[test]
-    fn if_match_is_required_and_must_be_a_version() {
+    fn weak_and_foreign_tags_never_match() {
+        let nothing = Precondition::Versions(vec![]);
+        for unmatchable in [
+            "W/\"3\"",
+            "\"abc\"",
+            "\"-1\"",
+            "\"99999999999999999999999\"",
+            "\"\"",
+        ] {
+            assert_eq!(if_match_of(unmatchable).unwrap(), nothing, "{unmatchable}");
+        }
+        assert_eq!(
+            if_match_of("W/\"3\", \"4\"").unwrap(),
+            Precondition::Versions(vec![4])
+        );
+    }
+
+    #[test]
+    fn if_match_is_required_and_must_be_a_list_of_entity_tags() {
         let none = http::Request::builder().body(Body::Empty).unwrap();
         assert!(matches!(
-            if_match_version(&none),
+            if_match(&none),
             Err(AppError::PreconditionRequired)
         ));
-        for bad in ["*", "\"abc\"", "W/\"3\"", "\"3\", \"4\"", "-1", ""] {
-            let result = if_match_version(&request_with_header("If-Match", bad));
-            assert!(matches!(result, Err(AppError::BadRequest(_))), "{bad}");
+        for bad in [
+            "-1",
+            "",
+            "\"3",
+            "3\"",
+            "\"3\" \"4\"",
+            "abc",
+            "W/3",
+            "*, \"3\"",
+            ",",
+        ] {
+            let result = if_match_of(bad);
+            assert!(
+                matches!(result, Err(AppError::BadRequest(_))),
+                "{bad}: {result:?}"
+            );
         }
+        let many = vec!["\"1\""; MAX_IF_MATCH_TAGS + 1].join(", ");
+        assert!(matches!(if_match_of(&many), Err(AppError::BadRequest(_))));
     }
 
     #[test]

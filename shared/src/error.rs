@@ -44,6 +44,9 @@ pub enum AppError {
     /// The same `Idempotency-Key` was used before with a different body.
     #[error("this Idempotency-Key was used with a different request body")]
     IdempotencyKeyReused,
+    /// Another request with the same `Idempotency-Key` is being written at this moment.
+    #[error("another request with this Idempotency-Key is in progress: retry after a short wait")]
+    ConcurrentRequest,
     /// A conditional write needs `If-Match`; without it the client could overwrite blindly.
     #[error("this request needs an If-Match header with the order's version (its ETag)")]
     PreconditionRequired,
@@ -68,6 +71,7 @@ impl AppError {
             AppError::VersionConflict { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::ConcurrentRequest => StatusCode::CONFLICT,
             AppError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             AppError::Throttled => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,6 +92,7 @@ impl AppError {
             AppError::VersionConflict { .. } => "VersionConflict",
             AppError::PayloadTooLarge { .. } => "PayloadTooLarge",
             AppError::IdempotencyKeyReused => "IdempotencyKeyReused",
+            AppError::ConcurrentRequest => "ConcurrentRequest",
             AppError::PreconditionRequired => "PreconditionRequired",
             AppError::Throttled => "ServiceUnavailable",
             AppError::Internal(_) => "InternalError",
@@ -147,6 +152,7 @@ mod tests {
                 "PayloadTooLarge",
             ),
             (AppError::IdempotencyKeyReused, 422, "IdempotencyKeyReused"),
+            (AppError::ConcurrentRequest, 409, "ConcurrentRequest"),
             (AppError::PreconditionRequired, 428, "PreconditionRequired"),
             (AppError::Throttled, 503, "ServiceUnavailable"),
             (AppError::Internal("boom".into()), 500, "InternalError"),

@@ -18,8 +18,8 @@ pub async fn handler(store: &OrderStore, request: Request) -> Result<Response<Bo
 async fn cancel_order(store: &OrderStore, request: &Request) -> Result<Response<Body>, AppError> {
     let caller = Caller::of(request)?;
     let id = api::order_id(request)?;
-    let expected = api::if_match_version(request)?;
+    let expected = api::if_match(request)?;
     let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel").by(&caller);
-    let order = store.update_if_version(id, expected, update).await?;
+    let order = store.update_if_version(id, &expected, update).await?;
     Ok(api::order_response(StatusCode::OK, &order))
 }

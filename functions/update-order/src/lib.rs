@@ -18,9 +18,9 @@ pub async fn handler(store: &OrderStore, request: Request) -> Result<Response<Bo
 async fn update_order(store: &OrderStore, request: &Request) -> Result<Response<Body>, AppError> {
     let caller = Caller::of(request)?;
     let id = api::order_id(request)?;
-    let expected = api::if_match_version(request)?;
+    let expected = api::if_match(request)?;
     let patch = OrderPatch::parse(&api::json_body(request)?)?;
     let update = ConditionalUpdate::patch(&patch)?.by(&caller);
-    let order = store.update_if_version(id, expected, update).await?;
+    let order = store.update_if_version(id, &expected, update).await?;
     Ok(api::order_response(StatusCode::OK, &order))
 }

@@ -19,6 +19,11 @@
 //! different body under the same key is a client bug, refused with 422. Two concurrent first
 //! attempts race in the transaction: one wins, the other is cancelled and replays the winner's.
 //!
+//! A cancelled transaction says why, item by item (`CancellationReasons`), and only one reason is
+//! a lost race: `ConditionalCheckFailed` on the idempotency record. `TransactionConflict` (another
+//! transaction holds the record right now) is a 409 worth retrying; `ThrottlingError` or
+//! `ProvisionedThroughputExceeded` a 503 with `Retry-After`; anything else is internal.
+//!
 //! Records expire through DynamoDB TTL (`expiresAt`, epoch seconds). TTL deletion is lazy (it can
 //! take days), so a read treats an expired record as absent rather than trusting it is gone.
 
@@ -197,20 +202,61 @@ impl OrderStore {
             .transact_items(TransactWriteItem::builder().put(put_record).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(None),
-            Err(error) => match error.as_service_error() {
-                // A condition failed: the key was taken by a concurrent request (a fresh order id
-                // cannot collide). Replay the winner's record.
-                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
-                    match self.find_idempotency_record(key).await? {
-                        Some(winner) => Ok(Some(winner)),
-                        None => Err(sdk_failure("TransactWriteItems", error)),
-                    }
-                }
-                _ => Err(sdk_failure("TransactWriteItems", error)),
+        let error = match result {
+            Ok(_) => return Ok(None),
+            Err(error) => error,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            error.as_service_error()
+        else {
+            return Err(sdk_failure("TransactWriteItems", error));
+        };
+        let reasons: Vec<&str> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|reason| reason.code().unwrap_or("None"))
+            .collect();
+        match cancellation(&reasons) {
+            // The key was taken by a concurrent request (a fresh order id cannot collide): replay
+            // the winner's record.
+            Cancellation::LostRace => match self.find_idempotency_record(key).await? {
+                Some(winner) => Ok(Some(winner)),
+                None => Err(AppError::ConcurrentRequest),
             },
+            Cancellation::Conflict => Err(AppError::ConcurrentRequest),
+            Cancellation::Throttled => Err(AppError::Throttled),
+            Cancellation::Other => Err(sdk_failure("TransactWriteItems", error)),
         }
+    }
+}
+
+/// Why the order-and-record transaction was cancelled, from its reasons (the order's first, the
+/// record's second).
+#[derive(Debug, PartialEq, Eq)]
+enum Cancellation {
+    /// The record's condition failed: another request with this key wrote it first.
+    LostRace,
+    /// Another transaction was writing one of the items at the same moment.
+    Conflict,
+    /// A partition was over its throughput, after the SDK's retries.
+    Throttled,
+    Other,
+}
+
+fn cancellation(reasons: &[&str]) -> Cancellation {
+    let any = |codes: &[&str]| reasons.iter().any(|reason| codes.contains(reason));
+    if any(&[
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+        "RequestLimitExceeded",
+    ]) {
+        Cancellation::Throttled
+    } else if reasons.get(1) == Some(&"ConditionalCheckFailed") {
+        Cancellation::LostRace
+    } else if any(&["TransactionConflict"]) {
+        Cancellation::Conflict
+    } else {
+        Cancellation::Other
     }
 }
 
@@ -296,6 +342,98 @@ mod tests {
             fingerprint(&body("4111111111111111")),
             fingerprint(&body("4012888888881881"))
         );
+    }
+
+    /// The transaction of a first request, cancelled by DynamoDB with these reasons (the order's,
+    /// then the record's), as it answers on the wire.
+    async fn cancelled_with(
+        reasons: [&'static str; 2],
+    ) -> Result<Option<IdempotencyRecord>, AppError> {
+        use crate::store::tests::store;
+        use aws_sdk_dynamodb::Client;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+
+        let body = json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+            "Message": "Transaction cancelled",
+            "CancellationReasons": reasons.map(|code| json!({"Code": code})),
+        })
+        .to_string();
+        let cancelled = mock!(Client::transact_write_items).then_http_response(move || {
+            HttpResponse::new(
+                StatusCode::try_from(400).unwrap(),
+                SdkBody::from(body.clone()),
+            )
+        });
+        // No read of a winner's record unless the race was lost: the mock has no GetItem rule.
+        let store = store(mock_client!(
+            aws_sdk_dynamodb,
+            RuleMode::MatchAny,
+            [&cancelled]
+        ));
+        let envelope = Envelope {
+            v: 1,
+            key_id: "k".into(),
+            edk: "e".into(),
+            nonce: "n".into(),
+            ct: "c".into(),
+        };
+        let key = IdempotencyKey::parse(&customer("c-1"), "k-1").unwrap();
+        store
+            .create_with_idempotency_key(&sample_order(), &envelope, &key, "f")
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_throttled_or_conflicting_transaction_is_no_lost_race() {
+        assert!(matches!(
+            cancelled_with(["None", "ThrottlingError"]).await,
+            Err(AppError::Throttled)
+        ));
+        assert!(matches!(
+            cancelled_with(["None", "TransactionConflict"]).await,
+            Err(AppError::ConcurrentRequest)
+        ));
+        assert!(matches!(
+            cancelled_with(["ValidationError", "None"]).await,
+            Err(AppError::Internal(_))
+        ));
+    }
+
+    #[test]
+    fn only_a_failed_record_condition_is_a_lost_race() {
+        assert_eq!(
+            cancellation(&["None", "ConditionalCheckFailed"]),
+            Cancellation::LostRace
+        );
+        assert_eq!(
+            cancellation(&["None", "TransactionConflict"]),
+            Cancellation::Conflict
+        );
+        assert_eq!(
+            cancellation(&["TransactionConflict", "None"]),
+            Cancellation::Conflict
+        );
+        assert_eq!(
+            cancellation(&["ThrottlingError", "None"]),
+            Cancellation::Throttled
+        );
+        assert_eq!(
+            cancellation(&["None", "ProvisionedThroughputExceeded"]),
+            Cancellation::Throttled
+        );
+        // The order's own condition failing (an id collision) or a validation error: internal.
+        assert_eq!(
+            cancellation(&["ConditionalCheckFailed", "None"]),
+            Cancellation::Other
+        );
+        assert_eq!(
+            cancellation(&["ValidationError", "None"]),
+            Cancellation::Other
+        );
+        assert_eq!(cancellation(&[]), Cancellation::Other);
     }
 
     #[test]

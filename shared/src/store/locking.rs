@@ -4,10 +4,16 @@
 //! and the store turns that into a conditional write:
 //!
 //! ```text
-//! UpdateItem  SET ..., version = :expected + 1
-//!             ConditionExpression: version = :expected [AND customerId = :caller]
+//! UpdateItem  SET ..., version = version + :one
+//!             ConditionExpression: version IN (:expected...) [AND customerId = :caller]
 //!                                  [AND status IN (:allowed...)]
 //! ```
+//!
+//! The new version is computed by DynamoDB from the stored one: no arithmetic on a number a
+//! client sent (an `If-Match` of `"18446744073709551615"` is a version like any other, and matches
+//! no order). `If-Match` follows RFC 9110 ([`Precondition`]): a list of entity tags matches if any
+//! does, `*` matches whatever the current version (`attribute_exists(pk)` instead of the version
+//! check), and a weak tag (`W/"3"`) never matches, since `If-Match` compares strongly.
 //!
 //! DynamoDB evaluates the condition and applies the update atomically, so of two clients holding
 //! the same version exactly one wins; the other gets `ConditionalCheckFailedException`. No lock is
@@ -30,6 +36,33 @@ use crate::domain::order::{now_timestamp, total_cents};
 use crate::domain::{Order, OrderId, OrderPatch, OrderStatus};
 use crate::error::AppError;
 use crate::identity::Caller;
+
+/// Which versions of an order a write may apply to: what the client's `If-Match` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// `If-Match: *`: whatever the current version, as long as the order exists.
+    AnyVersion,
+    /// `If-Match: "3", "4"`: one of these versions. Empty when no tag can match (only weak tags,
+    /// or tags that are no version of ours): the write is refused as a stale one (412).
+    Versions(Vec<u64>),
+}
+
+impl Precondition {
+    /// The precondition of a write that saw `version`.
+    pub fn version(version: u64) -> Self {
+        Self::Versions(vec![version])
+    }
+
+    fn admits(&self, version: u64) -> bool {
+        match self {
+            Precondition::AnyVersion => true,
+            Precondition::Versions(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// DynamoDB takes at most 100 operands in an `IN`: more tags than that is no client of ours.
+pub const MAX_IF_MATCH_TAGS: usize = 100;
 
 /// A change to an order, to be applied only at the expected version.
 #[derive(Debug, Default)]
@@ -115,13 +148,13 @@ impl ConditionalUpdate {
 }
 
 impl OrderStore {
-    /// Applies `update` to the order if, and only if, it is still at version `expected` (and,
-    /// for an update made [`by`](ConditionalUpdate::by) a caller, is the caller's order).
-    /// Returns the order as written (`ReturnValues=ALL_NEW`), now at `expected + 1`.
+    /// Applies `update` to the order if, and only if, its version is one `expected` admits (and,
+    /// for an update made [`by`](ConditionalUpdate::by) a caller, it is the caller's order).
+    /// Returns the order as written (`ReturnValues=ALL_NEW`), one version further.
     pub async fn update_if_version(
         &self,
         id: OrderId,
-        expected: u64,
+        expected: &Precondition,
         update: ConditionalUpdate,
     ) -> Result<Order, AppError> {
         let mut request = self
@@ -131,14 +164,13 @@ impl OrderStore {
             .set_key(Some(order_key(id)))
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#updatedAt", "updatedAt")
-            .expression_attribute_values(":expected", number(expected))
-            .expression_attribute_values(":next", number(expected + 1))
+            .expression_attribute_values(":one", number(1))
             .expression_attribute_values(":now", AttributeValue::S(now_timestamp()))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
 
         let mut set = vec![
-            "#version = :next".to_owned(),
+            "#version = #version + :one".to_owned(),
             "#updatedAt = :now".to_owned(),
         ];
         for (i, (name, value)) in update.sets.into_iter().enumerate() {
@@ -157,7 +189,25 @@ impl OrderStore {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
 
-        let mut condition = "#version = :expected".to_owned();
+        let mut condition = match expected {
+            Precondition::AnyVersion => "attribute_exists(pk)".to_owned(),
+            // No tag can match: no stored version is negative, so the write is refused and the
+            // failure says why (412, or 404 for an order that is not there).
+            Precondition::Versions(versions) if versions.is_empty() => {
+                request =
+                    request.expression_attribute_values(":none", AttributeValue::N("-1".into()));
+                "#version = :none".to_owned()
+            }
+            Precondition::Versions(versions) => {
+                let mut operands = Vec::new();
+                for (i, version) in versions.iter().enumerate() {
+                    operands.push(format!(":v{i}"));
+                    request =
+                        request.expression_attribute_values(format!(":v{i}"), number(*version));
+                }
+                format!("#version IN ({})", operands.join(", "))
+            }
+        };
         if let Some(caller) = &update.caller {
             condition.push_str(" AND #customerId = :caller");
             request = request
@@ -237,7 +287,10 @@ impl OrderStore {
         loop {
             attempts += 1;
             let update = ConditionalUpdate::transition(to, action);
-            match self.update_if_version(id, expected, update).await {
+            match self
+                .update_if_version(id, &Precondition::version(expected), update)
+                .await
+            {
                 Ok(order) => return Ok(Transition::Applied(order)),
                 Err(AppError::VersionConflict { current }) => {
                     if !current.status.can_become(to) {
@@ -267,10 +320,11 @@ impl OrderStore {
 
 /// Why a conditional write failed, from the item as it was (`ALL_OLD`): no item means no order;
 /// another customer's order is none of the caller's business (see [`Caller::refused_write`]);
-/// another version means the client's copy is stale; the same version means the status forbade it.
+/// a version the precondition does not admit means the client's copy is stale; an admitted one
+/// means the status forbade it.
 pub fn explain_conflict(
     old: Option<Item>,
-    expected: u64,
+    expected: &Precondition,
     action: &'static str,
     caller: Option<&Caller>,
 ) -> AppError {
@@ -283,7 +337,7 @@ pub fn explain_conflict(
         {
             caller.map_or(AppError::NotFound, Caller::refused_write)
         }
-        Ok(current) if current.version != expected => AppError::VersionConflict {
+        Ok(current) if !expected.admits(current.version) => AppError::VersionConflict {
             current: Box::new(current),
         },
         Ok(current) => AppError::NotAllowedInStatus {
@@ -325,7 +379,7 @@ mod tests {
     #[test]
     fn a_missing_item_is_not_found() {
         assert!(matches!(
-            explain_conflict(None, 3, "cancel", None),
+            explain_conflict(None, &Precondition::version(3), "cancel", None),
             AppError::NotFound
         ));
     }
@@ -333,9 +387,12 @@ mod tests {
     #[test]
     fn another_version_is_a_stale_copy_with_the_current_order() {
         let item = order_item(&sample_order()).unwrap(); // at version 3
-        let AppError::VersionConflict { current } =
-            explain_conflict(Some(item), 2, "cancel", Some(&owner()))
-        else {
+        let AppError::VersionConflict { current } = explain_conflict(
+            Some(item),
+            &Precondition::version(2),
+            "cancel",
+            Some(&owner()),
+        ) else {
             panic!("expected a version conflict")
         };
         assert_eq!(current.version, 3);
@@ -346,7 +403,12 @@ mod tests {
         let mut order = sample_order();
         order.status = OrderStatus::Shipped;
         let item = order_item(&order).unwrap();
-        let error = explain_conflict(Some(item), 3, "cancel", Some(&owner()));
+        let error = explain_conflict(
+            Some(item),
+            &Precondition::version(3),
+            "cancel",
+            Some(&owner()),
+        );
         assert!(matches!(
             error,
             AppError::NotAllowedInStatus {
@@ -368,16 +430,43 @@ mod tests {
         // Whatever the version: a stranger learns nothing, not even that the version moved on.
         for expected in [2, 3] {
             assert!(matches!(
-                explain_conflict(item(), expected, "cancel", Some(&stranger)),
+                explain_conflict(
+                    item(),
+                    &Precondition::version(expected),
+                    "cancel",
+                    Some(&stranger)
+                ),
                 AppError::NotFound
             ));
         }
         let claims = serde_json::json!({"sub": "s-1", "cognito:groups": "support"});
         let support = Caller::from_claims(claims.as_object().unwrap()).unwrap();
         assert!(matches!(
-            explain_conflict(item(), 2, "cancel", Some(&support)),
+            explain_conflict(item(), &Precondition::version(2), "cancel", Some(&support)),
             AppError::Forbidden(_)
         ));
+    }
+
+    #[test]
+    fn a_precondition_admits_its_versions_or_any() {
+        let order = || Some(order_item(&sample_order()).unwrap()); // at version 3
+        let owner = owner();
+        for admitting in [Precondition::AnyVersion, Precondition::Versions(vec![2, 3])] {
+            // An admitted version: the status is what refused the write.
+            assert!(matches!(
+                explain_conflict(order(), &admitting, "cancel", Some(&owner)),
+                AppError::NotAllowedInStatus { .. }
+            ));
+        }
+        for refusing in [
+            Precondition::Versions(vec![]),
+            Precondition::Versions(vec![u64::MAX]),
+        ] {
+            assert!(matches!(
+                explain_conflict(order(), &refusing, "cancel", Some(&owner)),
+                AppError::VersionConflict { .. }
+            ));
+        }
     }
 
     #[test]
@@ -415,11 +504,12 @@ mod tests {
                 let values = req.expression_attribute_values().unwrap();
                 req.condition_expression()
                     == Some(
-                        "#version = :expected AND #customerId = :caller AND #status IN (:allowed0, :allowed1)",
+                        "#version IN (:v0) AND #customerId = :caller AND #status IN (:allowed0, :allowed1)",
                     )
+                    && req.update_expression().is_some_and(|e| e.contains("#version = #version + :one"))
                     && values[":caller"] == AttributeValue::S("c-1".into())
-                    && values[":expected"] == AttributeValue::N("3".into())
-                    && values[":next"] == AttributeValue::N("4".into())
+                    && values[":v0"] == AttributeValue::N("3".into())
+                    && values[":one"] == AttributeValue::N("1".into())
                     && req.return_values_on_condition_check_failure()
                         == Some(&ReturnValuesOnConditionCheckFailure::AllOld)
             })
@@ -434,7 +524,7 @@ mod tests {
         let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
         let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel").by(&owner());
         let order = store
-            .update_if_version(sample_order().order_id, 3, update)
+            .update_if_version(sample_order().order_id, &Precondition::version(3), update)
             .await
             .unwrap();
         assert_eq!((order.version, order.status), (4, OrderStatus::Cancelled));
@@ -448,7 +538,7 @@ mod tests {
         let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
         let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel").by(&owner());
         let error = store
-            .update_if_version(sample_order().order_id, 1, update)
+            .update_if_version(sample_order().order_id, &Precondition::version(1), update)
             .await
             .unwrap_err();
         assert!(

@@ -43,6 +43,9 @@ pub struct Telemetry {
     cold: AtomicBool,
 }
 
+/// The Lambda runtime's crates, whose TRACE logs hold whole events.
+const RUNTIME_CRATES: [&str; 2] = ["lambda_runtime", "lambda_http"];
+
 /// Installs the global subscriber from the environment. Call once, at the top of `main`.
 pub fn init() -> Telemetry {
     let config = TelemetryConfig::from_env();
@@ -63,10 +66,23 @@ impl Telemetry {
             .log_level
             .parse::<LevelFilter>()
             .unwrap_or(LevelFilter::INFO);
-        // Span-only events (the causes attached to X-Ray subsegments) are not log lines.
+        // Span-only events (the causes attached to X-Ray subsegments) are not log lines. The Lambda
+        // runtime logs every raw event it receives at TRACE (`lambda_runtime`'s "raw JSON event
+        // received from Lambda"): card numbers, tokens, API keys, addresses. Its crates are capped
+        // at DEBUG whatever the level, so no log level the template allows prints an event.
+        let runtime_level = level.min(LevelFilter::DEBUG);
         let log_filter = EnvFilter::builder()
             .with_default_directive(level.into())
-            .parse_lossy(format!("{},{}=off", config.log_level, xray::SPAN_EVENTS));
+            .parse_lossy(format!(
+                "{},{}=off,{RUNTIME_CRATES}",
+                config.log_level,
+                xray::SPAN_EVENTS,
+                RUNTIME_CRATES = RUNTIME_CRATES
+                    .iter()
+                    .map(|krate| format!("{krate}={runtime_level}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
         let logs = tracing_subscriber::fmt::layer()
             .with_writer(log_writer)
             .with_target(false)

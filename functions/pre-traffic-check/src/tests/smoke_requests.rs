@@ -133,7 +133,7 @@ async fn get_order_finds_no_order_with_a_fresh_id() {
 }
 
 /// A conditional `UpdateItem` of the fresh order: DynamoDB refuses it, and there is no old item
-/// to return. The rule matches only an update conditional on the version.
+/// to return. The rule matches only an update conditional on the version (`#version IN (...)`).
 fn conditional_update_of_nothing(event: &Value) -> Rule {
     let pk = order_pk(event);
     mock!(DynamoDb::update_item)
@@ -141,7 +141,7 @@ fn conditional_update_of_nothing(event: &Value) -> Rule {
             request.key().and_then(|key| key.get("pk")) == Some(&AttributeValue::S(pk.clone()))
                 && request
                     .condition_expression()
-                    .is_some_and(|condition| condition.contains("#version = :expected"))
+                    .is_some_and(|condition| condition.contains("#version IN ("))
         })
         .then_error(|| {
             UpdateItemError::ConditionalCheckFailedException(
