@@ -34,8 +34,11 @@ cargo run --quiet -p orders-tests --bin create-local-resources
 cargo lambda watch --only-lambda-apis -P "$runtime_port" >target/xray-smoke-watch.log 2>&1 &
 pids+=($!)
 wait_for_port "$runtime_port"
-python3 scripts/xray_listener.py --port "$xray_port" --expect 3 &
+python3 scripts/xray_listener.py --port "$xray_port" --expect 3 >target/xray-smoke-listener.log 2>&1 &
 listener=$!
+# The function sends each subsegment as it ends: the daemon's socket must be bound before it runs.
+for _ in $(seq 1 100); do grep -q '^listening' target/xray-smoke-listener.log && break; sleep 0.1; done
+grep -q '^listening' target/xray-smoke-listener.log || { echo "error: the stand-in daemon did not start" >&2; exit 1; }
 
 AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:$xray_port AWS_LAMBDA_LOG_FORMAT=JSON \
 AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:$runtime_port/.rt AWS_LAMBDA_FUNCTION_NAME=create-order \
@@ -46,4 +49,7 @@ echo "==> cargo lambda invoke create-order --data-file events/create-order.json"
 cargo lambda invoke _ -P "$runtime_port" --data-file events/create-order.json | head -c 200
 echo
 echo "==> the X-Ray documents the function sent"
-wait "$listener"
+status=0
+wait "$listener" || status=$?
+cat target/xray-smoke-listener.log
+exit "$status"
