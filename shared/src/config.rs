@@ -170,9 +170,57 @@ impl TopicConfig {
 /// takes it as an endpoint and panics at the first call ("URL was unset"). It is what `sam local
 /// invoke` sets for a variable the template declares but SAM cannot resolve (the template's
 /// `AWS_ENDPOINT_URL: !Ref AWS::NoValue`), unless `--env-vars` gives it a value.
+///
+/// Every client built from it has the [`sdk_timeouts`]: no AWS call can wait past the function's
+/// own deadline.
 pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
     check_endpoint_url(|name| std::env::var(name).ok())?;
-    Ok(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+    Ok(sdk_config_loader().load().await)
+}
+
+/// What [`aws_sdk_config`] loads: the standard environment, with [`sdk_timeouts`].
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(sdk_timeouts())
+}
+
+/// How long one attempt of an AWS call (one HTTP request and its answer) may take.
+///
+/// DynamoDB, KMS and SNS answer in milliseconds; an attempt still unanswered after 2 s is stuck
+/// (a dead connection, an overloaded endpoint), and another attempt, on a new connection, is the
+/// better bet. The SDK's connect timeout (3.1 s by default) stays, inside this bound.
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long one AWS call may take in all, its retries and their backoff included.
+///
+/// The SDK retries a timed-out attempt (standard mode: 3 attempts, jittered exponential backoff),
+/// but without an operation timeout it has no bound: with the default of none, a call to a
+/// dependency that accepts connections and never answers waits until Lambda kills the function
+/// at its `Timeout` (10 s in the template). Then nothing is reported: the whole batch comes back,
+/// and the invocation counts as an error. 4 s lets a stuck first attempt (2 s) be followed by a
+/// backoff and most of a second one, and leaves the function more than half of its 10 s to
+/// answer, report the record as failed and go on (`messaging::deadline` keeps this much time in
+/// reserve before it starts a record).
+///
+/// Not configurable: it is tied to the template's `Timeout`, not to a deployment's taste.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The timeouts of a synchronous Lambda `Invoke` (the pre-traffic hook's): the call lasts as long
+/// as the invoked function runs, up to its own `Timeout` (10 s) after a cold start, so the common
+/// bounds would fail a healthy new version. One attempt may take 12 s, the call 25 s: under the
+/// hook's own `Timeout` (30 s), so the hook always lives to report its verdict.
+pub fn invoke_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(Duration::from_secs(12))
+        .operation_timeout(Duration::from_secs(25))
+        .build()
+}
+
+/// The timeouts of every SDK client the functions build.
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+        .operation_timeout(SDK_OPERATION_TIMEOUT)
+        .build()
 }
 
 /// `AWS_ENDPOINT_URL`, if set, is not empty.
@@ -238,6 +286,86 @@ mod tests {
         let error = with(Some("")).unwrap_err();
         assert!(error.to_string().contains("AWS_ENDPOINT_URL"), "{error}");
         assert!(error.to_string().contains("--env-vars"), "{error}");
+    }
+
+    /// The configuration `aws_sdk_config` loads, with test credentials and a region (the
+    /// environment of a test need not have them).
+    async fn sdk_config(endpoint: Option<String>) -> aws_config::SdkConfig {
+        let mut loader = sdk_config_loader()
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ));
+        if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        loader.load().await
+    }
+
+    #[tokio::test]
+    async fn every_client_has_attempt_and_operation_timeouts_within_the_functions_timeout() {
+        let functions_timeout = Duration::from_secs(10); // template.yaml, Globals.Function.Timeout
+        let aws = sdk_config(None).await;
+        let client = crate::telemetry::aws_calls::dynamodb_client(&aws);
+        let timeouts = client.config().timeout_config().expect("timeouts are set");
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(SDK_ATTEMPT_TIMEOUT)
+        );
+        assert_eq!(timeouts.operation_timeout(), Some(SDK_OPERATION_TIMEOUT));
+        assert!(
+            timeouts.connect_timeout().is_some(),
+            "the SDK's connect timeout is kept"
+        );
+        assert!(SDK_ATTEMPT_TIMEOUT < SDK_OPERATION_TIMEOUT);
+        assert!(
+            SDK_OPERATION_TIMEOUT * 2 <= functions_timeout,
+            "a stuck call leaves the function time to report it and go on"
+        );
+
+        let invoke = crate::telemetry::aws_calls::lambda_client(&aws);
+        let invoke_timeouts = invoke.config().timeout_config().expect("timeouts are set");
+        assert!(
+            invoke_timeouts.operation_attempt_timeout().unwrap() > functions_timeout,
+            "a synchronous Invoke waits for the whole invoked function"
+        );
+        assert!(invoke_timeouts.operation_timeout().unwrap() < Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn a_dependency_that_never_answers_is_a_timeout_error_not_a_hang() {
+        // Accepts every connection, reads nothing, answers nothing: a stuck endpoint.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let client =
+            crate::telemetry::aws_calls::dynamodb_client(&sdk_config(Some(endpoint)).await);
+
+        let started = std::time::Instant::now();
+        let call = client.get_item().table_name("orders").key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("ORDER#1".into()),
+        );
+        // A generous outer bound: without an operation timeout the call would wait forever.
+        let result = tokio::time::timeout(SDK_OPERATION_TIMEOUT * 3, call.send())
+            .await
+            .expect("the SDK gives up by itself, within its operation timeout");
+        let error = result.expect_err("nothing ever answered");
+        assert!(
+            matches!(error, aws_sdk_dynamodb::error::SdkError::TimeoutError(_)),
+            "{error:?}"
+        );
+        assert!(
+            started.elapsed() >= SDK_ATTEMPT_TIMEOUT,
+            "gave up after {:?}",
+            started.elapsed()
+        );
+        silent.abort();
     }
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

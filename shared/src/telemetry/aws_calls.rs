@@ -62,9 +62,11 @@ pub fn sns_client(config: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(config)
 }
 
-/// A Lambda client whose calls are traced (the pre-traffic hook invokes the new versions with it).
+/// A Lambda client whose calls are traced (the pre-traffic hook invokes the new versions with it),
+/// with timeouts long enough for a synchronous `Invoke` ([`crate::config::invoke_timeouts`]).
 pub fn lambda_client(config: &aws_config::SdkConfig) -> aws_sdk_lambda::Client {
     let config = aws_sdk_lambda::config::Builder::from(config)
+        .timeout_config(crate::config::invoke_timeouts())
         .interceptor(AwsCallTracing)
         .build();
     aws_sdk_lambda::Client::from_conf(config)
