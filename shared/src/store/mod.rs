@@ -4,7 +4,7 @@
 //! |-----------------|----------------------|---------------|----------------------------------------|
 //! | order           | `ORDER#<orderId>`    | `ORDER`       | carries `customerId` and `createdAt`, and the sealed card (`encryptedPayment`) |
 //! | audit entry     | `ORDER#<orderId>`    | `EVENT#<id>`  | one per event, `expiresAt` TTL ([`audit`]) |
-//! | idempotency key | `IDEMPOTENCY#<key>`  | `IDEMPOTENCY` | `expiresAt` TTL                        |
+//! | idempotency key | `IDEMPOTENCY#<customerId>#<key>` | `IDEMPOTENCY` | `expiresAt` TTL            |
 //!
 //! The global secondary index `byCustomer` (`customerId` / `createdAt`) lists a customer's orders
 //! newest first. It is a *sparse* index: only order items have a top-level `customerId`, so audit
