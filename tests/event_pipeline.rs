@@ -10,8 +10,9 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 use chrono::NaiveDate;
 use lambda_runtime::{Context, LambdaEvent};
 use orders_shared::domain::{EventType, OrderId, PaymentCard};
+use orders_shared::messaging::Deadline;
 use orders_tests::observed::{Observed, by_name, trace_header};
-use orders_tests::pipeline::{MAX_RECEIVE_COUNT, invoke};
+use orders_tests::pipeline::{self, MAX_RECEIVE_COUNT, invoke};
 use orders_tests::{Consumer, Pipeline, store_placed_order};
 use serde_json::{Value, json};
 
@@ -300,7 +301,8 @@ async fn the_same_event_delivered_twice_makes_one_audit_entry_and_one_transition
     let id = place(&pipeline, "c-twice").await;
     // The stream batch is published, then published again, as after a retried stream batch.
     let (records, _) = pipeline.publish_changes().await;
-    let again = publish_events::publish_changes(&pipeline.publisher, &records).await;
+    let deadline = Deadline::of(&pipeline::lambda_context());
+    let again = publish_events::publish_changes(&pipeline.publisher, &records, deadline).await;
     assert!(again.failed().is_empty());
 
     assert_eq!(
@@ -449,7 +451,7 @@ async fn a_record_that_is_not_an_order_holds_the_stream_at_its_sequence_number()
 
 /// The context Lambda passes with an invocation under `trace_header`.
 fn lambda_context(trace_header: &str) -> Context {
-    let mut context = Context::default();
+    let mut context = pipeline::lambda_context();
     context.xray_trace_id = Some(trace_header.to_owned());
     context
 }
@@ -523,4 +525,59 @@ async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
         put["parent_id"], record[0]["id"],
         "the write nests under its record"
     );
+}
+
+#[tokio::test]
+async fn a_consumer_near_its_deadline_touches_nothing_and_leaves_its_batch_on_the_queue() {
+    let mut pipeline = Pipeline::start().await;
+    let ids = [
+        place(&pipeline, "c-late-1").await,
+        place(&pipeline, "c-late-2").await,
+    ];
+    pipeline.publish_changes().await;
+
+    // An invocation with 1 s left (less than one record's reserve): fulfill-order starts no record
+    // and reports both messages, so nothing is deleted and no order moves.
+    let (store, cipher) = (&pipeline.stack.store, &pipeline.fulfillment_cipher);
+    let late = pipeline
+        .fulfillment
+        .deliver(|event| async {
+            let context = pipeline::lambda_context_with_timeout(Duration::from_secs(1));
+            fulfill_order::handler(store, cipher, LambdaEvent::new(event, context))
+                .await
+                .map_err(|error| error.to_string())
+        })
+        .await
+        .unwrap();
+    assert_eq!(late.received.len(), 2);
+    assert_eq!(
+        late.failed, late.received,
+        "every untouched message is reported"
+    );
+    assert_eq!(
+        late.error, None,
+        "the invocation answered: no function error"
+    );
+    for id in &ids {
+        assert_eq!(
+            status_and_version(&pipeline, id).await,
+            ("PLACED".into(), 1)
+        );
+    }
+
+    // They come back after the visibility timeout, and an invocation with its time settles them.
+    pipeline
+        .fulfillment
+        .let_visibility_timeout_pass()
+        .await
+        .unwrap();
+    let on_time = pipeline.run_fulfillment().await;
+    assert_eq!(on_time.received.len(), 2);
+    assert!(on_time.failed.is_empty(), "{on_time:?}");
+    for id in &ids {
+        assert_eq!(
+            status_and_version(&pipeline, id).await,
+            ("CONFIRMED".into(), 2)
+        );
+    }
 }

@@ -6,7 +6,7 @@
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use orders_shared::Caller;
 use orders_shared::domain::{EventType, OrderId};
 use orders_tests::{
@@ -130,7 +130,7 @@ fn lambda_event<T: DeserializeOwned>(name: &str) -> LambdaEvent<T> {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let payload = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{} is not the event Lambda sends: {e}", path.display()));
-    LambdaEvent::new(payload, Context::default())
+    LambdaEvent::new(payload, orders_tests::pipeline::lambda_context())
 }
 
 /// The message ids a consumer reported as failed.

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::dynamodb::EventRecord;
 use aws_lambda_events::streams::DynamoDbEventResponse;
@@ -169,6 +170,26 @@ impl Pipeline {
     }
 }
 
+/// The template's `Timeout` of the functions (`Globals.Function.Timeout`).
+pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The context Lambda passes with an invocation: its deadline is `timeout` from now (Lambda's
+/// `Lambda-Runtime-Deadline-Ms`, epoch milliseconds).
+pub fn lambda_context_with_timeout(timeout: Duration) -> Context {
+    let deadline = SystemTime::now() + timeout;
+    let mut context = Context::default();
+    context.deadline = deadline
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    context
+}
+
+/// The context of an invocation that has the whole [`FUNCTION_TIMEOUT`] ahead of it.
+pub fn lambda_context() -> Context {
+    lambda_context_with_timeout(FUNCTION_TIMEOUT)
+}
+
 /// Calls a handler as Lambda does, in-process: the event with a fresh context; an error of the
 /// handler is the invocation's error.
 pub async fn invoke<T, R, F, Fut>(handler: F, event: T) -> Invocation<R>
@@ -176,7 +197,7 @@ where
     F: FnOnce(LambdaEvent<T>) -> Fut,
     Fut: Future<Output = Result<R, lambda_runtime::Error>>,
 {
-    handler(LambdaEvent::new(event, Context::default()))
+    handler(LambdaEvent::new(event, lambda_context()))
         .await
         .map_err(|error| error.to_string())
 }

@@ -14,7 +14,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use orders_shared::crypto::{CryptoError, EnvelopeCipher};
 use orders_shared::domain::{EventType, OrderEvent, OrderStatus};
-use orders_shared::messaging::{RecordError, for_each_event};
+use orders_shared::messaging::{Deadline, RecordError, for_each_event};
 use orders_shared::store::locking::Transition;
 use orders_shared::telemetry::metrics::{self, Metric};
 use orders_shared::{AppError, OrderStore};
@@ -24,7 +24,11 @@ pub async fn handler(
     cipher: &EnvelopeCipher,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    Ok(for_each_event(event.payload, |event| fulfill(store, cipher, event)).await)
+    let deadline = Deadline::of(&event.context);
+    Ok(for_each_event(event.payload, deadline, |event| {
+        fulfill(store, cipher, event)
+    })
+    .await)
 }
 
 /// Settles the payment of one placed order.

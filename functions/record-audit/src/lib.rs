@@ -7,14 +7,15 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use orders_shared::OrderStore;
 use orders_shared::domain::OrderEvent;
-use orders_shared::messaging::{RecordError, for_each_event};
+use orders_shared::messaging::{Deadline, RecordError, for_each_event};
 use orders_shared::store::audit::AuditWrite;
 
 pub async fn handler(
     store: &OrderStore,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    Ok(for_each_event(event.payload, |event| record(store, event)).await)
+    let deadline = Deadline::of(&event.context);
+    Ok(for_each_event(event.payload, deadline, |event| record(store, event)).await)
 }
 
 /// Records one event in its order's audit trail.

@@ -17,7 +17,9 @@
 //!
 //! A handler must therefore never fail the whole invocation for one record, and must never panic:
 //! this project builds with `panic = "abort"`, and an aborted process loses the whole batch.
-//! Failures are values ([`RecordError`]), collected in a [`BatchOutcome`].
+//! Failures are values ([`RecordError`]), collected in a [`BatchOutcome`]. Nor may it run into its
+//! timeout, which loses the whole batch too: the loop stops taking records near the invocation's
+//! [`Deadline`] and reports the rest as failed.
 
 use std::future::Future;
 
@@ -25,6 +27,7 @@ use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMe
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use tracing::Instrument;
 
+use super::deadline::Deadline;
 use crate::crypto::CryptoError;
 use crate::domain::OrderEvent;
 use crate::error::AppError;
@@ -94,14 +97,36 @@ impl BatchOutcome {
 /// Runs `handle` on the order event of every message of an SQS batch, one after another, each in
 /// its own span (an X-Ray subsegment `record`, annotated with the order, the event type and the
 /// producer's trace id), and answers with the messages that failed.
-pub async fn for_each_event<F, Fut>(batch: SqsEvent, mut handle: F) -> SqsBatchResponse
+///
+/// Before each message it looks at `deadline`: once too little time is left for one more, every
+/// message not yet started is reported as failed, untouched. SQS makes them visible again after
+/// the visibility timeout (one receive more toward the DLQ, for them only), where a timed-out
+/// invocation would have sent back the whole batch and counted as a function error.
+pub async fn for_each_event<F, Fut>(
+    batch: SqsEvent,
+    deadline: Deadline,
+    mut handle: F,
+) -> SqsBatchResponse
 where
     F: FnMut(OrderEvent) -> Fut,
     Fut: Future<Output = Result<(), RecordError>>,
 {
     let mut outcome = BatchOutcome::default();
-    for message in batch.records {
+    let mut messages = batch.records.into_iter();
+    while let Some(message) = messages.next() {
         let message_id = message.message_id.clone().unwrap_or_default();
+        if !deadline.has_time_for_another() {
+            let untouched: Vec<String> = std::iter::once(message_id)
+                .chain(messages.map(|m| m.message_id.unwrap_or_default()))
+                .collect();
+            tracing::warn!(
+                untouched = untouched.len(),
+                remaining_ms = deadline.remaining().as_millis() as u64,
+                "the invocation's deadline is near: the rest of the batch is left on the queue"
+            );
+            untouched.into_iter().for_each(|id| outcome.fail(id));
+            break;
+        }
         let span = xray::record_span(&message_id, producer_trace_id(&message));
         let result = async {
             let event = order_event(&message)?;
@@ -188,6 +213,22 @@ mod tests {
         .unwrap()
     }
 
+    /// A deadline `seconds` from now, with the functions' reserve.
+    fn deadline_in(seconds: u64) -> Deadline {
+        Deadline::at(
+            std::time::SystemTime::now() + std::time::Duration::from_secs(seconds),
+            super::super::deadline::RECORD_RESERVE,
+        )
+    }
+
+    fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+        response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect()
+    }
+
     #[tokio::test]
     async fn only_the_failed_messages_are_reported() {
         let bodies = [
@@ -199,7 +240,7 @@ mod tests {
         ];
         let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
         let mut handled = Vec::new();
-        let response = for_each_event(batch(&bodies), |event| {
+        let response = for_each_event(batch(&bodies), deadline_in(10), |event| {
             handled.push(event.event_id.clone());
             async move {
                 if event.event_id == "fail" {
@@ -220,6 +261,52 @@ mod tests {
             handled,
             ["a", "b", "fail", "c"],
             "one failure stops nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn near_the_deadline_nothing_is_processed_and_everything_is_reported() {
+        let bodies = [good("a"), good("b"), good("c")];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let mut handled = 0;
+        let response = for_each_event(batch(&bodies), deadline_in(1), |_| {
+            handled += 1;
+            async { Ok(()) }
+        })
+        .await;
+        assert_eq!(
+            handled, 0,
+            "no record is started without the time to finish it"
+        );
+        assert_eq!(failed_ids(&response), ["m0", "m1", "m2"]);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_reached_mid_batch_reports_the_untouched_messages() {
+        // The reserve is 4 s of a 5.5 s deadline: the second record takes 2 s, after which no
+        // record may start.
+        let bodies = [good("a"), good("slow"), good("c"), good("fail"), good("e")];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let deadline = Deadline::at(
+            std::time::SystemTime::now() + std::time::Duration::from_millis(5_500),
+            super::super::deadline::RECORD_RESERVE,
+        );
+        let mut handled = Vec::new();
+        let response = for_each_event(batch(&bodies), deadline, |event| {
+            handled.push(event.event_id.clone());
+            async move {
+                if event.event_id == "slow" {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(handled, ["a", "slow"]);
+        assert_eq!(
+            failed_ids(&response),
+            ["m2", "m3", "m4"],
+            "every message not started, and none that succeeded"
         );
     }
 

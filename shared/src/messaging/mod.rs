@@ -16,10 +16,14 @@
 //!   transition is conditional on the order's status and version.
 //! - **Partial batch responses** ([`batch`]): a failing record is retried alone, and after
 //!   `maxReceiveCount` receives SQS moves it to the queue's DLQ, where an alarm sees it.
+//! - **The deadline** ([`deadline`]): a batch loop stops taking records before the invocation's
+//!   timeout and reports the rest, so a slow dependency never costs the whole batch.
 
 pub mod batch;
+pub mod deadline;
 pub mod publisher;
 pub mod stream;
 
 pub use batch::{BatchOutcome, RecordError, for_each_event};
+pub use deadline::Deadline;
 pub use publisher::EventPublisher;
