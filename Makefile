@@ -26,7 +26,7 @@ CFN_GUARD_VERSION := 3.2.1
 CFN_GUARD := .tools/bin/cfn-guard
 TRANSLATED_TEMPLATE := target/translated-template.json
 
-.PHONY: help venv tools demo dev token functions test lint validate build deploy delete logs traces watch invoke sam-invoke sam-check xray-smoke clean
+.PHONY: help venv tools demo dev token redrive functions test lint validate build deploy delete logs traces watch invoke sam-invoke sam-check xray-smoke clean
 
 help:
 	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
@@ -41,6 +41,9 @@ help:
 	@echo "                           start-api, asserted (a debug sam build; Docker is installed and started if missing)"
 	@echo "make xray-smoke            the release create-order, traced: its X-Ray documents printed as a tree"
 	@echo "make watch                 moto + cargo lambda watch in the foreground (invoke from another shell)"
+	@echo "make redrive [QUEUE=...]   dead-letter queues back to their source queues, stream failures replayed from the"
+	@echo "                           stream (QUEUE=fulfillment|audit|stream, default all), on make dev's stack"
+	@echo "           [STACK=<name>]  ... on a deployed stack (e.g. STACK=orders-on-lambda), found by its outputs"
 	@echo "make test                  every unit and integration test (starts moto itself)"
 	@echo "make lint                  rustfmt check + clippy -D warnings + rustdoc -D warnings"
 	@echo "make validate              sam validate --lint, sam validate, cfn-lint, cfn-guard on the translated template (offline)"
@@ -80,6 +83,24 @@ token:
 	@test -n "$(EMAIL)" || { echo "usage: make token EMAIL=ada@example.com [GROUP=support]" >&2; exit 2; }
 	@cargo build --quiet -p orders-local --bin orders-local
 	@target/debug/orders-local token '$(EMAIL)' $(if $(GROUP),--group '$(GROUP)')
+
+# Replays what the event pipeline could not process (tools/redrive). Without STACK: the running
+# `make dev` stack (moto on 127.0.0.1:5000, resources named orders-local-<LogicalId>). With STACK:
+# that deployed stack, whose queues and topic are read from its outputs.
+QUEUE ?= all
+REDRIVE_OUTPUTS := target/stack-outputs.json
+redrive:
+	@cargo build --quiet -p orders-redrive --bin orders-redrive
+ifdef STACK
+	@$(MAKE) --no-print-directory venv
+	@mkdir -p target
+	sam list stack-outputs --config-env $(CONFIG_ENV) --stack-name '$(STACK)' --output json > $(REDRIVE_OUTPUTS)
+	target/debug/orders-redrive --stack-outputs $(REDRIVE_OUTPUTS) --queue '$(QUEUE)'
+else
+	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:5000} AWS_REGION=us-east-1 \
+		AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+		target/debug/orders-redrive --local-stack $${ORDERS_LOCAL_STACK:-orders-local} --queue '$(QUEUE)'
+endif
 
 test: venv
 	cargo test --workspace
