@@ -255,9 +255,15 @@ async fn handle_request(
                 let response = gateway.integrate(route, &parameters, request, body).await;
                 (response, Some(route.function.as_str()))
             }
-            Err(refused) => (gateway.answer(&refused, &request_id), None),
+            Err(refused) => {
+                let answer = gateway.answer(&refused, &request_id);
+                (read_whole_request(body, answer).await, None)
+            }
         },
-        None => (gateway.preflight_or_no_route(&parts, &request_id), None),
+        None => {
+            let answer = gateway.preflight_or_no_route(&parts, &request_id);
+            (read_whole_request(body, answer).await, None)
+        }
     };
 
     let headers = response.headers_mut();
@@ -355,7 +361,7 @@ impl Gateway {
         request: Incoming<'_>,
         body: Body,
     ) -> Response {
-        let too_long = || self.answer(&GatewayError::RequestTooLarge, request.request_id);
+        let too_long = || closing(self.answer(&GatewayError::RequestTooLarge, request.request_id));
         let declared_length = header_text(&request.parts.headers, header::CONTENT_LENGTH)
             .and_then(|length| length.parse::<usize>().ok());
         if declared_length.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES) {
@@ -441,6 +447,25 @@ impl Gateway {
         }
         segment
     }
+}
+
+/// `answer`, once the request's body has been read. API Gateway reads a whole request before it
+/// answers, a refused one too, so the client's connection stays usable. An HTTP/1.1 server that
+/// answers first leaves the body's bytes unread and must close the connection: a client still
+/// sending gets a broken pipe, and one that pooled the connection fails its next request.
+async fn read_whole_request(body: Body, answer: Response) -> Response {
+    match axum::body::to_bytes(body, MAX_REQUEST_BODY_BYTES).await {
+        Ok(_) => answer,
+        Err(_) => closing(answer),
+    }
+}
+
+/// `answer`, saying that the connection ends with it (its request was not read to the end).
+fn closing(mut answer: Response) -> Response {
+    answer
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    answer
 }
 
 /// What API Gateway adds to the request before the function sees it: the trace header naming
