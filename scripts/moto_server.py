@@ -11,7 +11,8 @@ cycles interleave between requests, which is what optimistic locking is about.
 It also gives moto one behaviour of AWS that it lacks: SNS passes a publisher's X-Ray trace header
 (`X-Amzn-Trace-Id`) on to its SQS subscriptions, where it becomes the message's `AWSTraceHeader`
 system attribute (see carry_trace_headers_through_sns). And one cost: a TransactWriteItems costs what
-its items cost, not what the table holds (see snapshot_only_what_a_transaction_touches).
+its items cost, not what the table holds (see snapshot_only_what_a_transaction_touches). And SQS's
+dead-letter queue redrive, StartMessageMoveTask and ListMessageMoveTasks (moto_message_move.py).
 
 Usage: python moto_server.py [--host 127.0.0.1] [--port 5000] [--exit-on-stdin-eof]
 Prints "ready <port>" once it listens (--port 0 picks a free port).
@@ -30,6 +31,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+from moto_message_move import add_message_move_tasks
 
 
 _publishing = threading.local()
@@ -170,6 +173,7 @@ def main() -> None:
     args = parser.parse_args()
     carry_trace_headers_through_sns()
     snapshot_only_what_a_transaction_touches()
+    add_message_move_tasks()
 
     app = DomainDispatcherApplication(create_backend_app)
     server = make_server(

@@ -128,8 +128,7 @@ pub async fn redrive(
 }
 
 /// Why SQS refused: its error code and message, or, when the answer holds no AWS error at all,
-/// the HTTP status (an emulator without the operation answers so: moto 5.2.5, which `make dev`
-/// runs, has no `StartMessageMoveTask` and answers 500).
+/// the HTTP status (an emulator without the operation answers so: plain moto 5.2.5 answers 500).
 fn refusal<E, R>(error: &aws_sdk_sqs::error::SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -140,7 +139,7 @@ where
         (Some(code), _) => format!("{code}: {}", error.message().unwrap_or("no message")),
         (None, Some(_)) => format!(
             "an answer with no AWS error in it ({error}): does this endpoint implement \
-             StartMessageMoveTask? (moto 5.2.5, which make dev runs, does not)"
+             StartMessageMoveTask? (plain moto 5.2.5 does not; scripts/moto_server.py adds it)"
         ),
         (None, None) => DisplayErrorContext(error).to_string(),
     }

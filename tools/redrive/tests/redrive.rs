@@ -194,14 +194,11 @@ async fn a_stream_failure_is_read_back_from_the_stream_and_its_event_published()
     assert_eq!(events[0]["orderId"], order_id.as_str());
 }
 
-/// moto 5.2.5 has no `StartMessageMoveTask` (nor `ListMessageMoveTasks`): it answers 500. So
-/// against moto this checks what a refused redrive does: it says which queue, and loses nothing
-/// (the poison message is still in its DLQ, and nothing reached the source queue). The move
-/// itself, request and task followed to `COMPLETED`, is checked against SQS's answers in
-/// `dead_letters`' unit tests. When moto gains the operation, this test fails here: then it
-/// should see the message on the source queue instead.
+/// Exam: DLQ redrive. The poison message goes back to the queue it came from, with its body, and
+/// the DLQ is empty. (moto 5.2.5 lacks the message move task; `scripts/moto_message_move.py` adds
+/// it as SQS has it, the refusals included.)
 #[tokio::test]
-async fn a_dead_letter_queue_redrive_that_sqs_refuses_loses_nothing() {
+async fn a_dead_letter_queue_is_redriven_to_its_source_queue() {
     let config = moto_sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let name = format!("redrive-{}", std::process::id());
@@ -218,17 +215,56 @@ async fn a_dead_letter_queue_redrive_that_sqs_refuses_loses_nothing() {
         source_url: source_url.clone(),
     };
 
-    let error = dead_letters::redrive(&sqs, &queue, Patience::DEFAULT)
+    let redriven = dead_letters::redrive(&sqs, &queue, Patience::DEFAULT)
         .await
-        .expect_err("moto 5.2.5 cannot move messages: if it now can, see this test's doc");
+        .expect("the redrive completes");
+    assert_eq!(redriven.messages_moved, 1, "{redriven:?}");
     assert!(
-        matches!(&error, RedriveError::Start { source_arn, .. } if source_arn.ends_with(&format!(":{name}-DLQ"))),
-        "{error}"
+        redriven.source_arn.ends_with(&format!(":{name}-DLQ")),
+        "{redriven:?}"
     );
     assert_eq!(
         queue_depth(&sqs, &dlq_url).await,
-        ("1".into(), "0".into()),
-        "the poison message is still in its DLQ"
+        ("0".into(), "0".into()),
+        "the DLQ is empty"
     );
-    assert!(messages_in(&sqs, &source_url).await.is_empty());
+    let back = messages_in(&sqs, &source_url).await;
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0].body(), Some("{not an order event"));
+}
+
+/// SQS moves messages only out of a dead-letter queue: a redrive of another queue is refused, says
+/// which queue, and loses nothing.
+#[tokio::test]
+async fn a_redrive_that_sqs_refuses_loses_nothing() {
+    let config = moto_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let name = format!("refused-{}", std::process::id());
+    let (source_url, _, dlq_url) = create_queue_with_dlq(&sqs, &name).await;
+    sqs.send_message()
+        .queue_url(&source_url)
+        .message_body("{an order event")
+        .send()
+        .await
+        .expect("SendMessage");
+    // Backwards: the source queue named as the dead-letter queue.
+    let queue = DeadLetterQueue {
+        name: "fulfillment",
+        url: source_url.clone(),
+        source_url: dlq_url.clone(),
+    };
+
+    let error = dead_letters::redrive(&sqs, &queue, Patience::DEFAULT)
+        .await
+        .expect_err("a queue that is no DLQ cannot be redriven");
+    assert!(
+        matches!(&error, RedriveError::Start { source_arn, .. } if source_arn.ends_with(&format!(":{name}"))),
+        "{error}"
+    );
+    assert_eq!(
+        queue_depth(&sqs, &source_url).await,
+        ("1".into(), "0".into()),
+        "the message is still where it was"
+    );
+    assert!(messages_in(&sqs, &dlq_url).await.is_empty());
 }
