@@ -50,7 +50,8 @@ pub enum AppError {
     /// A conditional write needs `If-Match`; without it the client could overwrite blindly.
     #[error("this request needs an If-Match header with the order's version (its ETag)")]
     PreconditionRequired,
-    /// A dependency throttled us even after the SDK's retries (with backoff and jitter).
+    /// A dependency throttled us even after the SDK's retries (with backoff and jitter), or did
+    /// not answer within the SDK's operation timeout (`config::sdk_timeouts`): both pass.
     #[error("the service is busy, retry after a short wait")]
     Throttled,
     /// Anything else: a bug or an outage. The cause is logged, never returned.

@@ -86,8 +86,8 @@ impl EncryptionContext {
 /// Why sealing or opening failed. No variant carries plaintext or key material.
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
-    /// KMS throttled the call, after the SDK's retries.
-    #[error("KMS {0} was throttled")]
+    /// KMS throttled the call after the SDK's retries, or did not answer in time.
+    #[error("KMS {0} was throttled or timed out")]
     Throttled(&'static str),
     /// KMS refused or failed (wrong context, unknown or disabled key, no permission, ...).
     #[error("KMS {operation} failed: {cause}")]
@@ -304,7 +304,8 @@ fn decode(text: &str, problem: &'static str) -> Result<Vec<u8>, CryptoError> {
         .map_err(|_| CryptoError::Malformed(problem))
 }
 
-/// Throttling is worth a retry later (a 503 to an API client); anything else is not.
+/// Throttling, or no answer within the SDK's operation timeout, is worth a retry later (a 503 to
+/// an API client); anything else is not.
 fn kms_failure<E, R>(operation: &'static str, error: SdkError<E, R>) -> CryptoError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -312,6 +313,7 @@ where
 {
     match error.code() {
         Some("ThrottlingException") => CryptoError::Throttled(operation),
+        _ if matches!(error, SdkError::TimeoutError(_)) => CryptoError::Throttled(operation),
         _ => CryptoError::KeyService {
             operation,
             cause: DisplayErrorContext(&error).to_string(),

@@ -239,6 +239,8 @@ where
 {
     match error.code() {
         Some(code) if THROTTLING_CODES.contains(&code) => AppError::Throttled,
+        // No answer within the operation timeout: DynamoDB is slow, not our request wrong.
+        _ if matches!(error, SdkError::TimeoutError(_)) => AppError::Throttled,
         _ => AppError::Internal(format!(
             "DynamoDB {operation} failed: {}",
             DisplayErrorContext(&error)
@@ -344,6 +346,16 @@ pub(crate) mod tests {
         let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
         let order = store.get(sample_order().order_id, true).await.unwrap();
         assert_eq!(order, Some(sample_order()));
+    }
+
+    #[test]
+    fn a_call_that_outlives_its_operation_timeout_is_a_503() {
+        let timed_out: SdkError<GetItemError, HttpResponse> =
+            SdkError::timeout_error("operation timeout (all attempts) exceeded 4s");
+        assert!(matches!(
+            sdk_failure("GetItem", timed_out),
+            AppError::Throttled
+        ));
     }
 
     #[tokio::test]
