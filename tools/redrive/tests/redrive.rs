@@ -194,21 +194,30 @@ async fn a_stream_failure_is_read_back_from_the_stream_and_its_event_published()
     assert_eq!(events[0]["orderId"], order_id.as_str());
 }
 
+/// A queue named after `prefix` and this process, with its DLQ: (client, name, queue, DLQ).
+async fn queue_and_dlq(prefix: &str) -> (aws_sdk_sqs::Client, String, String, String) {
+    let sqs = aws_sdk_sqs::Client::new(&moto_sdk_config().await);
+    let name = format!("{prefix}-{}", std::process::id());
+    let (source_url, _, dlq_url) = create_queue_with_dlq(&sqs, &name).await;
+    (sqs, name, source_url, dlq_url)
+}
+
+async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: &str) {
+    sqs.send_message()
+        .queue_url(url)
+        .message_body(body)
+        .send()
+        .await
+        .expect("SendMessage");
+}
+
 /// Exam: DLQ redrive. The poison message goes back to the queue it came from, with its body, and
 /// the DLQ is empty. (moto 5.2.5 lacks the message move task; `scripts/moto_message_move.py` adds
 /// it as SQS has it, the refusals included.)
 #[tokio::test]
 async fn a_dead_letter_queue_is_redriven_to_its_source_queue() {
-    let config = moto_sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let name = format!("redrive-{}", std::process::id());
-    let (source_url, _, dlq_url) = create_queue_with_dlq(&sqs, &name).await;
-    sqs.send_message()
-        .queue_url(&dlq_url)
-        .message_body("{not an order event")
-        .send()
-        .await
-        .expect("SendMessage");
+    let (sqs, name, source_url, dlq_url) = queue_and_dlq("redrive").await;
+    send(&sqs, &dlq_url, "{not an order event").await;
     let queue = DeadLetterQueue {
         name: "fulfillment",
         url: dlq_url.clone(),
@@ -237,16 +246,8 @@ async fn a_dead_letter_queue_is_redriven_to_its_source_queue() {
 /// which queue, and loses nothing.
 #[tokio::test]
 async fn a_redrive_that_sqs_refuses_loses_nothing() {
-    let config = moto_sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let name = format!("refused-{}", std::process::id());
-    let (source_url, _, dlq_url) = create_queue_with_dlq(&sqs, &name).await;
-    sqs.send_message()
-        .queue_url(&source_url)
-        .message_body("{an order event")
-        .send()
-        .await
-        .expect("SendMessage");
+    let (sqs, name, source_url, dlq_url) = queue_and_dlq("refused").await;
+    send(&sqs, &source_url, "{an order event").await;
     // Backwards: the source queue named as the dead-letter queue.
     let queue = DeadLetterQueue {
         name: "fulfillment",
