@@ -16,6 +16,10 @@
 //! Polls never wait on the server (`WaitTimeSeconds = 0`): the local moto serves one request at a
 //! time, and a long poll would hold it; an empty poll sleeps here instead. Lambda event filtering
 //! (`FilterCriteria`) is applied to stream records before a batch is built ([`matches_pattern`]).
+//! A stream record given up after its retries is described to the mapping's on-failure
+//! destination ([`on_failure`]).
+
+pub mod on_failure;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +31,8 @@ use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use serde_json::{Value, json};
+
+use on_failure::{GivenUp, OnFailureQueue};
 
 /// A poll or a delete failed (moto went away, say). The message names the operation.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +64,8 @@ pub struct StreamPoller {
     pub batch_size: usize,
     /// `FilterCriteria`: a record is delivered if it matches any pattern (all, when empty).
     pub filter_patterns: Vec<Value>,
+    /// `DestinationConfig.OnFailure`: told about every record given up.
+    pub on_failure: Option<OnFailureQueue>,
     /// Per shard: the sequence number of the last record the function is done with.
     checkpoints: HashMap<String, String>,
     /// The shard of each record of the last batch, by sequence number.
@@ -84,6 +92,7 @@ impl StreamPoller {
             stream_arn: stream_arn.into(),
             batch_size: 100,
             filter_patterns: Vec::new(),
+            on_failure: None,
             checkpoints: HashMap::new(),
             last_batch: Vec::new(),
         }
@@ -196,7 +205,44 @@ impl StreamPoller {
         Ok(delivery)
     }
 
-    /// Gives up on a record of the last batch (after its retries): the checkpoint moves past it.
+    /// Gives up on a record of `delivery`, the last batch, after `invocations` deliveries: the
+    /// on-failure destination (if any) gets its description, then the checkpoint moves past it.
+    /// If the destination cannot be told, the record stays where it is and comes again. Returns
+    /// whether a destination was told.
+    pub async fn give_up(
+        &mut self,
+        delivery: &StreamDelivery,
+        sequence_number: &str,
+        invocations: i64,
+    ) -> Result<bool, PollError> {
+        let shard = self
+            .last_batch
+            .iter()
+            .find(|(_, sequence)| sequence == sequence_number)
+            .map(|(shard, _)| shard.clone());
+        let record = delivery
+            .records
+            .iter()
+            .position(|record| record.change.sequence_number.as_deref() == Some(sequence_number));
+        let told = match (&self.on_failure, shard, record) {
+            (Some(destination), Some(shard_id), Some(index)) => {
+                let given_up = GivenUp {
+                    stream_arn: &self.stream_arn,
+                    shard_id: &shard_id,
+                    records: &delivery.records[index..=index],
+                    invocations,
+                    invocation_failed: delivery.error.is_some(),
+                };
+                destination.send(&given_up).await?;
+                true
+            }
+            _ => false,
+        };
+        self.skip(sequence_number);
+        Ok(told)
+    }
+
+    /// Moves the checkpoint past a record of the last batch.
     pub fn skip(&mut self, sequence_number: &str) {
         if let Some((shard, sequence)) = self
             .last_batch

@@ -30,6 +30,7 @@ use crate::api_gateway::{self, ApiGateway};
 use crate::lambda_service::{FunctionProcess, LambdaService, LogOutput};
 use crate::moto::{Moto, MotoError};
 use crate::pollers;
+use crate::pollers::on_failure::OnFailureQueue;
 use crate::pollers::{QueuePoller, StreamPoller};
 use crate::resources::{self, Deployed};
 use crate::sign_in::{self, SignInError, Tokens, UserPool};
@@ -383,6 +384,19 @@ impl Stack {
         self.xray.shutdown().await;
     }
 
+    /// A stream mapping's on-failure destination queue, if the stack created it.
+    fn on_failure_queue(&self, function: &str, queue: &str) -> Option<OnFailureQueue> {
+        let (Some(url), Some(function_arn)) = (
+            self.deployed.queue_url(queue),
+            self.deployed.function_arn(function),
+        ) else {
+            eprintln!("{function}: no queue {queue}: its stream failures are only printed");
+            return None;
+        };
+        let client = aws_sdk_sqs::Client::new(&self.aws);
+        Some(OnFailureQueue::new(client, url, function_arn))
+    }
+
     /// One task per `DynamoDB` and `SQS` event of every function.
     fn start_pollers(&self, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
@@ -421,6 +435,7 @@ impl Stack {
                         batch_size,
                         maximum_retry_attempts,
                         filter_patterns,
+                        on_failure_queue,
                         ..
                     } => {
                         let Some(stream_arn) = self.deployed.stream_arn(table) else {
@@ -436,6 +451,9 @@ impl Stack {
                         );
                         poller.batch_size = *batch_size as usize;
                         poller.filter_patterns = filter_patterns.clone();
+                        poller.on_failure = on_failure_queue
+                            .as_deref()
+                            .and_then(|queue| self.on_failure_queue(&function.logical_id, queue));
                         tokio::spawn(poll_stream(
                             poller,
                             function.logical_id.clone(),
@@ -549,7 +567,8 @@ async fn poll_queue(
 }
 
 /// A DynamoDB stream event source mapping, until told to stop. A record that keeps failing is
-/// given up after `maximum_retry_attempts` retries (-1: until it expires from the stream).
+/// given up after `maximum_retry_attempts` retries (-1: until it expires from the stream), and
+/// described to the mapping's on-failure destination if it has one.
 async fn poll_stream(
     mut poller: StreamPoller,
     function: String,
@@ -579,14 +598,24 @@ async fn poll_stream(
                 if let Some(sequence) = failed {
                     let count = attempts.entry(sequence.clone()).or_default();
                     *count += 1;
-                    if maximum_retry_attempts >= 0 && *count > maximum_retry_attempts {
-                        // Exam: bounded retries. On AWS the record's metadata goes to the
-                        // on-failure destination; here it is reported and skipped.
-                        println!(
-                            "{function}: gave up on stream record {sequence} after {maximum_retry_attempts} retries"
-                        );
-                        poller.skip(&sequence);
-                        attempts.remove(&sequence);
+                    let invocations = *count;
+                    if maximum_retry_attempts >= 0 && invocations > maximum_retry_attempts {
+                        // Exam: bounded retries. The record's description goes to the on-failure
+                        // destination (`DestinationConfig.OnFailure`), then the shard reads on.
+                        match poller.give_up(&delivery, &sequence, invocations).await {
+                            Ok(told) => {
+                                let destination = if told {
+                                    ", described to the on-failure destination"
+                                } else {
+                                    ""
+                                };
+                                println!(
+                                    "{function}: gave up on stream record {sequence} after {maximum_retry_attempts} retries{destination}"
+                                );
+                                attempts.remove(&sequence);
+                            }
+                            Err(error) => eprintln!("{function}: {error}"),
+                        }
                     }
                 }
                 delivery.records.is_empty()

@@ -490,6 +490,14 @@ impl Deployed {
         }
     }
 
+    /// The function's ARN, as `!GetAtt <Function>.Arn`.
+    pub fn function_arn(&self, logical_id: &str) -> Option<&str> {
+        match self.physical(logical_id)? {
+            Physical::Function { arn, .. } => Some(arn),
+            _ => None,
+        }
+    }
+
     /// Every resource, in creation order (functions, only named, last).
     pub fn resources(&self) -> Vec<DeployedResource> {
         self.created

@@ -254,6 +254,9 @@ pub enum EventSpec {
         bisect_on_error: bool,
         /// `FilterCriteria.Filters[].Pattern`, parsed.
         filter_patterns: Vec<serde_json::Value>,
+        /// The logical id of the queue of `DestinationConfig.OnFailure` (`Type: SQS`), where
+        /// Lambda describes what it gives up on. An SNS topic destination is not played.
+        on_failure_queue: Option<String>,
     },
 }
 
@@ -925,11 +928,32 @@ fn read_event(
                     .optional("BisectBatchOnFunctionError", Node::flag)?
                     .unwrap_or(false),
                 filter_patterns,
+                on_failure_queue: on_failure_queue(&properties, types)?,
             }
         }
         _ => return Ok(None),
     };
     Ok(Some(event))
+}
+
+/// `DestinationConfig.OnFailure.Destination` of a stream event, when `Type` is `SQS`.
+fn on_failure_queue(
+    properties: &Node,
+    types: &ResourceTypes,
+) -> Result<Option<String>, TemplateError> {
+    let Some(on_failure) = properties
+        .field("DestinationConfig")
+        .and_then(|config| config.field("OnFailure"))
+    else {
+        return Ok(None);
+    };
+    if on_failure.required("Type")?.text()? != "SQS" {
+        return Ok(None);
+    }
+    on_failure
+        .required("Destination")?
+        .reference_to(SQS_QUEUE, types)
+        .map(Some)
 }
 
 fn reports_batch_item_failures(properties: &Node) -> Result<bool, TemplateError> {
@@ -1505,6 +1529,7 @@ mod tests {
                 maximum_retry_attempts,
                 bisect_on_error,
                 filter_patterns,
+                on_failure_queue,
                 ..
             },
         ] = events.as_slice()
@@ -1522,6 +1547,7 @@ mod tests {
             filter_patterns,
             &[serde_json::json!({"dynamodb": {"Keys": {"sk": {"S": ["ORDER"]}}}})]
         );
+        assert_eq!(on_failure_queue.as_deref(), Some("StreamFailureQueue"));
     }
 
     #[test]
