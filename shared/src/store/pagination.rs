@@ -58,11 +58,25 @@ impl PageToken {
             .and_then(OrderId::parse)
             .is_some()
             && parsed.sk == ORDER_SK;
-        if !is_order_key || parsed.customer_id != customer.as_str() {
+        if !is_order_key
+            || parsed.customer_id != customer.as_str()
+            || !is_stored_timestamp(&parsed.created_at)
+        {
             return Err(invalid());
         }
         Ok(parsed)
     }
+}
+
+/// `createdAt` is the index's sort key, so it goes to DynamoDB as part of `ExclusiveStartKey`:
+/// an empty one is a `ValidationException` there (a key attribute cannot be an empty string),
+/// which would be a 500. A token must hold a timestamp as the store writes it (`now_timestamp`).
+fn is_stored_timestamp(text: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(text).is_ok_and(|time| {
+        time.to_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            == text
+    })
 }
 
 #[cfg(test)]
@@ -121,6 +135,24 @@ mod tests {
                 created_at: "2026-11-23T00:00:00.000Z".into(),
             };
             assert!(PageToken::decode(&forged.encode(), &customer("c-1")).is_err());
+        }
+        // A forged createdAt would reach DynamoDB as a key: an empty one is its 400, our 500.
+        for created_at in [
+            "",
+            "x",
+            "2026-11-23",
+            "2026-11-23T00:00:00Z",
+            "2026-13-01T00:00:00.000Z",
+        ] {
+            let forged = PageToken {
+                created_at: created_at.into(),
+                ..PageToken::from_last_key(last_key()).unwrap()
+            };
+            let decoded = PageToken::decode(&forged.encode(), &customer("c-1"));
+            assert!(
+                matches!(decoded, Err(AppError::BadRequest(_))),
+                "{created_at:?}"
+            );
         }
         let extra = URL_SAFE_NO_PAD
             .encode(br#"{"pk":"a","sk":"b","customerId":"c-1","createdAt":"x","evil":1}"#);
