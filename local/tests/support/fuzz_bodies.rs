@@ -25,6 +25,16 @@ pub const CARD_NUMBERS: [&str; 10] = [
     "45391488034364671234",
 ];
 
+/// The numbers of `CARD_NUMBERS` that make a valid payment.
+const VALID_CARD_NUMBERS: [&str; 6] = [
+    "4539148803436467",
+    "4539 1488 0343 6467",
+    "4111111111111111",
+    "5555555555554444",
+    "378282246310005",
+    "6011111111111117",
+];
+
 /// Numbers as JSON text, for the values `serde_json::Value` cannot hold (beyond u64, beyond
 /// f64) and the edges of the ones it can.
 const ODD_NUMBERS: [&str; 18] = [
@@ -96,7 +106,7 @@ pub fn new_order(rng: &mut Prng) -> Value {
     let mut order = json!({
         "items": items(rng),
         "payment": {
-            "cardNumber": *rng.pick(&CARD_NUMBERS[..7]),
+            "cardNumber": *rng.pick(&VALID_CARD_NUMBERS),
             "expiry": *rng.pick(&["12/35", "01/31", "06/30"]),
         },
     });
@@ -140,7 +150,10 @@ pub fn patch(rng: &mut Prng) -> Value {
 pub fn mutated(mut body: Value, rng: &mut Prng) -> Value {
     let mutations = *rng.pick(&[0, 0, 1, 1, 2, 3]);
     for _ in 0..mutations {
-        match rng.weighted(&[30, 15, 15, 15, 8, 10, 7]) {
+        // Few orders of 100 lines: moto takes about a second to return a page of them (its
+        // Query copies and serialises every item in Python), which a 2 s SDK attempt timeout
+        // turns into a 503 on a busy machine. DynamoDB returns such a page in milliseconds.
+        match rng.weighted(&[30, 15, 15, 15, 8, 2, 7]) {
             0 => replace_somewhere(&mut body, rng),
             1 => remove_somewhere(&mut body, rng),
             2 => add_field(&mut body, rng),
@@ -149,7 +162,7 @@ pub fn mutated(mut body: Value, rng: &mut Prng) -> Value {
                 set_field(&mut body, "payment", payment);
             }
             4 => {
-                let items = vec![item(rng); *rng.pick(&[0, 100, 101, 1000])];
+                let items = vec![item(rng); *rng.pick(&[0, 101, 1000])];
                 set_field(&mut body, "items", Value::Array(items));
             }
             // The largest order there is: 100 x 1,000 x 10^8 cents (10^13: a u64 holds it).
@@ -217,7 +230,7 @@ fn address(rng: &mut Prng) -> Value {
         "line1": "12 St James's Square",
         "city": "London",
         "postalCode": "SW1Y 4JH",
-        "country": *rng.pick(&["GB", "FR", "gb", "GBR", "", "ZZ"]),
+        "country": *rng.pick(&["GB", "FR", "DE"]),
     });
     if rng.percent(30) {
         address["line2"] = json!("Flat 2");
@@ -251,7 +264,7 @@ fn odd_value(rng: &mut Prng) -> Value {
         0 => Value::Null,
         1 => json!(rng.percent(50)),
         2..=5 => json!(format!("{RAW}{}", rng.pick(&ODD_NUMBERS))),
-        6 => json!(""),
+        6 => json!(*rng.pick(&["", "gb", "GBR", "ZZ"])),
         7 => json!("x".repeat(*rng.pick(&[65, 1001, 20_000]))),
         8 => json!("é\u{0}\u{202e}🎁"),
         9 => json!([]),

@@ -3,6 +3,8 @@
 //! headers; ids that are no UUID, or far too long; query strings with limits no `u32` holds,
 //! forged page tokens and other customers' ids. Bodies come from [`super::fuzz_bodies`].
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 
 use super::api_client::ApiRequest;
@@ -268,6 +270,9 @@ fn list_query(rng: &mut Prng, context: &Context) -> String {
     if let Some(token) = context.next_token {
         tokens.extend([token.to_owned(), token.to_owned(), format!("{token}x")]);
     }
+    if !context.customers.is_empty() {
+        tokens.push(forged_token(rng, context));
+    }
     let mut customers = vec!["bad id!".to_owned(), "x".repeat(65), String::new()];
     customers.extend(context.customers.iter().cloned());
     let mut parameters = Vec::new();
@@ -294,6 +299,28 @@ fn list_query(rng: &mut Prng, context: &Context) -> String {
     } else {
         format!("?{}", parameters.join("&"))
     }
+}
+
+/// A page token as the API encodes one (base64url of JSON, `shared/src/store/pagination.rs`)
+/// that a client made: a real customer and order, an odd `createdAt` (the index's sort key).
+fn forged_token(rng: &mut Prng, context: &Context) -> String {
+    let order = match context.orders {
+        [] => "00000000-0000-0000-0000-000000000000".to_owned(),
+        orders => rng.pick(orders).id.clone(),
+    };
+    let created_at = [
+        "",
+        "x",
+        "2026-11-29T21:15:00.000Z",
+        "9999-12-31T23:59:59.999Z",
+    ];
+    let token = serde_json::json!({
+        "pk": format!("ORDER#{order}"),
+        "sk": "ORDER",
+        "customerId": rng.pick(context.customers),
+        "createdAt": rng.pick(&created_at),
+    });
+    URL_SAFE_NO_PAD.encode(token.to_string())
 }
 
 fn wrong_method(rng: &mut Prng, context: &Context) -> ApiRequest {

@@ -1,0 +1,120 @@
+//! A burst of 64 concurrent `POST /orders` from one signed-in customer, each with its own
+//! `Idempotency-Key` (so each is a TransactWriteItems), against the whole local stack.
+//!
+//! Every one must be a 201: no 5xx, no function timeout (a 502), no lost order. How long they
+//! took is printed, never asserted (a timed test fails on a busy machine, not on a bug). The local
+//! stack has one execution environment per function and a moto that serves one request at a
+//! time, so the creates queue: the slowest answer waits for the others, and what makes it bearable
+//! is that a transaction costs what its items cost (`scripts/moto_server.py`).
+//!
+//! `BURST_TABLE_ITEMS=5000` first fills the table with that many other items of about an order's
+//! size (`sk = FILLER`: they make no events), to see the burst once the table has grown.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+
+use orders_local::sign_in::LOCAL_PASSWORD;
+use orders_local::stack::Stack;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use support::api_client::{ApiRequest, Credentials, send};
+
+const CREATES: usize = 64;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_64_concurrent_creates_is_answered_201_every_one() {
+    let stack = Stack::start(support::stack::test_stack_config("burst"))
+        .await
+        .unwrap_or_else(|error| panic!("the stack did not start: {error}"));
+    let tokens = stack
+        .sign_in("ada@example.com", LOCAL_PASSWORD, None)
+        .await
+        .expect("sign-up and sign-in on moto's user pool");
+    let ada = Credentials {
+        token: Some(tokens.id_token),
+        api_key: stack.api_key().map(str::to_owned),
+    };
+    let filler: usize = std::env::var("BURST_TABLE_ITEMS").map_or(0, |n| n.parse().unwrap());
+    fill_table(&stack, filler).await;
+    let client = reqwest::Client::new();
+    let base = stack.api_url();
+
+    let started = Instant::now();
+    let creates = (0..CREATES).map(|n| {
+        let body = json!({
+            "items": [{"sku": "BOOK-1", "quantity": n + 1, "unitPriceCents": 1250}],
+            "payment": {"cardNumber": "4539 1488 0343 6467", "expiry": "12/35"},
+        });
+        let request = ApiRequest::new(Method::POST, "/orders")
+            .header("content-type", "application/json")
+            .header("idempotency-key", format!("burst-{n}"))
+            .body(body.to_string());
+        let (client, base, ada) = (client.clone(), base.clone(), ada.clone());
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let answer = send(&client, &base, &ada, &request).await;
+            (answer, sent.elapsed())
+        })
+    });
+    let mut answers = Vec::new();
+    for create in creates.collect::<Vec<_>>() {
+        answers.push(create.await.expect("the request task"));
+    }
+    let burst = started.elapsed();
+
+    let mut times: Vec<Duration> = answers.iter().map(|(_, time)| *time).collect();
+    times.sort();
+    println!(
+        "burst: {CREATES} concurrent creates, {filler} other items in the table, in {:.2} s; \
+         slowest answer {:.0} ms, p50 {:.0} ms",
+        burst.as_secs_f64(),
+        times[CREATES - 1].as_secs_f64() * 1000.0,
+        times[CREATES / 2 - 1].as_secs_f64() * 1000.0,
+    );
+    let refused: Vec<String> = answers
+        .iter()
+        .filter(|(answer, _)| answer.status != StatusCode::CREATED)
+        .map(|(answer, _)| answer.describe())
+        .collect();
+    assert!(refused.is_empty(), "not every create is a 201: {refused:?}");
+    let mut ids: Vec<&str> = Vec::new();
+    let bodies: Vec<_> = answers.iter().map(|(answer, _)| answer.json()).collect();
+    for body in &bodies {
+        ids.push(body.as_ref().and_then(|o| o["orderId"].as_str()).unwrap());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), CREATES, "one order per create");
+    stack.shutdown().await;
+}
+
+/// Puts `count` items of about 1.5 KB into the orders table (`BatchWriteItem`, 25 at a time).
+async fn fill_table(stack: &Stack, count: usize) {
+    let table = stack
+        .deployed()
+        .table_name("OrdersTable")
+        .expect("the template's table");
+    let dynamodb = aws_sdk_dynamodb::Client::new(stack.aws());
+    let text = |value: String| AttributeValue::S(value);
+    for start in (0..count).step_by(25) {
+        let requests = (start..count.min(start + 25)).map(|n| {
+            let item = HashMap::from([
+                ("pk".to_owned(), text(format!("FILLER#{n}"))),
+                ("sk".to_owned(), text("FILLER".into())),
+                ("padding".to_owned(), text("x".repeat(1500))),
+            ]);
+            let put = PutRequest::builder().set_item(Some(item)).build().unwrap();
+            WriteRequest::builder().put_request(put).build()
+        });
+        dynamodb
+            .batch_write_item()
+            .request_items(table, requests.collect())
+            .send()
+            .await
+            .expect("moto takes the items");
+    }
+}
