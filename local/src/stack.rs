@@ -35,7 +35,7 @@ use crate::pollers::{QueuePoller, StreamPoller};
 use crate::resources::{self, Deployed};
 use crate::sign_in::{self, SignInError, Tokens, UserPool};
 use crate::template::{EventSpec, FunctionSpec, Template};
-use crate::xray::XrayDaemon;
+use crate::xray::LocalXrayDaemon;
 
 /// Where everything listens, and how the stack behaves. Each address has a documented default
 /// (as `sam local start-api`), overridable by environment ([`StackConfig::from_env`]).
@@ -147,7 +147,7 @@ pub struct Stack {
     functions: Vec<FunctionSpec>,
     lambda: LambdaService,
     api: ApiGateway,
-    xray: XrayDaemon,
+    xray: LocalXrayDaemon,
     stop: watch::Sender<bool>,
     pollers: Vec<JoinHandle<()>>,
 }
@@ -176,7 +176,7 @@ impl Stack {
             .map_err(|error| StackError::Resources(error.to_string()))?;
 
         // 3. X-Ray.
-        let xray = XrayDaemon::start(config.xray, config.print_traces)
+        let xray = LocalXrayDaemon::start(config.xray, config.print_traces)
             .await
             .map_err(|source| StackError::Listen {
                 service: "the X-Ray daemon",
@@ -268,7 +268,7 @@ impl Stack {
         &self.deployed
     }
 
-    pub fn xray(&self) -> &XrayDaemon {
+    pub fn xray(&self) -> &LocalXrayDaemon {
         &self.xray
     }
 

@@ -40,15 +40,16 @@ struct Traces {
     printed: HashMap<String, usize>,
 }
 
-/// A running stand-in for the daemon.
-pub struct XrayDaemon {
+/// The local stand-in for the daemon: it listens for segment documents (the functions and the
+/// local API Gateway and Lambda send them) and keeps them by trace.
+pub struct LocalXrayDaemon {
     address: SocketAddr,
     traces: Arc<Mutex<Traces>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
-impl XrayDaemon {
+impl LocalXrayDaemon {
     /// Listens on `bind` (port 0: a free port). With `print`, each trace is printed as a tree once
     /// it is complete.
     pub async fn start(bind: SocketAddr, print: bool) -> std::io::Result<Self> {
@@ -276,7 +277,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_daemon_keeps_documents_by_trace() {
-        let daemon = XrayDaemon::start("127.0.0.1:0".parse().unwrap(), false)
+        let daemon = LocalXrayDaemon::start("127.0.0.1:0".parse().unwrap(), false)
             .await
             .unwrap();
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
