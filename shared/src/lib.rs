@@ -14,6 +14,7 @@
 //! | [`store::locking`]| optimistic locking with conditional writes                              |
 //! | [`store::idempotency`] | `Idempotency-Key`: a retried request returns the first response    |
 //! | [`domain::payment`] | card data: Luhn, expiry, and a type that cannot leak the number     |
+//! | [`domain::settlement`] | what a payment check means: `CONFIRMED` or `PAYMENT_FAILED`      |
 //! | [`crypto::envelope`] | KMS envelope encryption: `GenerateDataKey`, AES-256-GCM, context, AAD |
 //! | [`crypto::key_cache`] | data-key caching within message and age limits                    |
 //! | [`domain::event`] | domain events: what happened to an order                                |

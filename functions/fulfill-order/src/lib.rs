@@ -6,14 +6,15 @@
 //! 2. if the order is no longer `PLACED` (a redelivery after success, or a cancel that came
 //!    first), stop: nothing to do, and no card is opened;
 //! 3. open the card (KMS `Decrypt` of the data key: this is the only function allowed to) and
-//!    check it as of today: a card that was valid when the order was placed may have expired since;
+//!    check it as of today: a card that was valid when the order was placed may have expired since
+//!    (the rule is `orders_shared::domain::settlement`);
 //! 4. move the order `PLACED -> CONFIRMED` or `PLACED -> PAYMENT_FAILED` with a write conditional
 //!    on its version and status (`store::locking`), so a concurrent cancel or patch is never lost.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use orders_shared::crypto::{CryptoError, EnvelopeCipher};
-use orders_shared::domain::{EventType, OrderEvent, OrderStatus};
+use orders_shared::domain::{CardCheck, EventType, OrderEvent, OrderStatus, settled_status};
 use orders_shared::messaging::{Deadline, RecordError, for_each_event};
 use orders_shared::store::locking::Transition;
 use orders_shared::telemetry::metrics::{self, Metric};
@@ -51,15 +52,14 @@ pub async fn fulfill(
         return Ok(());
     }
 
-    let today = chrono::Utc::now().date_naive();
-    let to = match cipher.open_card(&sealed.card, id).await {
-        Ok(card) if card.is_expired_on(today) => OrderStatus::PaymentFailed,
-        Ok(_) => OrderStatus::Confirmed,
-        // Decrypted, but not a card that could ever be charged: retrying will not change that.
-        Err(CryptoError::NotACard) => OrderStatus::PaymentFailed,
+    let check = match cipher.open_card(&sealed.card, id).await {
+        Ok(card) => CardCheck::Opened(card),
+        Err(CryptoError::NotACard) => CardCheck::NotACard,
         // KMS throttled or failed: the message stays on the queue and is tried again.
         Err(error) => return Err(error.into()),
     };
+    // Checked as of today: the rule is `domain::settlement`.
+    let to = settled_status(check, chrono::Utc::now().date_naive());
 
     match store
         .transition(id, sealed.version, to, "settle the payment of")
