@@ -7,7 +7,7 @@
 //! ```text
 //!  curl ──HTTP (ID token, API key)──> api_gateway (127.0.0.1:3000) ──REST proxy event──┐
 //!                                                                  v
-//!  pollers (stream, SQS) ──batch events──────────────────> lambda_service (Runtime API)
+//!  pollers (stream, SQS) ──batch events──────────────────> lambda (Runtime API)
 //!     ^                                                            │ one process per function,
 //!     │                                                            │ the template's environment
 //!     └───── moto (127.0.0.1:5000): DynamoDB, streams, SNS, SQS, KMS <┘   + AWS_ENDPOINT_URL
@@ -20,7 +20,7 @@
 //! | [`template`]       | reads `template.yaml` (CloudFormation tags included) into resources and functions |
 //! | [`resources`]      | CloudFormation: creates the template's resources on moto              |
 //! | [`moto`]           | the AWS services: a moto server from the project's `.venv`            |
-//! | [`lambda_service`] | Lambda: the Runtime API, one process per function, invocations       |
+//! | [`lambda`]         | Lambda: the Runtime API, one process per function, invocations       |
 //! | [`api_gateway`]    | API Gateway: routes of the `Api` events, REST proxy events            |
 //! | [`pollers`]        | event source mappings: stream and queue pollers with partial batch responses |
 //! | [`xray`]           | the X-Ray daemon: receives segments, prints each trace as a tree      |
@@ -30,7 +30,7 @@
 
 pub mod api_gateway;
 pub mod demo;
-pub mod lambda_service;
+pub mod lambda;
 pub mod moto;
 pub mod pollers;
 pub mod resources;

@@ -6,7 +6,7 @@
 //! 2. CloudFormation: every resource the template declares ([`resources::deploy`]);
 //! 3. the X-Ray daemon on UDP ([`crate::xray`]);
 //! 4. Lambda: each function's binary, with *only* the environment the template gives it plus the
-//!    emulator's endpoint and credentials ([`crate::lambda_service`]), so a variable missing from
+//!    emulator's endpoint and credentials ([`crate::lambda`]), so a variable missing from
 //!    the template fails here as it would on AWS;
 //! 5. API Gateway for the `Api` events, with the API's authorizers, API key and gateway responses
 //!    ([`crate::api_gateway`]), and the event source mappings of the `DynamoDB` and `SQS` events
@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api_gateway::{self, ApiGateway};
-use crate::lambda_service::{FunctionProcess, LambdaService, LogOutput};
+use crate::lambda::{FunctionProcess, LambdaService, LogOutput};
 use crate::moto::{Moto, MotoError};
 use crate::pollers;
 use crate::pollers::on_failure::OnFailureQueue;

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use orders_local::api_gateway::{Access, ApiGateway, ApiSettings, Route};
-use orders_local::lambda_service::{LambdaService, LogOutput};
+use orders_local::lambda::{LambdaService, LogOutput};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -16,9 +16,7 @@ use std::time::Duration;
 mod support;
 
 use orders_local::api_gateway::{Access, ApiGateway, ApiSettings, Route};
-use orders_local::lambda_service::{
-    FunctionProcess, InvokeError, LambdaService, LogOutput, TraceHeader,
-};
+use orders_local::lambda::{FunctionProcess, InvokeError, LambdaService, LogOutput, TraceHeader};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};

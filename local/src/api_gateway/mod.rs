@@ -87,7 +87,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::lambda_service::{
+use crate::lambda::{
     InvokeError, LambdaService, TraceHeader, XrayDaemon, epoch_seconds, new_segment_id,
 };
 pub use access::{Access, ApiKeys, RouteAuthorizer};

@@ -16,7 +16,7 @@ pub struct Route {
     pub method: String,
     /// The template's path: `/orders/{orderId}`; `{name+}` as the last segment takes the rest.
     pub path: String,
-    /// The function's logical id, as registered with the [`LambdaService`](crate::lambda_service::LambdaService).
+    /// The function's logical id, as registered with the [`LambdaService`](crate::lambda::LambdaService).
     pub function: String,
     /// What the method requires of a caller: the authorizer, the API key.
     pub access: Access,

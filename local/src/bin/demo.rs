@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use orders_local::lambda_service::LogOutput;
+use orders_local::lambda::LogOutput;
 use orders_local::stack::{Stack, StackConfig};
 
 #[tokio::main]

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use orders_local::lambda_service::LogOutput;
+use orders_local::lambda::LogOutput;
 use orders_local::stack::StackConfig;
 
 pub fn workspace_root() -> &'static Path {

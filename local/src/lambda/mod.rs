@@ -1,0 +1,335 @@
+//! # Lambda, locally: the Runtime API and one process per function
+//!
+//! On Lambda a Rust function is a *custom runtime*: an executable named `bootstrap` that Lambda
+//! starts in an execution environment (a micro-VM) and that then talks to Lambda over one small
+//! HTTP API, the **Runtime API**, at `http://$AWS_LAMBDA_RUNTIME_API`:
+//!
+//! | request                                              | meaning                                   |
+//! |------------------------------------------------------|-------------------------------------------|
+//! | `GET  /2018-06-01/runtime/invocation/next`           | "give me an event" (a long poll)          |
+//! | `POST /2018-06-01/runtime/invocation/{id}/response`  | the handler's result for request `{id}`   |
+//! | `POST /2018-06-01/runtime/invocation/{id}/error`     | the handler failed: `{errorType, errorMessage}` |
+//! | `POST /2018-06-01/runtime/init/error`                | `main` failed before the first event      |
+//!
+//! The event comes as the body of the `next` response; its context comes as headers:
+//! `Lambda-Runtime-Aws-Request-Id`, `Lambda-Runtime-Deadline-Ms` (epoch milliseconds: now plus
+//! the function's timeout), `Lambda-Runtime-Invoked-Function-Arn` and `Lambda-Runtime-Trace-Id`
+//! (the X-Ray header, which `lambda_runtime` puts in `_X_AMZN_TRACE_ID`).
+//!
+//! That API is the whole contract, so this module runs the functions' own binaries unchanged: it
+//! serves the Runtime API and starts each function as a child process pointed at it. One server
+//! serves every function, each under its own path prefix:
+//! `AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:9001/CreateOrderFunction`. `lambda_runtime` joins
+//! that base path to the paths above; the `http://` is needed because the `http` crate refuses a
+//! `host:port/path` without a scheme (Lambda itself sets a bare `host:port`).
+//!
+//! `lambda_runtime` 1.5 needs these variables at start, or panics: `AWS_LAMBDA_RUNTIME_API`,
+//! `AWS_LAMBDA_FUNCTION_NAME`, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (an integer) and
+//! `AWS_LAMBDA_FUNCTION_VERSION`; it reads `AWS_LAMBDA_LOG_STREAM_NAME` and
+//! `AWS_LAMBDA_LOG_GROUP_NAME` if set. A process gets *only* the template's environment (the
+//! caller's [`FunctionProcess::environment`]), `PATH`, and what Lambda itself sets: nothing
+//! leaks from the developer's shell, so a variable missing from the template fails here too.
+//!
+//! Lambda's rules, as this service plays them:
+//!
+//! - **One invocation at a time per execution environment.** Each function has one environment
+//!   here (like reserved concurrency 1): further invocations wait their turn, in arrival order,
+//!   where Lambda would start more environments.
+//! - **Cold start, then warm.** The process starts on the first invocation (or [`LambdaService::warm`],
+//!   like provisioned concurrency) and stays up; everything `main` built before `run` (config, SDK
+//!   clients, connection pools) is reused by every later invocation. The init phase has its own
+//!   10 s limit; the function's timeout counts from the moment the event is handed over.
+//! - **A timed-out or crashed environment is never reused.** The process is killed, the invocation
+//!   fails, and the next invocation cold-starts a new one. A handler that *returns* an error
+//!   leaves its environment warm.
+//! - **Logs** are the process's stdout and stderr, line by line, plus Lambda's own
+//!   `INIT_START`/`START`/`END`/`REPORT` lines, as in the function's CloudWatch log stream.
+//! - **X-Ray** (when a daemon address is given): each invocation records Lambda's
+//!   `AWS::Lambda::Function` segment, and the function gets a trace header whose `Parent` is that
+//!   segment, so the function's own subsegments nest under it.
+//!
+//! ## A tour of this folder
+//!
+//! | file                        | what it plays                                                   |
+//! |-----------------------------|-----------------------------------------------------------------|
+//! | `mod.rs`                    | the service's public face: [`LambdaService`], [`FunctionProcess`], [`InvokeError`] |
+//! | `functions.rs`              | the service's state: the registered functions, each with at most one environment |
+//! | `invocation.rs`             | one invocation: its turn in the queue, the timeout, the `START`/`END`/`REPORT` lines |
+//! | `execution_environment.rs`  | an execution environment: cold start and init phase, the process, its end |
+//! | `function_environment.rs`   | the variables Lambda sets in every execution environment        |
+//! | `runtime_api.rs`            | the Runtime API: `/next`, `/response`, `/error`, `/init/error`  |
+//! | `logs.rs`                   | the function's log stream: its output line by line, the `REPORT` measures |
+//! | `xray_segments.rs`          | X-Ray: trace headers and Lambda's function segment              |
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+mod execution_environment;
+mod function_environment;
+mod functions;
+mod invocation;
+mod logs;
+mod runtime_api;
+mod xray_segments;
+
+use functions::{Function, Service};
+use runtime_api::runtime_api;
+pub(crate) use xray_segments::XrayDaemon;
+pub use xray_segments::{TraceHeader, epoch_seconds, new_segment_id};
+
+/// Lambda's limit for a synchronous invocation's payload, request and response alike (6 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+/// How long a process may take to exit after SIGTERM at shutdown before it is killed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// The account and region of every ARN the local stack makes up.
+const ACCOUNT_ID: &str = "123456789012";
+const REGION: &str = "us-east-1";
+
+/// One function of the template, as a process to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionProcess {
+    /// The template's logical id (`CreateOrderFunction`): the function's path prefix on the
+    /// Runtime API and its name in logs.
+    pub name: String,
+    /// The deployed name (`orders-local-CreateOrderFunction`): `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function_name: String,
+    /// The function's `bootstrap` binary.
+    pub executable: PathBuf,
+    /// The process's whole environment (the template's variables, endpoint, region,
+    /// credentials); the Lambda-set variables are added to it.
+    pub environment: BTreeMap<String, String>,
+    /// Exam: the function timeout (3 s by default on Lambda, 900 s at most).
+    pub timeout: Duration,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`. Reported, not enforced locally.
+    pub memory_mb: u32,
+}
+
+/// Where the functions' output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogOutput {
+    /// This process's stdout, each line prefixed with the function's logical id: `<name> | <line>`.
+    Console,
+    /// One file per function, `<dir>/<name>.log`, written afresh when the function is added.
+    Directory(PathBuf),
+    /// Nowhere.
+    Discard,
+}
+
+/// Why an invocation returned no response.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("no function named {0}")]
+    UnknownFunction(String),
+    /// The handler ran and reported an error (`/invocation/{id}/error`); its environment stays warm.
+    #[error("the function failed: {error_type}: {error_message}")]
+    FunctionError {
+        error_type: String,
+        error_message: String,
+    },
+    /// The process reported an init error, or exited before asking for its first event (as
+    /// `main` does when `Config::from_env` fails): Lambda's `Runtime.ExitError`.
+    #[error("the function failed to initialise: {error_type}: {error_message}")]
+    InitFailed {
+        error_type: String,
+        error_message: String,
+    },
+    /// No response within the function's timeout (or the init phase within its 10 s).
+    #[error("the function timed out after {0:?}")]
+    Timeout(Duration),
+    /// The process exited during the invocation: its exit status and last stderr line.
+    #[error("the function's process exited during the invocation: {0}")]
+    Crashed(String),
+    #[error("the request payload is {0} bytes, over Lambda's {MAX_PAYLOAD_BYTES}-byte limit")]
+    PayloadTooLarge(usize),
+    #[error("could not start {executable}: {source}")]
+    Spawn {
+        executable: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the Lambda service is shutting down")]
+    ShuttingDown,
+}
+
+/// The local Lambda service: the Runtime API server and the functions' processes. Cheap to clone.
+#[derive(Clone)]
+pub struct LambdaService {
+    inner: Arc<Service>,
+}
+
+impl fmt::Debug for LambdaService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LambdaService")
+            .field("address", &self.inner.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LambdaService {
+    /// Starts the Runtime API on `bind` (port 0: any free port). With `xray_daemon`, every
+    /// invocation's function segment is sent there and the functions get
+    /// `AWS_XRAY_DAEMON_ADDRESS`.
+    pub async fn start(
+        bind: SocketAddr,
+        logs: LogOutput,
+        xray_daemon: Option<SocketAddr>,
+    ) -> std::io::Result<Self> {
+        if let LogOutput::Directory(directory) = &logs {
+            tokio::fs::create_dir_all(directory).await?;
+        }
+        let listener = TcpListener::bind(bind).await?;
+        let address = listener.local_addr()?;
+        let xray = match xray_daemon {
+            Some(daemon) => Some(XrayDaemon::connect(daemon).await?),
+            None => None,
+        };
+        let (stop_server, server_stopped) = oneshot::channel::<()>();
+        let service = Arc::new(Service {
+            address,
+            logs,
+            xray,
+            functions: Mutex::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
+            stop_server: Mutex::new(Some(stop_server)),
+            server: Mutex::new(None),
+        });
+        let router = runtime_api(service.clone());
+        let server = tokio::spawn(async move {
+            let stopped = async {
+                let _ = server_stopped.await;
+            };
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                eprintln!("lambda | the Runtime API server failed: {error}");
+            }
+        });
+        *lock(&service.server) = Some(server);
+        Ok(Self { inner: service })
+    }
+
+    /// The Runtime API's address.
+    pub fn address(&self) -> SocketAddr {
+        self.inner.address
+    }
+
+    /// Registers a function (replacing one of the same name). Its process starts on the first
+    /// invocation, a cold start, or on [`LambdaService::warm`].
+    pub async fn add(&self, function: FunctionProcess) {
+        let log = self.inner.log_sink(&function.name);
+        let arn = format!(
+            "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}",
+            function.function_name
+        );
+        let function = Arc::new(Function {
+            config: function,
+            arn,
+            log,
+            turn: tokio::sync::Mutex::new(()),
+            environment: Mutex::new(None),
+        });
+        let replaced = lock(&self.inner.functions).insert(function.config.name.clone(), function);
+        if let Some(replaced) = replaced {
+            replaced.retire(Duration::ZERO).await;
+        }
+    }
+
+    /// Starts a function's execution environment now and waits for its init phase to end, so the
+    /// next invocation is warm. Exam: this is what provisioned concurrency buys.
+    pub async fn warm(&self, name: &str) -> Result<(), InvokeError> {
+        let function = self.inner.function(name)?;
+        let service = self.inner.clone();
+        run_to_completion(async move {
+            let _turn = function.turn.lock().await;
+            service.refuse_when_shutting_down()?;
+            service.ready_environment(&function).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// A synchronous invocation (`RequestResponse`): the function's response bytes.
+    ///
+    /// `trace_header` continues a trace (`Root=...;Parent=...;Sampled=...`); without one, a new
+    /// sampled trace starts here. Once started, an invocation runs to its end even if the caller
+    /// stops waiting: as on Lambda, a client that hangs up does not stop the function.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        payload: Vec<u8>,
+        trace_header: Option<String>,
+    ) -> Result<Vec<u8>, InvokeError> {
+        let function = self.inner.function(name)?;
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(InvokeError::PayloadTooLarge(payload.len()));
+        }
+        let service = self.inner.clone();
+        run_to_completion(async move {
+            service
+                .invoke(&function, Bytes::from(payload), trace_header)
+                .await
+        })
+        .await
+    }
+
+    /// The process id of a function's warm execution environment, if it has one.
+    pub async fn pid(&self, name: &str) -> Option<u32> {
+        let function = self.inner.function(name).ok()?;
+        function
+            .live_environment()
+            .map(|environment| environment.pid)
+    }
+
+    /// Stops every process: waits for the invocation in flight in each (at most its timeout),
+    /// refuses those still queued, sends SIGTERM, then SIGKILL after a grace period. Then stops
+    /// the Runtime API server.
+    pub async fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        let functions: Vec<Arc<Function>> = lock(&self.inner.functions).values().cloned().collect();
+        let mut retiring = JoinSet::new();
+        for function in functions {
+            retiring.spawn(async move { function.retire(SHUTDOWN_GRACE).await });
+        }
+        while retiring.join_next().await.is_some() {}
+
+        if let Some(stop_server) = lock(&self.inner.stop_server).take() {
+            let _ = stop_server.send(());
+        }
+        let server = lock(&self.inner.server).take();
+        if let Some(mut server) = server {
+            // Every client of this server is a process that is gone by now; do not wait long.
+            if tokio::time::timeout(Duration::from_secs(1), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
+    }
+}
+
+/// Runs `work` on its own task and waits for it: dropping the caller's future does not cancel
+/// the work (an invocation, once its turn came, runs to its end and frees its environment).
+async fn run_to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, InvokeError>> + Send + 'static,
+) -> Result<T, InvokeError> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(InvokeError::ShuttingDown),
+    }
+}
+
+/// A poisoned lock only means another task panicked mid-update; the data here stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,235 @@
+//! # The Runtime API: what a function's process calls
+//!
+//! A custom runtime asks for an event with `GET /2018-06-01/runtime/invocation/next` (a long
+//! poll whose response carries the event and its context headers), answers it with
+//! `POST .../invocation/{id}/response` or `.../error`, and reports a failed `main` with
+//! `POST .../runtime/init/error`. One server serves every function, under its logical id:
+//! `/{function}/2018-06-01/runtime/...`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use super::execution_environment::{Answer, Fault};
+use super::functions::Service;
+use super::{MAX_PAYLOAD_BYTES, lock};
+
+pub(super) fn runtime_api(service: Arc<Service>) -> Router {
+    Router::new()
+        .route(
+            "/{function}/2018-06-01/runtime/invocation/next",
+            get(next_invocation),
+        )
+        .route(
+            "/{function}/2018-06-01/runtime/invocation/{request_id}/response",
+            post(invocation_response),
+        )
+        .route(
+            "/{function}/2018-06-01/runtime/invocation/{request_id}/error",
+            post(invocation_error),
+        )
+        .route(
+            "/{function}/2018-06-01/runtime/init/error",
+            post(init_error),
+        )
+        .with_state(service)
+}
+
+/// `GET /next`: the process is ready for an event, and waits (a long poll) until there is one.
+async fn next_invocation(
+    State(service): State<Arc<Service>>,
+    UrlPath(function): UrlPath<String>,
+) -> Response {
+    let Some(environment) = service.environment_of(&function) else {
+        return runtime_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            "no such function",
+        );
+    };
+    environment.ready.send_replace(true);
+    let event = tokio::select! {
+        event = async { environment.next_event.lock().await.recv().await } => event,
+        _ = environment.exited() => None,
+    };
+    let Some(event) = event else {
+        return runtime_error(
+            StatusCode::GONE,
+            "EnvironmentGone",
+            "the environment has stopped",
+        );
+    };
+    let deadline = SystemTime::now() + event.timeout;
+    let deadline_ms = deadline
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    let _ = event.delivered.send(());
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::HeaderName::from_static("lambda-runtime-aws-request-id"),
+                event.request_id,
+            ),
+            (
+                header::HeaderName::from_static("lambda-runtime-deadline-ms"),
+                deadline_ms.to_string(),
+            ),
+            (
+                header::HeaderName::from_static("lambda-runtime-invoked-function-arn"),
+                event.invoked_function_arn,
+            ),
+            (
+                header::HeaderName::from_static("lambda-runtime-trace-id"),
+                event.trace_header,
+            ),
+        ],
+        event.payload,
+    )
+        .into_response()
+}
+
+/// `POST /invocation/{id}/response`: the handler's result.
+async fn invocation_response(
+    State(service): State<Arc<Service>>,
+    UrlPath((function, request_id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(answer) = service
+        .environment_of(&function)
+        .and_then(|environment| lock(&environment.answers).remove(&request_id))
+    else {
+        return unknown_request_id();
+    };
+    if content_length(&headers).is_some_and(|length| length > MAX_PAYLOAD_BYTES) {
+        let _ = answer.send(Answer::Error(response_too_large()));
+        return runtime_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "response over 6 MB",
+        );
+    }
+    match axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await {
+        Ok(body) => {
+            let _ = answer.send(Answer::Response(body));
+            accepted()
+        }
+        Err(error) => {
+            let _ = answer.send(Answer::Error(Fault {
+                error_type: "Runtime.InvalidResponse".to_owned(),
+                error_message: format!("the response could not be read: {error}"),
+            }));
+            runtime_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidResponse",
+                "unreadable response",
+            )
+        }
+    }
+}
+
+/// `POST /invocation/{id}/error`: the handler failed.
+async fn invocation_error(
+    State(service): State<Arc<Service>>,
+    UrlPath((function, request_id)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(answer) = service
+        .environment_of(&function)
+        .and_then(|environment| lock(&environment.answers).remove(&request_id))
+    else {
+        return unknown_request_id();
+    };
+    let _ = answer.send(Answer::Error(read_fault(&headers, body).await));
+    accepted()
+}
+
+/// `POST /init/error`: the process could not initialise; it will be stopped.
+async fn init_error(
+    State(service): State<Arc<Service>>,
+    UrlPath(function): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(environment) = service.environment_of(&function) else {
+        return runtime_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            "no such function",
+        );
+    };
+    let fault = read_fault(&headers, body).await;
+    environment.init_error.send_replace(Some(fault));
+    accepted()
+}
+
+/// An error document, or what can be made of a body that is not one.
+async fn read_fault(headers: &HeaderMap, body: Body) -> Fault {
+    let body = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
+        .await
+        .unwrap_or_default();
+    let error_type_header = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("Unhandled")
+        .to_owned();
+    match serde_json::from_slice::<Fault>(&body) {
+        Ok(fault) if !fault.error_type.is_empty() => fault,
+        Ok(fault) => Fault {
+            error_type: error_type_header,
+            ..fault
+        },
+        Err(_) => Fault {
+            error_type: error_type_header,
+            error_message: String::from_utf8_lossy(&body).into_owned(),
+        },
+    }
+}
+
+fn response_too_large() -> Fault {
+    Fault {
+        error_type: "Function.ResponseSizeTooLarge".to_owned(),
+        error_message: format!(
+            "Response payload size exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
+        ),
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn accepted() -> Response {
+    (StatusCode::ACCEPTED, axum::Json(json!({ "status": "OK" }))).into_response()
+}
+
+fn unknown_request_id() -> Response {
+    runtime_error(
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestID",
+        "no invocation in flight has this request id",
+    )
+}
+
+fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "errorType": error_type, "errorMessage": message })),
+    )
+        .into_response()
+}
