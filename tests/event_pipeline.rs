@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 use chrono::NaiveDate;
 use lambda_runtime::{Context, LambdaEvent};
 use orders_shared::domain::{EventType, OrderId, PaymentCard};
-use orders_shared::messaging::Deadline;
+use orders_shared::messaging::{Deadline, publish_changes};
 use orders_tests::observed::{Observed, by_name, trace_header};
 use orders_tests::pipeline::{self, MAX_RECEIVE_COUNT, invoke};
 use orders_tests::{Consumer, Pipeline, store_placed_order};
@@ -302,7 +302,7 @@ async fn the_same_event_delivered_twice_makes_one_audit_entry_and_one_transition
     // The stream batch is published, then published again, as after a retried stream batch.
     let (records, _) = pipeline.publish_changes().await;
     let deadline = Deadline::of(&pipeline::lambda_context());
-    let again = publish_events::publish_changes(&pipeline.publisher, &records, deadline).await;
+    let again = publish_changes(&pipeline.publisher, &records, deadline).await;
     assert!(again.failed().is_empty());
 
     assert_eq!(

@@ -20,7 +20,8 @@
 //! | [`domain::event`] | domain events: what happened to an order                                |
 //! | [`messaging`]     | the event pipeline: stream -> SNS fan-out -> SQS consumers               |
 //! | [`messaging::stream`] | DynamoDB stream records become events (no card data leaves the table) |
-//! | [`messaging::batch`] | partial batch responses: one bad record never fails its batch        |
+//! | [`messaging::batch`] | partial batch responses: one bad record never fails its batch (SQS loop)      |
+//! | [`messaging::stream_batch`] | a stream batch published in order; the stream retries from the first failure |
 //! | [`store::audit`]  | the audit trail: an idempotent consumer (conditional put), TTL          |
 //! | [`config`]        | the environment a function reads, read once at cold start               |
 //! | [`telemetry`]     | logs, X-Ray subsegments (one per AWS call), EMF metrics; set up once     |
