@@ -88,7 +88,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::lambda::{
-    InvokeError, LambdaService, TraceHeader, XrayDaemon, epoch_seconds, new_segment_id,
+    InvokeError, LambdaService, SegmentSender, TraceHeader, epoch_seconds, new_segment_id,
 };
 pub use access::{Access, ApiKeys, RouteAuthorizer};
 use access::{Admitted, Denied};
@@ -166,7 +166,7 @@ impl ApiGateway {
         let listener = TcpListener::bind(bind).await?;
         let address = listener.local_addr()?;
         let xray = match xray_daemon {
-            Some(daemon) => Some(XrayDaemon::connect(daemon).await?),
+            Some(daemon) => Some(SegmentSender::connect(daemon).await?),
             None => None,
         };
         let gateway = Arc::new(Gateway {
@@ -214,7 +214,7 @@ struct Gateway {
     name: String,
     api: ApiSettings,
     lambda: LambdaService,
-    xray: Option<XrayDaemon>,
+    xray: Option<SegmentSender>,
 }
 
 /// Every request: route, invoke, answer; then the access log line and the X-Ray segment.

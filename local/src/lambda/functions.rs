@@ -16,12 +16,12 @@ use tokio::task::JoinHandle;
 
 use super::execution_environment::Environment;
 use super::logs::LogSink;
-use super::{FunctionProcess, InvokeError, LogOutput, XrayDaemon, lock};
+use super::{FunctionProcess, InvokeError, LogOutput, SegmentSender, lock};
 
 pub(super) struct Service {
     pub(super) address: SocketAddr,
     pub(super) logs: LogOutput,
-    pub(super) xray: Option<XrayDaemon>,
+    pub(super) xray: Option<SegmentSender>,
     pub(super) functions: Mutex<HashMap<String, Arc<Function>>>,
     pub(super) shutting_down: AtomicBool,
     pub(super) stop_server: Mutex<Option<oneshot::Sender<()>>>,

@@ -84,7 +84,7 @@ mod xray_segments;
 
 use functions::{Function, Service};
 use runtime_api::runtime_api;
-pub(crate) use xray_segments::XrayDaemon;
+pub(crate) use xray_segments::SegmentSender;
 pub use xray_segments::{TraceHeader, epoch_seconds, new_segment_id};
 
 /// Lambda's limit for a synchronous invocation's payload, request and response alike (6 MB).
@@ -189,7 +189,7 @@ impl LambdaService {
         let listener = TcpListener::bind(bind).await?;
         let address = listener.local_addr()?;
         let xray = match xray_daemon {
-            Some(daemon) => Some(XrayDaemon::connect(daemon).await?),
+            Some(daemon) => Some(SegmentSender::connect(daemon).await?),
             None => None,
         };
         let (stop_server, server_stopped) = oneshot::channel::<()>();

@@ -97,15 +97,15 @@ pub fn epoch_seconds(time: SystemTime) -> f64 {
         .as_secs_f64()
 }
 
-/// The X-Ray daemon, as a service's SDK reaches it: segment documents over UDP, each datagram a
-/// header line then the document.
+/// Sends the segments Lambda and API Gateway record themselves to the X-Ray daemon, as a service's
+/// SDK reaches it: segment documents over UDP, each datagram a header line then the document.
 #[derive(Debug)]
-pub(crate) struct XrayDaemon {
+pub(crate) struct SegmentSender {
     socket: UdpSocket,
     pub(super) address: SocketAddr,
 }
 
-impl XrayDaemon {
+impl SegmentSender {
     pub(crate) async fn connect(address: SocketAddr) -> std::io::Result<Self> {
         let any_port = match address {
             SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
