@@ -1,5 +1,5 @@
 //! The Lambda entry point of `pre-traffic-check` (the CodeDeploy `PreTraffic` hook). The handler
-//! is in `lib.rs`.
+//! is in `hook.rs`.
 
 use lambda_runtime::{Error, run, service_fn};
 use orders_shared::config;
