@@ -1,0 +1,270 @@
+//! `AWS::Serverless::Function`: a function, with `Globals.Function` merged in, and its `Events`:
+//! the API routes, queues and table streams that invoke it (SAM turns each into an API method or
+//! an event source mapping).
+//!
+//! SAM's rule for `Globals` is here ([`merge_globals`]), used for `Globals.Api` too.
+
+use std::collections::BTreeMap;
+
+use serde_norway::Value;
+
+use super::intrinsics::is_long_form_intrinsic;
+use super::{DYNAMODB_TABLE, Expr, Node, ResourceTypes, RouteAuth, SQS_QUEUE, TemplateError, api};
+
+/// An `AWS::Serverless::Function`, with `Globals.Function` merged in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    pub logical_id: String,
+    /// The workspace binary: `Metadata.BuildProperties.Binary`.
+    pub binary: String,
+    pub description: Option<String>,
+    /// Lambda's default is 3.
+    pub timeout_seconds: u64,
+    /// Lambda's default is 128.
+    pub memory_mb: u32,
+    /// `Environment.Variables`, the globals' and the function's own (which win).
+    pub environment: BTreeMap<String, Expr>,
+    /// `LoggingConfig.LogFormat`: `JSON` or `Text`.
+    pub log_format: Option<String>,
+    /// `LoggingConfig.ApplicationLogLevel`.
+    pub application_log_level: Option<Expr>,
+    /// `Tracing: Active`.
+    pub tracing_active: bool,
+    pub events: Vec<EventSpec>,
+}
+
+/// One of a function's `Events`: what invokes it. Event types the local stack does not run
+/// (`Schedule`, `S3`, ...) are left out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventSpec {
+    /// An API Gateway route.
+    Api {
+        name: String,
+        path: String,
+        /// Upper case: `GET`, `POST`, ...
+        method: String,
+        /// The logical id of its `AWS::Serverless::Api` (`RestApiId`); `None`: SAM's implicit API.
+        rest_api: Option<String>,
+        /// The route's own `Auth`, over the API's defaults.
+        auth: RouteAuth,
+    },
+    /// An event source mapping on a queue.
+    Sqs {
+        name: String,
+        /// The logical id of the queue.
+        queue: String,
+        /// Default 10.
+        batch_size: u32,
+        /// Default 0.
+        batching_window_seconds: u32,
+        report_batch_item_failures: bool,
+    },
+    /// An event source mapping on a table's stream.
+    DynamoDbStream {
+        name: String,
+        /// The logical id of the table whose `StreamArn` the event names.
+        table: String,
+        /// `TRIM_HORIZON` or `LATEST`.
+        starting_position: String,
+        /// Default 100.
+        batch_size: u32,
+        /// Default 0.
+        batching_window_seconds: u32,
+        report_batch_item_failures: bool,
+        /// `None`: Lambda's default, -1 (retry until the record expires).
+        maximum_retry_attempts: Option<i64>,
+        bisect_on_error: bool,
+        /// `FilterCriteria.Filters[].Pattern`, parsed.
+        filter_patterns: Vec<serde_json::Value>,
+        /// The logical id of the queue of `DestinationConfig.OnFailure` (`Type: SQS`), where
+        /// Lambda describes what it gives up on. An SNS topic destination is not played.
+        on_failure_queue: Option<String>,
+    },
+}
+
+pub(super) fn read_function(
+    definition: &Node,
+    globals: Option<&Value>,
+    types: &ResourceTypes,
+) -> Result<FunctionSpec, TemplateError> {
+    let binary = definition
+        .required("Metadata")?
+        .required("BuildProperties")?
+        .required("Binary")?
+        .text()?;
+    let merged = with_globals(definition, globals);
+    let properties = Node {
+        value: &merged,
+        ..definition.child("Properties")
+    };
+
+    let mut environment = BTreeMap::new();
+    if let Some(variables) = properties
+        .field("Environment")
+        .and_then(|e| e.field("Variables"))
+    {
+        for (name, value) in variables.entries()? {
+            environment.insert(name, value.expr()?);
+        }
+    }
+    let logging = properties.field("LoggingConfig");
+    let mut events = Vec::new();
+    if let Some(declared) = properties.field("Events") {
+        for (name, event) in declared.entries()? {
+            events.extend(read_event(name, &event, types)?);
+        }
+    }
+    Ok(FunctionSpec {
+        logical_id: definition.resource.to_owned(),
+        binary,
+        description: properties.optional("Description", Node::text)?,
+        timeout_seconds: properties.optional("Timeout", Node::number)?.unwrap_or(3),
+        memory_mb: properties
+            .optional("MemorySize", Node::number)?
+            .unwrap_or(128),
+        environment,
+        log_format: match &logging {
+            Some(logging) => logging.optional("LogFormat", Node::text)?,
+            None => None,
+        },
+        application_log_level: match &logging {
+            Some(logging) => logging.optional("ApplicationLogLevel", Node::expr)?,
+            None => None,
+        },
+        tracing_active: properties.optional("Tracing", Node::text)?.as_deref() == Some("Active"),
+        events,
+    })
+}
+
+/// A resource's `Properties` with the template's `Globals` for its type merged in.
+pub(super) fn with_globals(definition: &Node, globals: Option<&Value>) -> Value {
+    let own = definition.value.get("Properties").unwrap_or(&Value::Null);
+    match globals {
+        Some(globals) => merge_globals(globals, own),
+        None => own.clone(),
+    }
+}
+
+/// One event of a function; `None` for an event type the local stack does not run.
+fn read_event(
+    name: String,
+    event: &Node,
+    types: &ResourceTypes,
+) -> Result<Option<EventSpec>, TemplateError> {
+    let properties = event.required("Properties")?;
+    let event = match event.required("Type")?.text()?.as_str() {
+        "Api" => EventSpec::Api {
+            name,
+            path: properties.required("Path")?.text()?,
+            method: properties.required("Method")?.text()?.to_uppercase(),
+            rest_api: properties.optional("RestApiId", |api| {
+                api.reference_to(api::SERVERLESS_API, types)
+            })?,
+            auth: api::read_route_auth(&properties)?,
+        },
+        "SQS" => EventSpec::Sqs {
+            name,
+            queue: properties
+                .required("Queue")?
+                .reference_to(SQS_QUEUE, types)?,
+            batch_size: properties
+                .optional("BatchSize", Node::number)?
+                .unwrap_or(10),
+            batching_window_seconds: properties
+                .optional("MaximumBatchingWindowInSeconds", Node::number)?
+                .unwrap_or(0),
+            report_batch_item_failures: reports_batch_item_failures(&properties)?,
+        },
+        "DynamoDB" => {
+            let mut filter_patterns = Vec::new();
+            if let Some(filters) = properties
+                .field("FilterCriteria")
+                .and_then(|c| c.field("Filters"))
+            {
+                for filter in filters.items()? {
+                    filter_patterns.push(filter.required("Pattern")?.json()?);
+                }
+            }
+            EventSpec::DynamoDbStream {
+                name,
+                table: properties
+                    .required("Stream")?
+                    .reference_to(DYNAMODB_TABLE, types)?,
+                starting_position: properties.required("StartingPosition")?.text()?,
+                batch_size: properties
+                    .optional("BatchSize", Node::number)?
+                    .unwrap_or(100),
+                batching_window_seconds: properties
+                    .optional("MaximumBatchingWindowInSeconds", Node::number)?
+                    .unwrap_or(0),
+                report_batch_item_failures: reports_batch_item_failures(&properties)?,
+                maximum_retry_attempts: properties
+                    .optional("MaximumRetryAttempts", Node::number)?,
+                bisect_on_error: properties
+                    .optional("BisectBatchOnFunctionError", Node::flag)?
+                    .unwrap_or(false),
+                filter_patterns,
+                on_failure_queue: on_failure_queue(&properties, types)?,
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(event))
+}
+
+/// `DestinationConfig.OnFailure.Destination` of a stream event, when `Type` is `SQS`.
+fn on_failure_queue(
+    properties: &Node,
+    types: &ResourceTypes,
+) -> Result<Option<String>, TemplateError> {
+    let Some(on_failure) = properties
+        .field("DestinationConfig")
+        .and_then(|config| config.field("OnFailure"))
+    else {
+        return Ok(None);
+    };
+    if on_failure.required("Type")?.text()? != "SQS" {
+        return Ok(None);
+    }
+    on_failure
+        .required("Destination")?
+        .reference_to(SQS_QUEUE, types)
+        .map(Some)
+}
+
+fn reports_batch_item_failures(properties: &Node) -> Result<bool, TemplateError> {
+    let Some(types) = properties.field("FunctionResponseTypes") else {
+        return Ok(false);
+    };
+    for response_type in types.items()? {
+        if response_type.text()? == "ReportBatchItemFailures" {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// SAM's rule for `Globals`: maps merge key by key, lists are appended, anything else (an
+/// intrinsic function too) is replaced by the function's own value.
+fn merge_globals(global: &Value, own: &Value) -> Value {
+    match (global, own) {
+        (Value::Mapping(global), Value::Mapping(own))
+            if !is_long_form_intrinsic(global) && !is_long_form_intrinsic(own) =>
+        {
+            let mut merged = global.clone();
+            for (key, value) in own {
+                let value = match global.get(key) {
+                    Some(global_value) => merge_globals(global_value, value),
+                    None => value.clone(),
+                };
+                merged.insert(key.clone(), value);
+            }
+            Value::Mapping(merged)
+        }
+        (Value::Sequence(global), Value::Sequence(own)) => {
+            Value::Sequence(global.iter().chain(own).cloned().collect())
+        }
+        (global, Value::Null) => global.clone(),
+        (_, own) => own.clone(),
+    }
+}

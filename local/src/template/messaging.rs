@@ -1,0 +1,105 @@
+//! The fan-out: `AWS::SNS::Topic`, `AWS::SQS::Queue` (with its dead-letter queue's
+//! `RedrivePolicy`) and the `AWS::SNS::Subscription` of a queue to a topic, with its filter
+//! policy and raw message delivery.
+//!
+//! FIFO queues are refused; a subscription of anything but a queue (`Protocol: sqs`) too.
+
+use super::{Node, Problem, ResourceTypes, SNS_TOPIC, SQS_QUEUE, TemplateError};
+
+/// An `AWS::SNS::Topic`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSpec {
+    pub logical_id: String,
+    /// `TracingConfig: Active`.
+    pub tracing_active: bool,
+}
+
+/// An `AWS::SQS::Queue`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSpec {
+    pub logical_id: String,
+    pub visibility_timeout_seconds: Option<u32>,
+    pub message_retention_seconds: Option<u32>,
+    pub redrive: Option<Redrive>,
+}
+
+/// A queue's `RedrivePolicy`: where a message goes once received `max_receive_count` times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Redrive {
+    /// The logical id of the dead-letter queue.
+    pub dead_letter_queue: String,
+    pub max_receive_count: u32,
+}
+
+/// An `AWS::SNS::Subscription` of a queue to a topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionSpec {
+    pub logical_id: String,
+    /// The logical id of the topic.
+    pub topic: String,
+    /// The logical id of the subscribed queue.
+    pub queue: String,
+    /// The queue gets the message itself rather than SNS's JSON envelope around it.
+    pub raw_message_delivery: bool,
+    pub filter_policy: Option<serde_json::Value>,
+    /// `MessageAttributes` (SNS's default) or `MessageBody`.
+    pub filter_policy_scope: Option<String>,
+}
+
+pub(super) fn read_topic(properties: &Node) -> Result<TopicSpec, TemplateError> {
+    let tracing = properties.optional("TracingConfig", Node::text)?;
+    Ok(TopicSpec {
+        logical_id: properties.resource.to_owned(),
+        tracing_active: tracing.as_deref() == Some("Active"),
+    })
+}
+
+pub(super) fn read_queue(
+    properties: &Node,
+    types: &ResourceTypes,
+) -> Result<QueueSpec, TemplateError> {
+    if let Some(fifo) = properties.field("FifoQueue")
+        && fifo.flag()?
+    {
+        return Err(fifo.problem(Problem::Unsupported("FIFO queues")));
+    }
+    let redrive = match properties.field("RedrivePolicy") {
+        Some(policy) => Some(Redrive {
+            dead_letter_queue: policy
+                .required("deadLetterTargetArn")?
+                .reference_to(SQS_QUEUE, types)?,
+            max_receive_count: policy.required("maxReceiveCount")?.number()?,
+        }),
+        None => None,
+    };
+    Ok(QueueSpec {
+        logical_id: properties.resource.to_owned(),
+        visibility_timeout_seconds: properties.optional("VisibilityTimeout", Node::number)?,
+        message_retention_seconds: properties.optional("MessageRetentionPeriod", Node::number)?,
+        redrive,
+    })
+}
+
+pub(super) fn read_subscription(
+    properties: &Node,
+    types: &ResourceTypes,
+) -> Result<SubscriptionSpec, TemplateError> {
+    let protocol = properties.required("Protocol")?;
+    if protocol.text()? != "sqs" {
+        return Err(protocol.problem(Problem::Unsupported("only sqs subscriptions")));
+    }
+    Ok(SubscriptionSpec {
+        logical_id: properties.resource.to_owned(),
+        topic: properties
+            .required("TopicArn")?
+            .reference_to(SNS_TOPIC, types)?,
+        queue: properties
+            .required("Endpoint")?
+            .reference_to(SQS_QUEUE, types)?,
+        raw_message_delivery: properties
+            .optional("RawMessageDelivery", Node::flag)?
+            .unwrap_or(false),
+        filter_policy: properties.optional("FilterPolicy", Node::json)?,
+        filter_policy_scope: properties.optional("FilterPolicyScope", Node::text)?,
+    })
+}
