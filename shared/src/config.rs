@@ -204,17 +204,6 @@ pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Not configurable: it is tied to the template's `Timeout`, not to a deployment's taste.
 pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// The timeouts of a synchronous Lambda `Invoke` (the pre-traffic hook's): the call lasts as long
-/// as the invoked function runs, up to its own `Timeout` (10 s) after a cold start, so the common
-/// bounds would fail a healthy new version. One attempt may take 12 s, the call 25 s: under the
-/// hook's own `Timeout` (30 s), so the hook always lives to report its verdict.
-pub fn invoke_timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .operation_attempt_timeout(Duration::from_secs(12))
-        .operation_timeout(Duration::from_secs(25))
-        .build()
-}
-
 /// The timeouts of every SDK client the functions build.
 pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
@@ -322,14 +311,6 @@ mod tests {
             SDK_OPERATION_TIMEOUT * 2 <= functions_timeout,
             "a stuck call leaves the function time to report it and go on"
         );
-
-        let invoke = crate::telemetry::aws_calls::lambda_client(&aws);
-        let invoke_timeouts = invoke.config().timeout_config().expect("timeouts are set");
-        assert!(
-            invoke_timeouts.operation_attempt_timeout().unwrap() > functions_timeout,
-            "a synchronous Invoke waits for the whole invoked function"
-        );
-        assert!(invoke_timeouts.operation_timeout().unwrap() < Duration::from_secs(30));
     }
 
     #[tokio::test]

@@ -84,7 +84,7 @@ impl TestStack {
         let kms = aws_sdk_kms::Client::from_conf(
             aws_sdk_kms::config::Builder::from(&sdk_config)
                 .interceptor(kms_calls.clone())
-                .interceptor(aws_calls::AwsCallTracing)
+                .interceptor(aws_calls::AwsCallTracing::default())
                 .build(),
         );
         let key_arn = create_key(&kms).await;

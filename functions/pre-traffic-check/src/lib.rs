@@ -20,6 +20,7 @@
 //! | [`deployment`]   | what `GetDeployment` says is deployed: the AppSpec's function and versions |
 //! | [`smoke_tests`]  | the request each function is sent, and the one answer that passes       |
 //! | [`verdict`]      | `Succeeded` or `Failed`, why, and `PutLifecycleEventHookExecutionStatus` |
+//! | [`clients`]      | the traced CodeDeploy and Lambda clients, and a synchronous invoke's timeouts |
 //!
 //! Start with [`hook::handler`], then [`smoke_tests`]; `main.rs` builds the clients once.
 //!
@@ -38,6 +39,7 @@
 //! them while it shifts, and one that goes to `ALARM` stops the deployment and rolls `live` back
 //! to the old version automatically.
 
+pub mod clients;
 pub mod deployment;
 pub mod hook;
 pub mod smoke_tests;

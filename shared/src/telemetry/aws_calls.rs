@@ -4,16 +4,16 @@
 //! a span when an operation starts and closes it when the operation ends, retries included, with
 //! what X-Ray shows for AWS calls: namespace `aws`, the service and the operation, the table, the
 //! HTTP status, and `error` (4xx), `throttle` (429) or `fault` (5xx) with the error code as cause.
-//! The clients are built with [`dynamodb_client`], [`kms_client`], [`sns_client`],
-//! [`lambda_client`] and [`codedeploy_client`], so no call goes untraced.
+//! The clients are built with [`dynamodb_client`], [`kms_client`] and [`sns_client`], so no call
+//! goes untraced. A function crate that calls another service builds its client with the same
+//! interceptor, and names the error codes of its own operations with
+//! [`AwsCallTracing::reading_error_codes`] (the pre-traffic hook does, for CodeDeploy and Lambda).
 //!
 //! Exam: trace propagation. Each request also carries the `X-Amzn-Trace-Id` header, naming the
 //! call's subsegment as the parent: a service with active tracing continues the trace from there.
 //! SNS does, and passes the header on to SQS, which keeps it with the message as the
 //! `AWSTraceHeader` system attribute for the consumer to read.
 
-use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
-use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::PutLifecycleEventHookExecutionStatusError;
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemInput};
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput};
 use aws_sdk_dynamodb::operation::query::{QueryError, QueryInput};
@@ -21,7 +21,6 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemInput};
 use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
-use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::operation::publish_batch::PublishBatchError;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -41,7 +40,7 @@ use super::xray::{self, SPAN_EVENTS, SPANS};
 /// A DynamoDB client whose calls are traced.
 pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(config)
-        .interceptor(AwsCallTracing)
+        .interceptor(AwsCallTracing::default())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
@@ -49,7 +48,7 @@ pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Clie
 /// A KMS client whose calls are traced.
 pub fn kms_client(config: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
     let config = aws_sdk_kms::config::Builder::from(config)
-        .interceptor(AwsCallTracing)
+        .interceptor(AwsCallTracing::default())
         .build();
     aws_sdk_kms::Client::from_conf(config)
 }
@@ -57,33 +56,43 @@ pub fn kms_client(config: &aws_config::SdkConfig) -> aws_sdk_kms::Client {
 /// An SNS client whose calls are traced (and carry the trace header on to the queues).
 pub fn sns_client(config: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
     let config = aws_sdk_sns::config::Builder::from(config)
-        .interceptor(AwsCallTracing)
+        .interceptor(AwsCallTracing::default())
         .build();
     aws_sdk_sns::Client::from_conf(config)
 }
 
-/// A Lambda client whose calls are traced (the pre-traffic hook invokes the new versions with it),
-/// with timeouts long enough for a synchronous `Invoke` ([`crate::config::invoke_timeouts`]).
-pub fn lambda_client(config: &aws_config::SdkConfig) -> aws_sdk_lambda::Client {
-    let config = aws_sdk_lambda::config::Builder::from(config)
-        .timeout_config(crate::config::invoke_timeouts())
-        .interceptor(AwsCallTracing)
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
-}
-
-/// A CodeDeploy client whose calls are traced (the pre-traffic hook reads its deployment and
-/// reports its verdict with it).
-pub fn codedeploy_client(config: &aws_config::SdkConfig) -> aws_sdk_codedeploy::Client {
-    let config = aws_sdk_codedeploy::config::Builder::from(config)
-        .interceptor(AwsCallTracing)
-        .build();
-    aws_sdk_codedeploy::Client::from_conf(config)
-}
-
 /// The interceptor: stateless; the open span travels in the operation's `ConfigBag`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct AwsCallTracing;
+pub struct AwsCallTracing {
+    /// Reads the error codes of operations [`error_code`] does not know (a function crate's own).
+    more_error_codes: Option<ErrorCodeOf>,
+}
+
+/// The error of a failed operation, as the interceptor sees it: type-erased.
+pub use aws_smithy_runtime_api::client::interceptors::context::Error as OperationError;
+
+/// Reads the error code of a failed operation, `None` if the error is of none of its types.
+pub type ErrorCodeOf = fn(&OperationError) -> Option<String>;
+
+impl AwsCallTracing {
+    /// The interceptor for a client whose operations this module does not call: `error_code_of`
+    /// names their errors' codes, with [`code_of`] for each operation's error type.
+    pub fn reading_error_codes(error_code_of: ErrorCodeOf) -> Self {
+        Self {
+            more_error_codes: Some(error_code_of),
+        }
+    }
+}
+
+/// The error code of `error` if it is an `E` (the error of one operation, `InvokeError` say).
+pub fn code_of<E>(error: &OperationError) -> Option<String>
+where
+    E: ProvideErrorMetadata + std::error::Error + std::fmt::Debug + Send + Sync + 'static,
+{
+    error
+        .downcast_ref::<E>()
+        .map(|error| error.code().unwrap_or("ServiceError").to_owned())
+}
 
 /// The span of the operation in flight.
 #[derive(Debug)]
@@ -169,7 +178,7 @@ impl Intercept for AwsCallTracing {
                 target: SPAN_EVENTS,
                 parent: span,
                 tracing::Level::ERROR,
-                exception.type = error_code(error),
+                exception.type = error_code(error, self.more_error_codes),
                 "exception"
             );
         }
@@ -180,7 +189,7 @@ impl Intercept for AwsCallTracing {
 }
 
 /// The error code of a failed call (`ConditionalCheckFailedException`, `ThrottlingException`, ...).
-fn error_code(error: &OrchestratorError<Error>) -> String {
+fn error_code(error: &OrchestratorError<Error>, more_error_codes: Option<ErrorCodeOf>) -> String {
     if error.is_timeout_error() {
         return "Timeout".into();
     }
@@ -207,12 +216,11 @@ fn error_code(error: &OrchestratorError<Error>) -> String {
         GenerateDataKeyError,
         DecryptError,
         PublishError,
-        PublishBatchError,
-        InvokeError,
-        GetDeploymentError,
-        PutLifecycleEventHookExecutionStatusError
+        PublishBatchError
     );
-    "ServiceError".into()
+    more_error_codes
+        .and_then(|error_code_of| error_code_of(error))
+        .unwrap_or_else(|| "ServiceError".into())
 }
 
 /// X-Ray's names for the services this application calls (the service map shows these).
