@@ -1,0 +1,112 @@
+//! The template's KMS keys and their aliases on moto. A key has no name, only a generated id, so
+//! a deploy finds the key of an earlier deploy through its alias.
+
+use super::{DeployError, Deployed, Physical, failed, incomplete};
+
+/// Keys first, then their aliases. A key is found again through its alias: if one of the
+/// aliases the template gives it exists, its target is the key.
+pub(super) async fn deploy_keys_and_aliases(
+    kms: &aws_sdk_kms::Client,
+    deployed: &mut Deployed,
+) -> Result<(), DeployError> {
+    let mut aliases = Vec::new();
+    for alias in deployed.template.aliases() {
+        let name = deployed.resolve_for(&alias.logical_id, &alias.name)?;
+        aliases.push((alias, name));
+    }
+
+    for key in deployed.template.keys() {
+        let mut existing_key = None;
+        for (alias, name) in aliases
+            .iter()
+            .filter(|(a, _)| a.target_key == key.logical_id)
+        {
+            existing_key = alias_target(kms, &alias.logical_id, name).await?;
+            if existing_key.is_some() {
+                break;
+            }
+        }
+        let metadata = match existing_key {
+            Some(key_id) => kms
+                .describe_key()
+                .key_id(key_id)
+                .send()
+                .await
+                .map_err(failed(&key.logical_id, "DescribeKey"))?
+                .key_metadata
+                .ok_or(incomplete(&key.logical_id, "DescribeKey", "KeyMetadata"))?,
+            None => {
+                let description = match &key.description {
+                    Some(description) => Some(deployed.resolve_for(&key.logical_id, description)?),
+                    None => None,
+                };
+                kms.create_key()
+                    .set_description(description)
+                    .send()
+                    .await
+                    .map_err(failed(&key.logical_id, "CreateKey"))?
+                    .key_metadata
+                    .ok_or(incomplete(&key.logical_id, "CreateKey", "KeyMetadata"))?
+            }
+        };
+        let arn = metadata
+            .arn()
+            .ok_or(incomplete(&key.logical_id, "DescribeKey", "Arn"))?
+            .to_owned();
+        let id = metadata.key_id().to_owned();
+        deployed.record(&key.logical_id, Physical::Key { id, arn });
+    }
+
+    for (alias, name) in aliases {
+        let key_id = deployed
+            .created_resource(&alias.target_key)
+            .map_err(|cause| DeployError::Resolve {
+                logical_id: alias.logical_id.clone(),
+                cause,
+            })?
+            .reference()
+            .to_owned();
+        match alias_target(kms, &alias.logical_id, &name).await? {
+            Some(target) if target == key_id => {}
+            // The alias names another key: point it at this one, as the template says.
+            Some(_) => {
+                kms.update_alias()
+                    .alias_name(&name)
+                    .target_key_id(&key_id)
+                    .send()
+                    .await
+                    .map_err(failed(&alias.logical_id, "UpdateAlias"))?;
+            }
+            None => {
+                kms.create_alias()
+                    .alias_name(&name)
+                    .target_key_id(&key_id)
+                    .send()
+                    .await
+                    .map_err(failed(&alias.logical_id, "CreateAlias"))?;
+            }
+        }
+        deployed.record(&alias.logical_id, Physical::Alias { name });
+    }
+    Ok(())
+}
+
+/// The id of the key the alias `name` points at, if the alias exists.
+async fn alias_target(
+    kms: &aws_sdk_kms::Client,
+    logical_id: &str,
+    name: &str,
+) -> Result<Option<String>, DeployError> {
+    let aliases = kms
+        .list_aliases()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(failed(logical_id, "ListAliases"))?;
+    Ok(aliases
+        .into_iter()
+        .find(|alias| alias.alias_name() == Some(name))
+        .and_then(|alias| alias.target_key_id))
+}
