@@ -299,6 +299,4 @@ impl fmt::Display for Expected {
 }
 
 #[cfg(test)]
-mod against_handlers;
-#[cfg(test)]
 mod tests;

@@ -1,4 +1,8 @@
-//! The choice of smoke test by function name, the checks of an answer, and the requests' ids.
+//! The choice of smoke test by function name, the checks of an answer, the requests' ids, and
+//! the API requests' shape as `lambda_http` parses it. (Each request against the real handler it
+//! is meant for: `tests/smoke_requests.rs`, where the function crates are linked.)
+
+use std::path::Path;
 
 use super::*;
 
@@ -142,4 +146,88 @@ fn checks_are_named_for_the_logs() {
         test_of("publish-events").to_string(),
         "no records -> no batch item failures"
     );
+}
+
+#[test]
+fn the_api_smoke_requests_are_proxy_events_with_their_route() {
+    let routes = [
+        ("get-order", "GET", "/orders/{orderId}", true, None, None),
+        (
+            "update-order",
+            "PATCH",
+            "/orders/{orderId}",
+            true,
+            Some("\"1\""),
+            None,
+        ),
+        (
+            "cancel-order",
+            "POST",
+            "/orders/{orderId}/cancel",
+            true,
+            Some("\"1\""),
+            None,
+        ),
+        ("create-order", "POST", "/orders", false, None, None),
+        ("list-orders", "GET", "/orders", false, None, Some("0")),
+    ];
+    for (binary, method, resource, has_id, if_match, limit) in routes {
+        let event = test_of(binary).request();
+        let request = lambda_http::request::from_str(&event.to_string())
+            .unwrap_or_else(|error| panic!("{binary}: {error}"));
+        assert_eq!(request.method(), method, "{binary}");
+        assert_eq!(event["resource"], resource, "{binary}");
+        let id = lambda_http::RequestExt::path_parameters_ref(&request)
+            .and_then(|parameters| parameters.first("orderId"))
+            .map(str::to_owned);
+        assert_eq!(id.is_some(), has_id, "{binary}");
+        if let Some(id) = id {
+            assert_eq!(
+                event["path"],
+                resource.replace("{orderId}", &id),
+                "{binary}"
+            );
+        }
+        assert_eq!(
+            request
+                .headers()
+                .get("if-match")
+                .map(|value| value.to_str().unwrap()),
+            if_match,
+            "{binary}"
+        );
+        assert_eq!(
+            lambda_http::RequestExt::query_string_parameters_ref(&request)
+                .and_then(|query| query.first("limit")),
+            limit,
+            "{binary}"
+        );
+        // The authorizer's part: every request has a caller, who owns no order.
+        let caller =
+            orders_shared::Caller::of(&request).unwrap_or_else(|error| panic!("{binary}: {error}"));
+        assert_eq!(caller.customer_id().as_str(), SMOKE_CALLER);
+        assert!(!caller.is_support(), "{binary}");
+    }
+}
+
+#[test]
+fn every_function_of_the_workspace_has_a_smoke_test() {
+    // A function deployed without one would fail its every deployment at the hook.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml");
+    let manifest = std::fs::read_to_string(path).unwrap();
+    let functions: Vec<&str> = manifest
+        .lines()
+        .filter_map(|line| {
+            line.trim()
+                .strip_prefix("\"functions/")?
+                .strip_suffix("\",")
+        })
+        .filter(|name| *name != "pre-traffic-check")
+        .collect();
+    assert!(functions.len() >= 8, "{functions:?}");
+    let mut tested: Vec<&str> = SMOKE_TESTS.iter().map(|test| test.binary).collect();
+    let mut functions = functions;
+    functions.sort_unstable();
+    tested.sort_unstable();
+    assert_eq!(functions, tested);
 }
