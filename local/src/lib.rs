@@ -17,8 +17,7 @@
 //!
 //! | module             | what it plays                                                         |
 //! |--------------------|-----------------------------------------------------------------------|
-//! | [`template`]       | reads `template.yaml` (CloudFormation tags included) into resources and functions |
-//! | [`resources`]      | CloudFormation: creates the template's resources on moto              |
+//! | [`cloudformation`] | CloudFormation: reads `template.yaml` (tags, intrinsics, `Globals`), creates its resources on moto |
 //! | [`moto`]           | the AWS services: a moto server from the project's `.venv`            |
 //! | [`lambda`]         | Lambda: the Runtime API, one process per function, invocations       |
 //! | [`api_gateway`]    | API Gateway: routes of the `Api` events, REST proxy events            |
@@ -29,12 +28,11 @@
 //! | [`demo`]           | the exam scenarios, narrated, against a running stack (`make demo`)   |
 
 pub mod api_gateway;
+pub mod cloudformation;
 pub mod demo;
 pub mod lambda;
 pub mod moto;
 pub mod pollers;
-pub mod resources;
 pub mod sign_in;
 pub mod stack;
-pub mod template;
 pub mod xray;

@@ -7,10 +7,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use orders_local::resources;
+use orders_local::cloudformation::{self, Template};
 use orders_local::sign_in::{self, LOCAL_PASSWORD, UserPool};
 use orders_local::stack::{Stack, StackConfig, sdk_config};
-use orders_local::template::Template;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -85,7 +84,7 @@ async fn token(config: &StackConfig, arguments: &[String]) -> Result<String, Str
         .map_err(|error| format!("template.yaml: {error}"))?;
     let aws = sdk_config(&endpoint, &config.region).await;
     // Deploying again onto the running stack's moto finds every resource it created, by name.
-    let deployed = resources::deploy(&template, &aws, &config.stack_name)
+    let deployed = cloudformation::deploy(&template, &aws, &config.stack_name)
         .await
         .map_err(|error| format!("{error} (is the local stack running? make dev)"))?;
     let pool = UserPool::of(&deployed).ok_or("the template has no user pool client")?;

@@ -22,7 +22,7 @@ use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::operation::sign_up::SignUpError;
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType};
 
-use crate::resources::Deployed;
+use crate::cloudformation::Deployed;
 
 /// A password that meets the template's policy (12 characters, upper and lower case, digits),
 /// for local customers only.

@@ -3,7 +3,7 @@
 //! Starting it does what `sam deploy` and the AWS services do, in order:
 //!
 //! 1. the AWS APIs: moto (or the server `AWS_ENDPOINT_URL` names);
-//! 2. CloudFormation: every resource the template declares ([`resources::deploy`]);
+//! 2. CloudFormation: every resource the template declares ([`cloudformation::deploy`]);
 //! 3. the X-Ray daemon on UDP ([`crate::xray`]);
 //! 4. Lambda: each function's binary, with *only* the environment the template gives it plus the
 //!    emulator's endpoint and credentials ([`crate::lambda`]), so a variable missing from
@@ -27,14 +27,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api_gateway::{self, ApiGateway};
+use crate::cloudformation::template::{EventSpec, FunctionSpec};
+use crate::cloudformation::{self, Deployed, Template};
 use crate::lambda::{FunctionProcess, LambdaService, LogOutput};
 use crate::moto::{Moto, MotoError};
 use crate::pollers;
 use crate::pollers::on_failure::OnFailureQueue;
 use crate::pollers::{QueuePoller, StreamPoller};
-use crate::resources::{self, Deployed};
 use crate::sign_in::{self, SignInError, Tokens, UserPool};
-use crate::template::{EventSpec, FunctionSpec, Template};
 use crate::xray::LocalXrayDaemon;
 
 /// Where everything listens, and how the stack behaves. Each address has a documented default
@@ -171,7 +171,7 @@ impl Stack {
         let aws = sdk_config(&endpoint, &config.region).await;
 
         // 2. The resources.
-        let deployed = resources::deploy(&template, &aws, &config.stack_name)
+        let deployed = cloudformation::deploy(&template, &aws, &config.stack_name)
             .await
             .map_err(|error| StackError::Resources(error.to_string()))?;
 

@@ -1,4 +1,4 @@
-//! `resources::deploy` against a real moto server: the template's resources exist and behave as
+//! `cloudformation::deploy` against a real moto server: the template's resources exist and behave as
 //! the template says (index, stream, TTL, redrive, fan-out with filter policy and raw delivery,
 //! the key behind its alias, the user pool's password policy and tokens, the API's usage plan and
 //! key), and a second deploy finds them all instead of creating new ones.
@@ -15,9 +15,8 @@ use aws_sdk_dynamodb::types::{ProjectionType, StreamViewType, TimeToLiveStatus};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
+use orders_local::cloudformation::{Deployed, Template, deploy};
 use orders_local::moto::Moto;
-use orders_local::resources::{Deployed, deploy};
-use orders_local::template::Template;
 
 // ------------------------------------------------------------------------------------------
 // A moto server for this test process
@@ -264,7 +263,9 @@ async fn the_alias_names_the_key() {
     let (deployed, aws) = deploy_stack("alias").await;
     let kms = aws_sdk_kms::Client::new(&aws);
     let alias = deployed
-        .resolve(&orders_local::template::Expr::Ref("OrdersKeyAlias".into()))
+        .resolve(&orders_local::cloudformation::Expr::Ref(
+            "OrdersKeyAlias".into(),
+        ))
         .unwrap();
     assert_eq!(alias, "alias/alias-orders");
     let key = kms

@@ -17,8 +17,8 @@ use super::authorizer::{AuthorizerError, CognitoAuthorizer, UserPoolTrust};
 use super::gateway_responses::{GatewayResponse, GatewayResponses, static_value};
 use super::routes::Route;
 use super::{ApiSettings, Preflight};
-use crate::resources::{Deployed, ResolveError};
-use crate::template::{ApiSpec, CognitoAuthorizerSpec, EventSpec, FunctionSpec};
+use crate::cloudformation::template::{ApiSpec, CognitoAuthorizerSpec, EventSpec, FunctionSpec};
+use crate::cloudformation::{Deployed, ResolveError};
 
 /// SAM's name for the API it makes when `Api` events name none, and that API's stage.
 const IMPLICIT_API: (&str, &str) = ("ServerlessRestApi", "Prod");

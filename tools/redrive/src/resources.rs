@@ -5,7 +5,7 @@
 //! `sam list stack-outputs --output json` prints: CloudFormation adds a random suffix to every
 //! physical name, so the outputs are the only stable way to find them. The local stack names
 //! each resource `<stack>-<LogicalId>` (`orders-local-FulfillmentDeadLetterQueue`, see
-//! `local/src/resources/`), so there they are looked up by name.
+//! `local/src/cloudformation/resources/`), so there they are looked up by name.
 
 use std::collections::HashMap;
 

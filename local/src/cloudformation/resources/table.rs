@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::{DeployError, Physical, failed, incomplete};
-use crate::template::TableSpec;
+use crate::cloudformation::template::TableSpec;
 
 /// The table named `name`: found, or created with the template's keys, indexes and stream.
 /// An existing table is taken as it is (CloudFormation would update it). TTL is a separate

@@ -1,6 +1,6 @@
 //! What CloudFormation knows of a created resource: its physical id, what `!Ref` gives for its
 //! type, and the attributes `!GetAtt` may ask for (the table in the module doc of
-//! [`crate::resources`]).
+//! [`resources`](super)).
 
 /// A created resource: its ids and the attributes `!GetAtt` may ask for.
 #[derive(Debug, Clone, PartialEq)]

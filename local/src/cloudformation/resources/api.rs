@@ -10,7 +10,7 @@ use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::types::{ApiStage, QuotaPeriodType, QuotaSettings, ThrottleSettings};
 
 use super::{DeployError, Deployed, Physical, failed, incomplete};
-use crate::template::ApiSpec;
+use crate::cloudformation::template::ApiSpec;
 
 /// Every `AWS::Serverless::Api`, with its key and usage plan.
 pub(super) async fn deploy_apis(

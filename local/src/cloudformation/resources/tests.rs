@@ -277,7 +277,7 @@ fn dead_letter_queues_come_first_and_cycles_are_refused() {
     assert_eq!(order, ["Dlq", "Main"]);
 
     let mut cyclic = queues.clone();
-    cyclic[1].redrive = Some(crate::template::Redrive {
+    cyclic[1].redrive = Some(crate::cloudformation::template::Redrive {
         dead_letter_queue: "Main".into(),
         max_receive_count: 1,
     });

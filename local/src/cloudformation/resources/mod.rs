@@ -62,7 +62,7 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 
-use crate::template::{Expr, FunctionSpec, Problem, SubPart, Template, sub_parts};
+use crate::cloudformation::template::{Expr, FunctionSpec, Problem, SubPart, Template, sub_parts};
 use keys::deploy_keys_and_aliases;
 use messaging::{deploy_queue, deploy_subscriptions, in_redrive_order};
 use physical::Physical;

@@ -260,8 +260,8 @@ fn rate(node: &Node) -> Result<f64, TemplateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::tests::real_template;
-    use crate::template::{EventSpec, Template};
+    use crate::cloudformation::template::tests::real_template;
+    use crate::cloudformation::template::{EventSpec, Template};
 
     #[test]
     fn the_orders_api_has_the_cognito_authorizer_by_default_and_needs_a_key() {
@@ -332,7 +332,10 @@ mod tests {
     }
 
     /// A one-API template with `auth` as its `Auth`, and a route with `route_auth`.
-    fn parse(auth: &str, route_auth: &str) -> Result<Template, crate::template::TemplateError> {
+    fn parse(
+        auth: &str,
+        route_auth: &str,
+    ) -> Result<Template, crate::cloudformation::template::TemplateError> {
         Template::parse(&format!(
             "Resources:
   Pool: {{Type: AWS::Cognito::UserPool}}

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::{DeployError, Deployed, Physical, failed, incomplete};
-use crate::template::{Expr, QueueSpec};
+use crate::cloudformation::template::{Expr, QueueSpec};
 
 /// Dead-letter queues before the queues that redrive to them: a `RedrivePolicy` holds the
 /// dead-letter queue's ARN.

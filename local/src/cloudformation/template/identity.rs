@@ -162,8 +162,8 @@ fn flag(properties: &Node, key: &str) -> Result<bool, TemplateError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::template::Template;
-    use crate::template::tests::real_template;
+    use crate::cloudformation::template::Template;
+    use crate::cloudformation::template::tests::real_template;
     use std::time::Duration;
 
     #[test]

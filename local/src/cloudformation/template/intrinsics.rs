@@ -9,7 +9,7 @@ use serde_norway::{Mapping, Value};
 use super::Problem;
 
 /// A property value: a literal or an intrinsic function, evaluated by
-/// [`Deployed::resolve`](crate::resources::Deployed::resolve).
+/// [`Deployed::resolve`](crate::cloudformation::Deployed::resolve).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     /// A string, number or boolean, as text (`5`, `true`).

@@ -15,7 +15,7 @@
 //! | `Fn::Select` | `!Select [0, list]`        | `{"Fn::Select": [...]}`         | one item of a list |
 //! | `Fn::Split`  | `!Split [sep, s]`          | `{"Fn::Split": [...]}`          | `s` split into a list |
 //!
-//! This module only *reads*: values become [`Expr`] trees, and [`crate::resources`], which knows
+//! This module only *reads*: values become [`Expr`] trees, and [`super::resources`], which knows
 //! the physical ids, evaluates them. The template's `Conditions` are the exception: they depend
 //! only on parameters (`!Equals [!Ref Environment, prod]`), so they are evaluated here, with each
 //! parameter at its `Default` (the local stack takes no parameter overrides). A resource with a
