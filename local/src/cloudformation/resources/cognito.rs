@@ -14,7 +14,8 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 
 use super::{ACCOUNT_ID, DeployError, Deployed, Physical, failed, incomplete};
-use crate::cloudformation::template::{Expr, UserPoolSpec};
+use crate::cloudformation::Expr;
+use crate::cloudformation::template::UserPoolSpec;
 
 /// Every user pool, then every app client, then every group of the template.
 pub(super) async fn deploy_user_pools(

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::{DeployError, Deployed, Physical, failed, incomplete};
-use crate::cloudformation::template::{Expr, QueueSpec};
+use crate::cloudformation::Expr;
+use crate::cloudformation::template::QueueSpec;
 
 /// Dead-letter queues before the queues that redrive to them: a `RedrivePolicy` holds the
 /// dead-letter queue's ARN.

@@ -8,8 +8,9 @@
 //! alias is its stable name, so a key whose alias exists already is reused, not created again
 //! (a key without any alias would be created anew by every deploy).
 //!
-//! Templates connect resources with `!Ref` and `!GetAtt`, resolved here ([`Deployed::resolve`])
-//! from the physical resources, as CloudFormation resolves them for each resource type:
+//! Templates connect resources with `!Ref` and `!GetAtt`, resolved ([`Deployed::resolve`], in
+//! [`super::intrinsics`]) from the physical resources, as CloudFormation resolves them for each
+//! resource type:
 //!
 //! | type                        | `!Ref X`          | `!GetAtt X.<attribute>` |
 //! |-----------------------------|-------------------|-------------------------|
@@ -57,24 +58,23 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 
-use crate::cloudformation::template::{Expr, FunctionSpec, Problem, SubPart, Template, sub_parts};
+use super::intrinsics::{Expr, ResolveError};
+use super::template::Template;
 use keys::deploy_keys_and_aliases;
 use messaging::{deploy_queue, deploy_subscriptions, in_redrive_order};
-use physical::Physical;
+pub(super) use physical::Physical;
 use table::deploy_table;
 
 /// The account moto puts every resource in.
 pub const ACCOUNT_ID: &str = "123456789012";
-const PARTITION: &str = "aws";
-const URL_SUFFIX: &str = "amazonaws.com";
+pub(super) const PARTITION: &str = "aws";
+pub(super) const URL_SUFFIX: &str = "amazonaws.com";
 
 /// The resource types that [`deploy`] creates (or, for functions, names).
-const CREATED_TYPES: &[&str] = &[
+pub(super) const CREATED_TYPES: &[&str] = &[
     "AWS::KMS::Key",
     "AWS::KMS::Alias",
     "AWS::DynamoDB::Table",
@@ -91,9 +91,9 @@ const CREATED_TYPES: &[&str] = &[
 /// The stack once deployed: the physical resource behind each logical id.
 #[derive(Debug, Clone)]
 pub struct Deployed {
-    template: Template,
-    stack_name: String,
-    region: String,
+    pub(super) template: Template,
+    pub(super) stack_name: String,
+    pub(super) region: String,
     /// In creation order.
     created: Vec<(String, Physical)>,
 }
@@ -106,49 +106,6 @@ pub struct DeployedResource {
     pub resource_type: String,
     /// What `!Ref` gives: the table's name, the queue's URL, the topic's ARN, ...
     pub physical_id: String,
-}
-
-/// Why an expression has no value locally.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ResolveError {
-    #[error("{0} is not a parameter, a pseudo parameter or a resource of the template")]
-    UnknownName(String),
-    #[error("{logical_id} is an {resource_type}, which the local stack does not create")]
-    NotCreatedLocally {
-        logical_id: String,
-        resource_type: String,
-    },
-    #[error("{0} is not created yet: it comes later in the deployment")]
-    NotCreatedYet(String),
-    #[error("!GetAtt {logical_id}.{attribute}: an {resource_type} has no such attribute here")]
-    UnknownAttribute {
-        logical_id: String,
-        attribute: String,
-        resource_type: String,
-    },
-    #[error("!GetAtt {0}.StreamArn: the table has no stream")]
-    NoStream(String),
-    #[error("AWS::{0} is not a pseudo parameter the local stack knows")]
-    UnknownPseudoParameter(String),
-    #[error("parameter {0} has no Default, and the local stack takes no parameter values")]
-    NoParameterValue(String),
-    #[error("condition {0} is not defined")]
-    UnknownCondition(String),
-    #[error("AWS::NoValue where a value is needed")]
-    NoValue,
-    #[error("!Select index {index} is beyond the end of a list of {len}")]
-    IndexOutOfRange { index: usize, len: usize },
-    #[error("a list {0:?} where a string is needed")]
-    ListNotString(Vec<String>),
-    #[error("a string {0:?} where a list is needed")]
-    StringNotList(String),
-    #[error("!Sub {template:?} {problem}")]
-    Sub { template: String, problem: Problem },
-    #[error("environment variable {variable}: {cause}")]
-    Variable {
-        variable: String,
-        cause: Box<ResolveError>,
-    },
 }
 
 /// Why a deploy stopped; each error names the resource (its logical id) it was creating.
@@ -249,39 +206,6 @@ pub async fn deploy(
 }
 
 impl Deployed {
-    /// The value of `expr` in this stack.
-    pub fn resolve(&self, expr: &Expr) -> Result<String, ResolveError> {
-        match self.evaluate(expr)? {
-            Evaluated::Text(text) => Ok(text),
-            Evaluated::List(items) => Err(ResolveError::ListNotString(items)),
-            Evaluated::NoValue => Err(ResolveError::NoValue),
-        }
-    }
-
-    /// The function's `Environment.Variables`, resolved. A variable whose value is
-    /// `AWS::NoValue` (`!If [Condition, value, !Ref AWS::NoValue]`) is left out, as CloudFormation
-    /// leaves it out.
-    pub fn environment(
-        &self,
-        function: &FunctionSpec,
-    ) -> Result<BTreeMap<String, String>, ResolveError> {
-        let mut environment = BTreeMap::new();
-        for (variable, expr) in &function.environment {
-            let value = match self.evaluate(expr) {
-                Ok(Evaluated::NoValue) => continue,
-                Ok(Evaluated::Text(text)) => Ok(text),
-                Ok(Evaluated::List(items)) => Err(ResolveError::ListNotString(items)),
-                Err(cause) => Err(cause),
-            };
-            let value = value.map_err(|cause| ResolveError::Variable {
-                variable: variable.clone(),
-                cause: Box::new(cause),
-            })?;
-            environment.insert(variable.clone(), value);
-        }
-        Ok(environment)
-    }
-
     pub fn table_name(&self, logical_id: &str) -> Option<&str> {
         match self.physical(logical_id)? {
             Physical::Table { name, .. } => Some(name),
@@ -414,7 +338,7 @@ impl Deployed {
         self.created.push((logical_id.to_owned(), physical));
     }
 
-    fn physical(&self, logical_id: &str) -> Option<&Physical> {
+    pub(super) fn physical(&self, logical_id: &str) -> Option<&Physical> {
         self.created
             .iter()
             .find(|(id, _)| id == logical_id)
@@ -427,177 +351,6 @@ impl Deployed {
             logical_id: logical_id.to_owned(),
             cause,
         })
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Evaluating intrinsic functions
-// ---------------------------------------------------------------------------------------------
-
-/// An intrinsic function's value: most give a string; `!Split` and list parameters give a list.
-enum Evaluated {
-    /// `!Ref AWS::NoValue`: the property is left out.
-    NoValue,
-    Text(String),
-    List(Vec<String>),
-}
-
-impl Deployed {
-    fn evaluate(&self, expr: &Expr) -> Result<Evaluated, ResolveError> {
-        Ok(match expr {
-            Expr::Literal(text) => Evaluated::Text(text.clone()),
-            Expr::Ref(name) => self.reference(name)?,
-            Expr::GetAtt(logical_id, attribute) => {
-                Evaluated::Text(self.attribute(logical_id, attribute)?.to_owned())
-            }
-            Expr::Sub(template) => Evaluated::Text(self.substitute(template, &BTreeMap::new())?),
-            Expr::SubWith(template, variables) => {
-                Evaluated::Text(self.substitute(template, variables)?)
-            }
-            Expr::If(condition, then, otherwise) => {
-                let holds = self
-                    .template
-                    .condition_value(condition)
-                    .ok_or_else(|| ResolveError::UnknownCondition(condition.clone()))?;
-                self.evaluate(if holds { then } else { otherwise })?
-            }
-            Expr::Join(separator, items) => {
-                let mut joined = Vec::new();
-                for item in items {
-                    match self.evaluate(item)? {
-                        Evaluated::Text(text) => joined.push(text),
-                        Evaluated::List(list) => joined.extend(list),
-                        Evaluated::NoValue => return Err(ResolveError::NoValue),
-                    }
-                }
-                Evaluated::Text(joined.join(separator))
-            }
-            Expr::Select(index, list) => {
-                let list = self.evaluate_list(list)?;
-                let len = list.len();
-                let item = list.into_iter().nth(*index);
-                Evaluated::Text(item.ok_or(ResolveError::IndexOutOfRange { index: *index, len })?)
-            }
-            Expr::Split(separator, source) => Evaluated::List(
-                self.resolve(source)?
-                    .split(separator.as_str())
-                    .map(str::to_owned)
-                    .collect(),
-            ),
-            Expr::List(items) => Evaluated::List(
-                items
-                    .iter()
-                    .map(|item| self.resolve(item))
-                    .collect::<Result<_, _>>()?,
-            ),
-        })
-    }
-
-    fn evaluate_list(&self, expr: &Expr) -> Result<Vec<String>, ResolveError> {
-        match self.evaluate(expr)? {
-            Evaluated::List(items) => Ok(items),
-            Evaluated::Text(text) => Err(ResolveError::StringNotList(text)),
-            Evaluated::NoValue => Err(ResolveError::NoValue),
-        }
-    }
-
-    /// `!Ref name`: a pseudo parameter, a parameter or a resource.
-    fn reference(&self, name: &str) -> Result<Evaluated, ResolveError> {
-        if let Some(pseudo) = name.strip_prefix("AWS::") {
-            if pseudo == "NoValue" {
-                return Ok(Evaluated::NoValue);
-            }
-            let value = match pseudo {
-                "StackName" => self.stack_name.clone(),
-                "Region" => self.region.clone(),
-                "AccountId" => ACCOUNT_ID.to_owned(),
-                "Partition" => PARTITION.to_owned(),
-                "URLSuffix" => URL_SUFFIX.to_owned(),
-                other => return Err(ResolveError::UnknownPseudoParameter(other.to_owned())),
-            };
-            return Ok(Evaluated::Text(value));
-        }
-        if self.template.has_parameter(name) {
-            let value = self
-                .template
-                .parameter_default(name)
-                .ok_or_else(|| ResolveError::NoParameterValue(name.to_owned()))?;
-            return Ok(if self.template.parameter_is_list(name) {
-                Evaluated::List(
-                    value
-                        .split(',')
-                        .map(|item| item.trim().to_owned())
-                        .collect(),
-                )
-            } else {
-                Evaluated::Text(value)
-            });
-        }
-        Ok(Evaluated::Text(
-            self.created_resource(name)?.reference().to_owned(),
-        ))
-    }
-
-    /// `!GetAtt logical_id.attribute`.
-    fn attribute(&self, logical_id: &str, attribute: &str) -> Result<&str, ResolveError> {
-        let physical = self.created_resource(logical_id)?;
-        if let Some(value) = physical.attribute(attribute) {
-            return Ok(value);
-        }
-        if matches!(physical, Physical::Table { .. }) && attribute == "StreamArn" {
-            return Err(ResolveError::NoStream(logical_id.to_owned()));
-        }
-        Err(ResolveError::UnknownAttribute {
-            logical_id: logical_id.to_owned(),
-            attribute: attribute.to_owned(),
-            resource_type: physical.resource_type().to_owned(),
-        })
-    }
-
-    /// The resource, or why there is none: unknown, not created locally, or not created yet.
-    fn created_resource(&self, logical_id: &str) -> Result<&Physical, ResolveError> {
-        if let Some(physical) = self.physical(logical_id) {
-            return Ok(physical);
-        }
-        match self.template.resource_type(logical_id) {
-            Some(resource_type) if CREATED_TYPES.contains(&resource_type) => {
-                Err(ResolveError::NotCreatedYet(logical_id.to_owned()))
-            }
-            Some(resource_type) => Err(ResolveError::NotCreatedLocally {
-                logical_id: logical_id.to_owned(),
-                resource_type: resource_type.to_owned(),
-            }),
-            None => Err(ResolveError::UnknownName(logical_id.to_owned())),
-        }
-    }
-
-    /// `!Sub`: each `${Name}` as `!Ref Name` (or the Sub's own variable), each
-    /// `${Resource.Attribute}` as `!GetAtt`.
-    fn substitute(
-        &self,
-        template: &str,
-        variables: &BTreeMap<String, Expr>,
-    ) -> Result<String, ResolveError> {
-        let parts = sub_parts(template).map_err(|problem| ResolveError::Sub {
-            template: template.to_owned(),
-            problem,
-        })?;
-        let mut text = String::new();
-        for part in parts {
-            match part {
-                SubPart::Text(literal) => text.push_str(&literal),
-                SubPart::Variable(name) => {
-                    if let Some(expr) = variables.get(name) {
-                        text.push_str(&self.resolve(expr)?);
-                    } else if let Some((logical_id, attribute)) = name.split_once('.') {
-                        text.push_str(self.attribute(logical_id, attribute)?);
-                    } else {
-                        text.push_str(&self.resolve(&Expr::Ref(name.to_owned()))?);
-                    }
-                }
-            }
-        }
-        Ok(text)
     }
 }
 

@@ -4,7 +4,7 @@
 
 /// A created resource: its ids and the attributes `!GetAtt` may ask for.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Physical {
+pub(in crate::cloudformation) enum Physical {
     Key {
         id: String,
         arn: String,
@@ -61,7 +61,7 @@ pub(super) enum Physical {
 }
 
 impl Physical {
-    pub(super) fn resource_type(&self) -> &'static str {
+    pub(in crate::cloudformation) fn resource_type(&self) -> &'static str {
         match self {
             Physical::Key { .. } => "AWS::KMS::Key",
             Physical::Alias { .. } => "AWS::KMS::Alias",
@@ -80,7 +80,7 @@ impl Physical {
     }
 
     /// What `!Ref` gives: the physical id.
-    pub(super) fn reference(&self) -> &str {
+    pub(in crate::cloudformation) fn reference(&self) -> &str {
         match self {
             Physical::Key { id, .. } => id,
             Physical::Alias { name } => name,
@@ -99,7 +99,7 @@ impl Physical {
     }
 
     /// What `!GetAtt` gives, for the attributes the table in the module documentation lists.
-    pub(super) fn attribute(&self, attribute: &str) -> Option<&str> {
+    pub(in crate::cloudformation) fn attribute(&self, attribute: &str) -> Option<&str> {
         match (self, attribute) {
             (Physical::Key { arn, .. }, "Arn") => Some(arn),
             (Physical::Table { arn, .. }, "Arn") => Some(arn),

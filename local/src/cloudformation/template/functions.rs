@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_norway::Value;
 
-use super::intrinsics::is_long_form_intrinsic;
 use super::{DYNAMODB_TABLE, Expr, Node, ResourceTypes, RouteAuth, SQS_QUEUE, TemplateError, api};
+use crate::cloudformation::intrinsics::is_long_form_intrinsic;
 
 /// An `AWS::Serverless::Function`, with `Globals.Function` merged in.
 #[derive(Debug, Clone, PartialEq)]

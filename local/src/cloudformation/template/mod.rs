@@ -3,20 +3,11 @@
 //! A CloudFormation template declares each resource under a *logical id* (`OrdersTable`): a name
 //! that exists only inside the template. The resource itself, once created, has a *physical id*
 //! (the table's real name, a queue's URL, a key's id), which CloudFormation picks at deploy time.
-//! Property values are therefore literals or *intrinsic functions*, evaluated at deploy time:
+//! Property values are therefore literals or *intrinsic functions* (see [`super::intrinsics`]),
+//! evaluated at deploy time.
 //!
-//! | function     | short form (a YAML tag)    | long form                       | evaluates to |
-//! |--------------|----------------------------|---------------------------------|--------------|
-//! | `Ref`        | `!Ref X`                   | `{Ref: X}`                      | a parameter's value, a pseudo parameter (`AWS::Region`), or resource `X`'s main physical id |
-//! | `Fn::GetAtt` | `!GetAtt X.Arn`            | `{"Fn::GetAtt": [X, Arn]}`      | one attribute of resource `X` |
-//! | `Fn::Sub`    | `!Sub 'a-${X}-${X.Arn}'`   | `{"Fn::Sub": ...}`              | the string with each `${...}` replaced as by `Ref` / `GetAtt` |
-//! | `Fn::If`     | `!If [Cond, a, b]`         | `{"Fn::If": [...]}`             | `a` if condition `Cond` holds, else `b` |
-//! | `Fn::Join`   | `!Join [sep, [a, b]]`      | `{"Fn::Join": [...]}`           | the items joined with `sep` |
-//! | `Fn::Select` | `!Select [0, list]`        | `{"Fn::Select": [...]}`         | one item of a list |
-//! | `Fn::Split`  | `!Split [sep, s]`          | `{"Fn::Split": [...]}`          | `s` split into a list |
-//!
-//! This module only *reads*: values become [`Expr`] trees, and [`super::resources`], which knows
-//! the physical ids, evaluates them. The template's `Conditions` are the exception: they depend
+//! This module only *reads*: values become [`Expr`] trees, evaluated once [`super::resources`]
+//! knows the physical ids. The template's `Conditions` are the exception: they depend
 //! only on parameters (`!Equals [!Ref Environment, prod]`), so they are evaluated here, with each
 //! parameter at its `Default` (the local stack takes no parameter overrides). A resource with a
 //! `Condition` that does not hold is left out, as CloudFormation leaves it out of the stack.
@@ -34,15 +25,13 @@
 //! properties that make no difference locally (encryption at rest, IAM policies) are ignored. A
 //! modelled property the local stack cannot honour is an error that names the resource.
 //!
-//! One file a concept: `parameters.rs` (parameters and conditions), `intrinsics.rs` (the
-//! intrinsic functions, read), `node.rs` (properties with their location), and one file per
+//! One file a concept: `parameters.rs` (parameters and conditions), `node.rs` (properties with their location), and one file per
 //! resource kind: `table.rs`, `keys.rs`, `messaging.rs` (topics, queues, subscriptions),
 //! `functions.rs` (functions and their events), `api.rs`, `identity.rs`.
 
 mod api;
 mod functions;
 mod identity;
-mod intrinsics;
 mod keys;
 mod messaging;
 mod node;
@@ -56,14 +45,14 @@ use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
+use super::intrinsics::Expr;
+
 pub use api::{
     ApiAuthSpec, ApiSpec, CognitoAuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteAuth,
     UsagePlanSpec,
 };
 pub use functions::{EventSpec, FunctionSpec};
 pub use identity::{PasswordPolicySpec, UserPoolClientSpec, UserPoolGroupSpec, UserPoolSpec};
-pub use intrinsics::Expr;
-pub(crate) use intrinsics::{SubPart, sub_parts};
 pub use keys::{AliasSpec, KeySpec};
 pub use messaging::{QueueSpec, Redrive, SubscriptionSpec, TopicSpec};
 pub use table::{IndexSpec, TableSpec};

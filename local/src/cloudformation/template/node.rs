@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_norway::Value;
 
-use super::intrinsics::{parse_expr, scalar_text};
 use super::{Expr, Problem, TemplateError};
+use crate::cloudformation::intrinsics::{parse_expr, scalar_text};
 
 pub(super) type ResourceTypes = BTreeMap<String, String>;
 

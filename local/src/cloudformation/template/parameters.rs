@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde_norway::Value;
 
-use super::intrinsics::{fixed_arguments, intrinsic_call, parse_expr, scalar_text};
 use super::{Expr, Problem, TemplateError};
+use crate::cloudformation::intrinsics::{fixed_arguments, intrinsic_call, parse_expr, scalar_text};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Parameter {

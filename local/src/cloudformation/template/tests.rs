@@ -1,4 +1,5 @@
 use super::*;
+use crate::cloudformation::intrinsics::{SubPart, sub_parts};
 
 const TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
 
