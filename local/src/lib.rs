@@ -7,7 +7,7 @@
 //! ```text
 //!  curl ──HTTP (ID token, API key)──> api_gateway (127.0.0.1:3000) ──REST proxy event──┐
 //!                                                                  v
-//!  pollers (stream, SQS) ──batch events──────────────────> lambda (Runtime API)
+//!  event_source_mappings (stream, SQS) ──batch events────> lambda (Runtime API)
 //!     ^                                                            │ one process per function,
 //!     │                                                            │ the template's environment
 //!     └───── moto (127.0.0.1:5000): DynamoDB, streams, SNS, SQS, KMS <┘   + AWS_ENDPOINT_URL
@@ -15,24 +15,24 @@
 //!  xray (UDP 127.0.0.1:2000) <── segment documents of every function: printed as trace trees
 //! ```
 //!
-//! | module             | what it plays                                                         |
-//! |--------------------|-----------------------------------------------------------------------|
-//! | [`cloudformation`] | CloudFormation: reads `template.yaml` (tags, intrinsics, `Globals`), creates its resources on moto |
-//! | [`moto`]           | the AWS services: a moto server from the project's `.venv`            |
-//! | [`lambda`]         | Lambda: the Runtime API, one process per function, invocations       |
-//! | [`api_gateway`]    | API Gateway: routes of the `Api` events, REST proxy events            |
-//! | [`pollers`]        | event source mappings: stream and queue pollers with partial batch responses |
-//! | [`xray`]           | the X-Ray daemon: receives segments, prints each trace as a tree      |
-//! | [`sign_in`]        | a customer signs up and in to the user pool: the ID token the API takes |
-//! | [`stack`]          | puts them together: `make dev` and `make demo` run a [`stack::Stack`] |
-//! | [`demo`]           | the exam scenarios, narrated, against a running stack (`make demo`)   |
+//! | module                    | what it plays                                                         |
+//! |---------------------------|-----------------------------------------------------------------------|
+//! | [`cloudformation`]        | CloudFormation: reads `template.yaml` (tags, intrinsics, `Globals`), creates its resources on moto |
+//! | [`moto`]                  | the AWS services: a moto server from the project's `.venv`            |
+//! | [`lambda`]                | Lambda: the Runtime API, one process per function, invocations       |
+//! | [`api_gateway`]           | API Gateway: routes of the `Api` events, REST proxy events            |
+//! | [`event_source_mappings`] | event source mappings: stream and queue pollers with partial batch responses |
+//! | [`xray`]                  | the X-Ray daemon: receives segments, prints each trace as a tree      |
+//! | [`sign_in`]               | a customer signs up and in to the user pool: the ID token the API takes |
+//! | [`stack`]                 | puts them together: `make dev` and `make demo` run a [`stack::Stack`] |
+//! | [`demo`]                  | the exam scenarios, narrated, against a running stack (`make demo`)   |
 
 pub mod api_gateway;
 pub mod cloudformation;
 pub mod demo;
+pub mod event_source_mappings;
 pub mod lambda;
 pub mod moto;
-pub mod pollers;
 pub mod sign_in;
 pub mod stack;
 pub mod xray;

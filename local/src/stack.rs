@@ -10,30 +10,29 @@
 //!    the template fails here as it would on AWS;
 //! 5. API Gateway for the `Api` events, with the API's authorizers, API key and gateway responses
 //!    ([`crate::api_gateway`]), and the event source mappings of the `DynamoDB` and `SQS` events
-//!    ([`crate::pollers`]), each polling in its own task.
+//!    ([`crate::event_source_mappings`]), each polling in its own task.
 //!
 //! Stopping it (Ctrl-C) stops the pollers between batches (a batch in flight finishes; messages
 //! not yet received stay queued), then the API, the functions, the daemon and moto.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_lambda_events::sqs::SqsBatchResponse;
-use aws_lambda_events::streams::DynamoDbEventResponse;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::api_gateway::{self, ApiGateway};
 use crate::cloudformation::template::{EventSpec, FunctionSpec};
 use crate::cloudformation::{self, Deployed, Template};
+use crate::event_source_mappings::on_failure::OnFailureQueue;
+use crate::event_source_mappings::sqs::poll_queue;
+use crate::event_source_mappings::stream::poll_stream;
+use crate::event_source_mappings::{QueuePoller, StreamPoller};
 use crate::lambda::{FunctionProcess, LambdaService, LogOutput};
 use crate::moto::{Moto, MotoError};
-use crate::pollers;
-use crate::pollers::on_failure::OnFailureQueue;
-use crate::pollers::{QueuePoller, StreamPoller};
 use crate::sign_in::{self, SignInError, Tokens, UserPool};
 use crate::xray::LocalXrayDaemon;
 
@@ -523,128 +522,4 @@ fn describe_event(event: &EventSpec) -> String {
         EventSpec::Sqs { queue, .. } => format!("SQS {queue}"),
         EventSpec::DynamoDbStream { table, .. } => format!("stream of {table}"),
     }
-}
-
-/// An SQS event source mapping, until told to stop.
-async fn poll_queue(
-    mut poller: QueuePoller,
-    function: String,
-    lambda: LambdaService,
-    mut stopped: watch::Receiver<bool>,
-    interval: Duration,
-) {
-    while !*stopped.borrow() {
-        let delivery = poller
-            .deliver(|event| invoke::<SqsBatchResponse, _>(&lambda, &function, event))
-            .await;
-        let idle = match delivery {
-            Ok(delivery) => {
-                if !delivery.failed.is_empty() {
-                    println!(
-                        "{function}: {} of {} messages failed and stay on the queue{}",
-                        delivery.failed.len(),
-                        delivery.received.len(),
-                        delivery
-                            .error
-                            .map(|error| format!(" (the invocation failed: {error})"))
-                            .unwrap_or_default()
-                    );
-                }
-                delivery.received.is_empty()
-            }
-            Err(error) => {
-                eprintln!("{function}: {error}");
-                true
-            }
-        };
-        if idle {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = stopped.changed() => {}
-            }
-        }
-    }
-}
-
-/// A DynamoDB stream event source mapping, until told to stop. A record that keeps failing is
-/// given up after `maximum_retry_attempts` retries (-1: until it expires from the stream), and
-/// described to the mapping's on-failure destination if it has one.
-async fn poll_stream(
-    mut poller: StreamPoller,
-    function: String,
-    maximum_retry_attempts: i64,
-    lambda: LambdaService,
-    mut stopped: watch::Receiver<bool>,
-    interval: Duration,
-) {
-    let mut attempts: HashMap<String, i64> = HashMap::new();
-    while !*stopped.borrow() {
-        let delivery = poller
-            .deliver(|event| invoke::<DynamoDbEventResponse, _>(&lambda, &function, event))
-            .await;
-        let idle = match delivery {
-            Ok(delivery) => {
-                let failed = match (
-                    &delivery.error,
-                    delivery.response.batch_item_failures.first(),
-                ) {
-                    (Some(_), _) => delivery
-                        .records
-                        .first()
-                        .and_then(|r| r.change.sequence_number.clone()),
-                    (None, Some(failure)) => failure.item_identifier.clone(),
-                    (None, None) => None,
-                };
-                if let Some(sequence) = failed {
-                    let count = attempts.entry(sequence.clone()).or_default();
-                    *count += 1;
-                    let invocations = *count;
-                    if maximum_retry_attempts >= 0 && invocations > maximum_retry_attempts {
-                        // Exam: bounded retries. The record's description goes to the on-failure
-                        // destination (`DestinationConfig.OnFailure`), then the shard reads on.
-                        match poller.give_up(&delivery, &sequence, invocations).await {
-                            Ok(told) => {
-                                let destination = if told {
-                                    ", described to the on-failure destination"
-                                } else {
-                                    ""
-                                };
-                                println!(
-                                    "{function}: gave up on stream record {sequence} after {maximum_retry_attempts} retries{destination}"
-                                );
-                                attempts.remove(&sequence);
-                            }
-                            Err(error) => eprintln!("{function}: {error}"),
-                        }
-                    }
-                }
-                delivery.records.is_empty()
-            }
-            Err(error) => {
-                eprintln!("{function}: {error}");
-                true
-            }
-        };
-        if idle {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = stopped.changed() => {}
-            }
-        }
-    }
-}
-
-/// Invokes `function` with a batch event and reads its batch response.
-async fn invoke<R: serde::de::DeserializeOwned, E: serde::Serialize>(
-    lambda: &LambdaService,
-    function: &str,
-    event: E,
-) -> pollers::Invocation<R> {
-    let payload = serde_json::to_vec(&event).map_err(|error| error.to_string())?;
-    let output = lambda
-        .invoke(function, payload, None)
-        .await
-        .map_err(|error| error.to_string())?;
-    serde_json::from_slice(&output)
-        .map_err(|error| format!("the function's answer is not a batch response: {error}"))
 }

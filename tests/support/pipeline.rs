@@ -7,8 +7,8 @@
 //! ```
 //!
 //! The functions run in-process, called through the local stack's event source mappings
-//! (`orders_local::pollers`: Lambda's partial batch semantics), with the clients and handlers
-//! their `main` builds.
+//! (`orders_local::event_source_mappings`: Lambda's partial batch semantics), with the clients
+//! and handlers their `main` builds.
 
 use std::collections::HashMap;
 
@@ -24,7 +24,7 @@ use orders_shared::messaging::EventPublisher;
 use orders_shared::telemetry::aws_calls;
 
 use crate::{TestStack, moto_sdk_config};
-use orders_local::pollers::{Invocation, QueueDelivery, QueuePoller, StreamPoller};
+use orders_local::event_source_mappings::{Invocation, QueueDelivery, QueuePoller, StreamPoller};
 
 /// The template's `maxReceiveCount` of both queues' redrive policies.
 pub const MAX_RECEIVE_COUNT: u32 = 5;

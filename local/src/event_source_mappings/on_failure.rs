@@ -10,7 +10,7 @@
 //! reader's job (`make redrive`, `tools/redrive`). Without a destination, what is given up is lost.
 //!
 //! The local poller gives up on the failing record alone (its checkpoint moves just past it, see
-//! [`super::StreamPoller::give_up`]), so the batch described here is that one record.
+//! [`super::stream::StreamPoller::give_up`]), so the batch described here is that one record.
 
 use aws_lambda_events::dynamodb::EventRecord;
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -1,0 +1,71 @@
+//! Event source mappings: Lambda's pollers for a DynamoDB stream and an SQS queue.
+//!
+//! For a stream or a queue, nothing calls the function: Lambda itself polls the source, gathers a
+//! batch (`BatchSize`, waiting up to `MaximumBatchingWindowInSeconds` to fill it) and invokes the
+//! function synchronously with it. What happens next depends on the function's answer; with
+//! `FunctionResponseTypes: [ReportBatchItemFailures]` the answer lists the records that failed:
+//!
+//! - [`StreamPoller`]: records of a shard are in order. Lambda checkpoints just before the first
+//!   failed record (or after the batch when none failed) and reads on from there, so a failed record
+//!   and every record after it come again. A function *error* fails the whole batch.
+//! - [`QueuePoller`]: Lambda deletes every message not listed. The listed ones stay in flight until
+//!   their visibility timeout ends, then SQS delivers them again; after `maxReceiveCount` receives
+//!   SQS itself moves a message to the queue's dead-letter queue. A function error leaves the whole
+//!   batch in flight.
+//!
+//! Polls never wait on the server (`WaitTimeSeconds = 0`): the local moto serves one request at a
+//! time, and a long poll would hold it; an empty poll sleeps here instead. Lambda event filtering
+//! (`FilterCriteria`) is applied to stream records before a batch is built ([`matches_pattern`]).
+//! A stream record given up after its retries is described to the mapping's on-failure
+//! destination ([`on_failure`]).
+//!
+//! | file              | what it plays                                                          |
+//! |-------------------|------------------------------------------------------------------------|
+//! | [`stream`]        | the DynamoDB stream poller: filter, checkpoint before the first failed record, bounded retries, and its polling loop |
+//! | [`sqs`]           | the SQS poller: batching window, partial batch response, and its polling loop |
+//! | [`on_failure`]    | the stream mapping's on-failure destination: Lambda's invocation record |
+//!
+//! [`crate::stack`] starts one polling loop per `DynamoDB` and `SQS` event of the template; this
+//! module owns what each loop does.
+
+pub mod on_failure;
+pub mod sqs;
+pub mod stream;
+
+pub use sqs::{QueueDelivery, QueuePoller};
+pub use stream::{StreamDelivery, StreamPoller, matches_pattern};
+
+use crate::lambda::LambdaService;
+
+/// A poll or a delete failed (moto went away, say). The message names the operation.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed: {cause}")]
+pub struct PollError {
+    pub operation: &'static str,
+    pub cause: String,
+}
+
+fn failed<E: std::fmt::Debug>(operation: &'static str) -> impl FnOnce(E) -> PollError {
+    move |error| PollError {
+        operation,
+        cause: format!("{error:?}"),
+    }
+}
+
+/// A function's answer to a batch: its batch response, or the error of a failed invocation.
+pub type Invocation<R> = Result<R, String>;
+
+/// Invokes `function` with a batch event and reads its batch response.
+async fn invoke<R: serde::de::DeserializeOwned, E: serde::Serialize>(
+    lambda: &LambdaService,
+    function: &str,
+    event: E,
+) -> Invocation<R> {
+    let payload = serde_json::to_vec(&event).map_err(|error| error.to_string())?;
+    let output = lambda
+        .invoke(function, payload, None)
+        .await
+        .map_err(|error| error.to_string())?;
+    serde_json::from_slice(&output)
+        .map_err(|error| format!("the function's answer is not a batch response: {error}"))
+}
