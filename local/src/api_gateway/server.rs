@@ -1,0 +1,250 @@
+//! The stage's HTTP server: every request read, routed, checked and answered, with the access
+//! log line and the response headers API Gateway adds (`x-amzn-RequestId`, `X-Amzn-Trace-Id`).
+//!
+//! A request no method takes, or one its checks refuse, is answered by API Gateway itself, but
+//! only once its body has been read (see `read_whole_request`): as on AWS, the client's
+//! connection stays usable after a refusal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Method;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::access::{Access, Admitted, Denied};
+use super::integration::{Incoming, add_proxy_headers};
+use super::proxy::{extended_request_id, header_text};
+use super::routes::{self, match_route};
+use super::{ApiSettings, GatewayError, MAX_REQUEST_BODY_BYTES};
+use crate::lambda::{LambdaService, SegmentSender, TraceHeader, new_segment_id};
+
+/// The local REST API: an HTTP server in front of the [`LambdaService`].
+#[derive(Debug)]
+pub struct ApiGateway {
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl ApiGateway {
+    /// Serves `api` on `bind` (port 0: any free port). With `xray_daemon`, API Gateway's segment
+    /// of every sampled request is sent there.
+    pub async fn serve(
+        bind: SocketAddr,
+        api: ApiSettings,
+        lambda: LambdaService,
+        xray_daemon: Option<SocketAddr>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(bind).await?;
+        let address = listener.local_addr()?;
+        let xray = match xray_daemon {
+            Some(daemon) => Some(SegmentSender::connect(daemon).await?),
+            None => None,
+        };
+        let gateway = Arc::new(Gateway {
+            name: format!("{}/{}", api.name, api.stage),
+            api,
+            lambda,
+            xray,
+        });
+        let app = Router::new()
+            .fallback(handle_request)
+            .with_state(gateway)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Self {
+            address,
+            stop,
+            server,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting connections and waits for the requests in flight to be answered.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        match self.server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("api | the server failed: {error}"),
+            Err(error) => eprintln!("api | the server task failed: {error}"),
+        }
+    }
+}
+/// The state every request shares: the API as the template declares it, and the services it
+/// calls. Its methods live beside the concept they play: here the checks and API Gateway's own
+/// answers, the proxy integration in `integration`, the X-Ray segment in `segment`.
+pub(super) struct Gateway {
+    /// The X-Ray segment name, `OrdersApi/dev`.
+    pub(super) name: String,
+    pub(super) api: ApiSettings,
+    pub(super) lambda: LambdaService,
+    pub(super) xray: Option<SegmentSender>,
+}
+
+/// Every request: route, invoke, answer; then the access log line and the X-Ray segment.
+async fn handle_request(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let start = SystemTime::now();
+    let clock = Instant::now();
+    let request_id = Uuid::new_v4().to_string();
+    let (mut parts, body) = request.into_parts();
+    // Exam: API Gateway is the edge of the trace: it continues the client's trace or starts one.
+    let trace = header_text(&parts.headers, HeaderName::from_static("x-amzn-trace-id"))
+        .and_then(TraceHeader::parse)
+        .unwrap_or_else(TraceHeader::new_sampled);
+    let segment_id = new_segment_id();
+    let method = parts.method.clone();
+    let target = parts.uri.path().to_owned();
+    let url = format!(
+        "http://{}{}",
+        header_text(&parts.headers, header::HOST).unwrap_or("localhost"),
+        parts.uri
+    );
+
+    let (mut response, function) = match match_route(&gateway.api.routes, method.as_str(), &target)
+    {
+        Some((route, parameters)) => match gateway.admit(&route.access, &parts.headers) {
+            Ok(admitted) => {
+                let downstream = trace.with_parent(&segment_id);
+                add_proxy_headers(&mut parts.headers, &downstream, client);
+                let request = Incoming {
+                    parts: &parts,
+                    request_id: &request_id,
+                    client,
+                    admitted: &admitted,
+                };
+                let response = gateway.integrate(route, &parameters, request, body).await;
+                (response, Some(route.function.as_str()))
+            }
+            Err(refused) => {
+                let answer = gateway.answer(&refused, &request_id);
+                (read_whole_request(body, answer).await, None)
+            }
+        },
+        None => {
+            let answer = gateway.preflight_or_no_route(&parts, &request_id);
+            (read_whole_request(body, answer).await, None)
+        }
+    };
+
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-amzn-requestid", request_id.clone()),
+        ("x-amz-apigw-id", extended_request_id(&request_id)),
+        (
+            "x-amzn-trace-id",
+            TraceHeader {
+                parent: None,
+                ..trace.clone()
+            }
+            .to_string(),
+        ),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    let status = response.status();
+    println!(
+        "{} | {method} {target} {} {:.1} ms {}",
+        gateway.name,
+        status.as_u16(),
+        clock.elapsed().as_secs_f64() * 1000.0,
+        function.unwrap_or("-"),
+    );
+    if let Some(xray) = &gateway.xray
+        && trace.sampled
+    {
+        let request = json!({ "method": method.as_str(), "url": url });
+        let segment = gateway.segment(&trace, &segment_id, start, request, status, &request_id);
+        xray.send(&segment).await;
+    }
+    response
+}
+impl Gateway {
+    /// The method's checks ([`access`]); a refusal is logged with its reason (never the token)
+    /// and answered as the matching gateway response.
+    fn admit(&self, access: &Access, headers: &HeaderMap) -> Result<Admitted, GatewayError> {
+        access
+            .admit(&self.api.api_keys, headers, SystemTime::now())
+            .map_err(|denied| {
+                eprintln!("{} | refused: {denied}", self.name);
+                match denied {
+                    Denied::Unauthorized { refusal, .. } => {
+                        GatewayError::Unauthorized(refusal.message())
+                    }
+                    Denied::NoApiKey | Denied::UnknownApiKey => GatewayError::InvalidApiKey,
+                }
+            })
+    }
+
+    /// API Gateway's own answer, shaped by the template's gateway responses.
+    pub(super) fn answer(&self, error: &GatewayError, request_id: &str) -> Response {
+        self.api.gateway_responses.answer(error, request_id)
+    }
+
+    /// A request no method takes: a CORS preflight on a path of the API (if the API has `Cors`),
+    /// else the unknown route's answer.
+    fn preflight_or_no_route(&self, parts: &Parts, request_id: &str) -> Response {
+        let path = parts.uri.path();
+        match &self.api.preflight {
+            Some(preflight)
+                if parts.method == Method::OPTIONS
+                    && routes::has_resource(&self.api.routes, path) =>
+            {
+                if let Err(refused) = self.admit(&preflight.access, &parts.headers) {
+                    return self.answer(&refused, request_id);
+                }
+                let mut response = Response::new(Body::empty());
+                response
+                    .headers_mut()
+                    .extend(preflight.headers.iter().cloned());
+                response
+            }
+            _ => self.answer(&GatewayError::MissingAuthenticationToken, request_id),
+        }
+    }
+}
+
+/// `answer`, once the request's body has been read. API Gateway reads a whole request before it
+/// answers, a refused one too, so the client's connection stays usable. An HTTP/1.1 server that
+/// answers first leaves the body's bytes unread and must close the connection: a client still
+/// sending gets a broken pipe, and one that pooled the connection fails its next request.
+async fn read_whole_request(body: Body, answer: Response) -> Response {
+    match axum::body::to_bytes(body, MAX_REQUEST_BODY_BYTES).await {
+        Ok(_) => answer,
+        Err(_) => closing(answer),
+    }
+}
+
+/// `answer`, saying that the connection ends with it (its request was not read to the end).
+pub(super) fn closing(mut answer: Response) -> Response {
+    answer
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    answer
+}
