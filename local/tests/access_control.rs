@@ -5,7 +5,7 @@
 //! responses. The tokens a real pool cannot issue (expired, another pool, another client) are
 //! checked in `api_gateway::authorizer`'s unit tests.
 
-mod support;
+use crate::support;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -10,7 +10,7 @@
 //! `BURST_TABLE_ITEMS=5000` first fills the table with that many other items of about an order's
 //! size (`sk = FILLER`: they make no events), to see the burst once the table has grown.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! encryption, fan-out to `CONFIRMED`, poison message to the DLQ, trace tree). The functions run
 //! as their own binaries, one process each, with the template's environment.
 
-mod support;
+use crate::support;
 
 use orders_local::stack::Stack;
 

@@ -15,7 +15,7 @@
 //! Deterministic: the requests follow from the seed. `FUZZ_SEED` and `FUZZ_REQUESTS` change the
 //! seed and the count (README, "Tests"); a failure names the seed to replay it with.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-mod support;
+use crate::support;
 
 use orders_local::api_gateway::{Access, ApiGateway, ApiSettings, Route};
 use orders_local::lambda::{FunctionProcess, InvokeError, LambdaService, LogOutput, TraceHeader};

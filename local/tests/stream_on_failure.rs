@@ -3,7 +3,7 @@
 //! invocation record describing it lands in `StreamFailureQueue`, in the shape `make redrive`
 //! reads, and it points at the record that failed.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,5 +1,4 @@
-//! What several test files share. Each test file is its own crate and uses part of it.
-#![allow(dead_code)]
+//! What several test modules share.
 
 pub mod answer_checks;
 pub mod api_client;

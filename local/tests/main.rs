@@ -1,0 +1,16 @@
+//! The local stack's tests, one module per concern. They share one binary (see `Cargo.toml`)
+//! and the helpers in `support/`. Run one module with
+//! `cargo test -p orders-local --test local_stack -- <module>::`.
+
+mod support;
+
+mod access_control;
+mod answer_checks;
+mod api_connections;
+mod burst;
+mod demo;
+mod fuzz;
+mod lambda_service;
+mod moto_transactions;
+mod resources;
+mod stream_on_failure;

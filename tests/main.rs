@@ -1,0 +1,17 @@
+//! The workspace's integration tests, one module per concern. They share one binary (see
+//! `Cargo.toml`) and the harness in `support/` (the `orders_tests` library). Run one module with
+//! `cargo test -p orders-tests --test workspace -- <module>::`.
+
+mod api_contract;
+mod card_data;
+mod contention;
+mod event_pipeline;
+mod identity_template;
+mod least_privilege;
+mod ownership;
+mod sample_events;
+mod sdk_failures;
+mod smoke_requests;
+mod telemetry;
+mod template;
+mod translated_template;
