@@ -6,8 +6,9 @@ mod support;
 
 mod access_control;
 mod answer_checks;
-mod api_connections;
+mod api_gateway;
 mod burst;
+mod card_in_logs;
 mod demo;
 mod fuzz;
 mod lambda_service;

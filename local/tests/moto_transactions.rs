@@ -10,21 +10,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
-use orders_local::moto::Moto;
-use orders_local::stack::sdk_config;
 
-const TABLE: &str = "transactions";
-
-fn workspace_root() -> &'static std::path::Path {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-}
+use crate::support::moto::deploy_stack;
 
 fn key(pk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
@@ -39,55 +29,30 @@ fn item(pk: &str, version: u32) -> HashMap<String, AttributeValue> {
     item
 }
 
-/// A table keyed as the template's (`pk`, `sk`), with a stream of new and old images.
-async fn create_table(dynamodb: &Client) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key_element = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .key_schema(key_element("pk", KeyType::Hash))
-        .key_schema(key_element("sk", KeyType::Range))
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+/// The template's orders table (keyed `pk`, `sk`, with a stream of new and old images), in a
+/// stack of the test's own; returns its name.
+async fn orders_table(stack_name: &str) -> (String, aws_config::SdkConfig) {
+    let (deployed, aws) = deploy_stack(stack_name).await;
+    let table = deployed
+        .table_name("OrdersTable")
+        .expect("the template's table");
+    (table.to_owned(), aws)
 }
 
 /// Every stream record so far, as (event name, key `pk`).
 async fn stream_records(
     config: &aws_config::SdkConfig,
     dynamodb: &Client,
+    table: &str,
 ) -> Vec<(String, String)> {
     let streams = aws_sdk_dynamodbstreams::Client::new(config);
-    let table = dynamodb
+    let described = dynamodb
         .describe_table()
-        .table_name(TABLE)
+        .table_name(table)
         .send()
         .await
         .unwrap();
-    let stream_arn = table
+    let stream_arn = described
         .table()
         .unwrap()
         .latest_stream_arn()
@@ -125,10 +90,10 @@ async fn stream_records(
         .collect()
 }
 
-async fn version_of(dynamodb: &Client, pk: &str) -> Option<String> {
+async fn version_of(dynamodb: &Client, table: &str, pk: &str) -> Option<String> {
     let read = dynamodb
         .get_item()
-        .table_name(TABLE)
+        .table_name(table)
         .set_key(Some(key(pk)))
         .consistent_read(true)
         .send()
@@ -138,9 +103,9 @@ async fn version_of(dynamodb: &Client, pk: &str) -> Option<String> {
         .map(|item| item["version"].as_n().unwrap().clone())
 }
 
-fn put_new(pk: &str, version: u32) -> TransactWriteItem {
+fn put_new(table: &str, pk: &str, version: u32) -> TransactWriteItem {
     let put = Put::builder()
-        .table_name(TABLE)
+        .table_name(table)
         .set_item(Some(item(pk, version)))
         .condition_expression("attribute_not_exists(pk)")
         .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -149,9 +114,9 @@ fn put_new(pk: &str, version: u32) -> TransactWriteItem {
     TransactWriteItem::builder().put(put).build()
 }
 
-fn bump_version(pk: &str) -> TransactWriteItem {
+fn bump_version(table: &str, pk: &str) -> TransactWriteItem {
     let update = Update::builder()
-        .table_name(TABLE)
+        .table_name(table)
         .set_key(Some(key(pk)))
         .update_expression("SET version = version + :one")
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -162,15 +127,13 @@ fn bump_version(pk: &str) -> TransactWriteItem {
 
 #[tokio::test]
 async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
-    let logs = std::env::temp_dir().join(format!("moto-transactions-{}.log", std::process::id()));
-    let moto = Moto::start(workspace_root(), 0, &logs).unwrap_or_else(|error| panic!("{error}"));
-    let config = sdk_config(moto.endpoint(), "us-east-1").await;
+    let (table, config) = orders_table("transactions-cancelled").await;
+    let table = table.as_str();
     let dynamodb = Client::new(&config);
-    create_table(&dynamodb).await;
     for pk in ["existing", "taken"] {
         dynamodb
             .put_item()
-            .table_name(TABLE)
+            .table_name(table)
             .set_item(Some(item(pk, 1)))
             .send()
             .await
@@ -181,9 +144,9 @@ async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
     // applies the first two before it reaches the third; all three must be undone.
     let cancelled = dynamodb
         .transact_write_items()
-        .transact_items(put_new("new", 1))
-        .transact_items(bump_version("existing"))
-        .transact_items(put_new("taken", 7))
+        .transact_items(put_new(table, "new", 1))
+        .transact_items(bump_version(table, "existing"))
+        .transact_items(put_new(table, "taken", 7))
         .send()
         .await
         .expect_err("the last condition fails");
@@ -201,15 +164,18 @@ async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
     let old = reasons[2].item().expect("ALL_OLD returns the item");
     assert_eq!(old["version"].as_n().unwrap(), "1");
 
-    assert_eq!(version_of(&dynamodb, "new").await, None);
+    assert_eq!(version_of(&dynamodb, table, "new").await, None);
     assert_eq!(
-        version_of(&dynamodb, "existing").await.as_deref(),
+        version_of(&dynamodb, table, "existing").await.as_deref(),
         Some("1")
     );
-    assert_eq!(version_of(&dynamodb, "taken").await.as_deref(), Some("1"));
+    assert_eq!(
+        version_of(&dynamodb, table, "taken").await.as_deref(),
+        Some("1")
+    );
     let inserted = |pk: &str| ("INSERT".to_owned(), pk.to_owned());
     assert_eq!(
-        stream_records(&config, &dynamodb).await,
+        stream_records(&config, &dynamodb, table).await,
         [inserted("existing"), inserted("taken")],
         "a cancelled transaction writes no stream record"
     );
@@ -217,17 +183,20 @@ async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
     // The same transaction without the failing create is applied whole, with its records.
     dynamodb
         .transact_write_items()
-        .transact_items(put_new("new", 1))
-        .transact_items(bump_version("existing"))
+        .transact_items(put_new(table, "new", 1))
+        .transact_items(bump_version(table, "existing"))
         .send()
         .await
         .unwrap();
-    assert_eq!(version_of(&dynamodb, "new").await.as_deref(), Some("1"));
     assert_eq!(
-        version_of(&dynamodb, "existing").await.as_deref(),
+        version_of(&dynamodb, table, "new").await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        version_of(&dynamodb, table, "existing").await.as_deref(),
         Some("2")
     );
-    let records = stream_records(&config, &dynamodb).await;
+    let records = stream_records(&config, &dynamodb, table).await;
     assert_eq!(
         records[2..],
         [inserted("new"), ("MODIFY".into(), "existing".into())]
@@ -236,18 +205,16 @@ async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
 
 #[tokio::test]
 async fn a_transaction_moto_refuses_before_the_end_leaves_no_write_behind() {
-    let logs = std::env::temp_dir().join(format!("moto-refused-{}.log", std::process::id()));
-    let moto = Moto::start(workspace_root(), 0, &logs).unwrap_or_else(|error| panic!("{error}"));
-    let config = sdk_config(moto.endpoint(), "us-east-1").await;
+    let (table, config) = orders_table("transactions-refused").await;
+    let table = table.as_str();
     let dynamodb = Client::new(&config);
-    create_table(&dynamodb).await;
 
     // Two operations on one item: DynamoDB refuses the whole request (ValidationException);
     // moto notices only at the second, after it wrote the first.
     let refused = dynamodb
         .transact_write_items()
-        .transact_items(put_new("twice", 1))
-        .transact_items(bump_version("twice"))
+        .transact_items(put_new(table, "twice", 1))
+        .transact_items(bump_version(table, "twice"))
         .send()
         .await
         .expect_err("two operations on one item");
@@ -256,6 +223,6 @@ async fn a_transaction_moto_refuses_before_the_end_leaves_no_write_behind() {
         Some("ValidationException"),
         "{refused:?}"
     );
-    assert_eq!(version_of(&dynamodb, "twice").await, None);
-    assert!(stream_records(&config, &dynamodb).await.is_empty());
+    assert_eq!(version_of(&dynamodb, table, "twice").await, None);
+    assert!(stream_records(&config, &dynamodb, table).await.is_empty());
 }

@@ -7,64 +7,13 @@
 //! name of its own), so the tests run in parallel without sharing a resource.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::OnceLock;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::{ProjectionType, StreamViewType, TimeToLiveStatus};
 use aws_sdk_sns::types::MessageAttributeValue;
-use aws_sdk_sqs::config::Credentials;
 use aws_sdk_sqs::types::QueueAttributeName;
-use orders_local::cloudformation::{Deployed, Template, deploy};
-use orders_local::moto::Moto;
+use orders_local::cloudformation::deploy;
 
-// ------------------------------------------------------------------------------------------
-// A moto server for this test process
-// ------------------------------------------------------------------------------------------
-
-fn workspace_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("local/ is inside the workspace")
-}
-
-/// moto, started on first use on a free port, by the local stack's own launcher. It stops when
-/// this process exits. If it cannot start, the test fails with the command that installs it.
-fn moto_endpoint() -> &'static str {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let log =
-            std::env::temp_dir().join(format!("orders-local-moto-{}.log", std::process::id()));
-        Moto::start(workspace_root(), 0, &log).unwrap_or_else(|error| panic!("{error}"))
-    })
-    .endpoint()
-}
-
-async fn aws() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .load()
-        .await
-}
-
-fn template() -> Template {
-    Template::load(&workspace_root().join("template.yaml")).expect("template.yaml parses")
-}
-
-/// The real template, deployed as a stack of the test's own.
-async fn deploy_stack(stack_name: &str) -> (Deployed, SdkConfig) {
-    let aws = aws().await;
-    let deployed = deploy(&template(), &aws, stack_name)
-        .await
-        .unwrap_or_else(|e| panic!("deploy {stack_name}: {e}"));
-    (deployed, aws)
-}
-
-// ------------------------------------------------------------------------------------------
-// Tests
-// ------------------------------------------------------------------------------------------
+use crate::support::moto::{deploy_stack, moto_endpoint, template};
 
 #[tokio::test]
 async fn deploying_twice_creates_nothing_new() {

@@ -35,6 +35,10 @@ pub mod stream;
 pub use sqs::{QueueDelivery, QueuePoller};
 pub use stream::{StreamDelivery, StreamPoller, matches_pattern};
 
+use std::time::Duration;
+
+use tokio::sync::watch;
+
 use crate::lambda::LambdaService;
 
 /// A poll or a delete failed (moto went away, say). The message names the operation.
@@ -68,4 +72,35 @@ async fn invoke<R: serde::de::DeserializeOwned, E: serde::Serialize>(
         .map_err(|error| error.to_string())?;
     serde_json::from_slice(&output)
         .map_err(|error| format!("the function's answer is not a batch response: {error}"))
+}
+
+/// How a mapping paces its polls, until told to stop. Like Lambda's pollers, a busy mapping
+/// polls again at once; an idle one (or one whose poll failed) waits `interval`.
+struct PollPace {
+    stopped: watch::Receiver<bool>,
+    interval: Duration,
+}
+
+impl PollPace {
+    fn new(stopped: watch::Receiver<bool>, interval: Duration) -> Self {
+        Self { stopped, interval }
+    }
+
+    fn running(&self) -> bool {
+        !*self.stopped.borrow()
+    }
+
+    /// After one round: `Ok(idle)` says whether the source was empty; an error is reported.
+    async fn after(&mut self, function: &str, round: Result<bool, PollError>) {
+        let idle = round.unwrap_or_else(|error| {
+            eprintln!("{function}: {error}");
+            true
+        });
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval) => {}
+                _ = self.stopped.changed() => {}
+            }
+        }
+    }
 }

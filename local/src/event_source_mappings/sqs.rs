@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::{Invocation, PollError, failed, invoke};
+use super::{Invocation, PollError, PollPace, failed, invoke};
 use crate::lambda::LambdaService;
 
 /// An SQS event source mapping.
@@ -235,39 +235,30 @@ pub(crate) async fn poll_queue(
     mut poller: QueuePoller,
     function: String,
     lambda: LambdaService,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
     interval: Duration,
 ) {
-    while !*stopped.borrow() {
-        let delivery = poller
-            .deliver(|event| invoke::<SqsBatchResponse, _>(&lambda, &function, event))
-            .await;
-        let idle = match delivery {
-            Ok(delivery) => {
-                if !delivery.failed.is_empty() {
-                    println!(
-                        "{function}: {} of {} messages failed and stay on the queue{}",
-                        delivery.failed.len(),
-                        delivery.received.len(),
-                        delivery
-                            .error
-                            .map(|error| format!(" (the invocation failed: {error})"))
-                            .unwrap_or_default()
-                    );
-                }
-                delivery.received.is_empty()
+    let mut pace = PollPace::new(stopped, interval);
+    while pace.running() {
+        let round: Result<bool, PollError> = async {
+            let delivery = poller
+                .deliver(|event| invoke::<SqsBatchResponse, _>(&lambda, &function, event))
+                .await?;
+            if !delivery.failed.is_empty() {
+                println!(
+                    "{function}: {} of {} messages failed and stay on the queue{}",
+                    delivery.failed.len(),
+                    delivery.received.len(),
+                    delivery
+                        .error
+                        .map(|error| format!(" (the invocation failed: {error})"))
+                        .unwrap_or_default()
+                );
             }
-            Err(error) => {
-                eprintln!("{function}: {error}");
-                true
-            }
-        };
-        if idle {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = stopped.changed() => {}
-            }
+            Ok(delivery.received.is_empty())
         }
+        .await;
+        pace.after(&function, round).await;
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::on_failure::{GivenUp, OnFailureQueue};
-use super::{Invocation, PollError, failed, invoke};
+use super::{Invocation, PollError, PollPace, failed, invoke};
 use crate::lambda::LambdaService;
 
 /// A stream event source mapping (`StartingPosition: TRIM_HORIZON`).
@@ -289,63 +289,54 @@ pub(crate) async fn poll_stream(
     function: String,
     maximum_retry_attempts: i64,
     lambda: LambdaService,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
     interval: Duration,
 ) {
     let mut attempts: HashMap<String, i64> = HashMap::new();
-    while !*stopped.borrow() {
+    let mut pace = PollPace::new(stopped, interval);
+    while pace.running() {
+        let round: Result<bool, PollError> = async {
         let delivery = poller
             .deliver(|event| invoke::<DynamoDbEventResponse, _>(&lambda, &function, event))
-            .await;
-        let idle = match delivery {
-            Ok(delivery) => {
-                let failed = match (
-                    &delivery.error,
-                    delivery.response.batch_item_failures.first(),
-                ) {
-                    (Some(_), _) => delivery
-                        .records
-                        .first()
-                        .and_then(|r| r.change.sequence_number.clone()),
-                    (None, Some(failure)) => failure.item_identifier.clone(),
-                    (None, None) => None,
-                };
-                if let Some(sequence) = failed {
-                    let count = attempts.entry(sequence.clone()).or_default();
-                    *count += 1;
-                    let invocations = *count;
-                    if maximum_retry_attempts >= 0 && invocations > maximum_retry_attempts {
-                        // Exam: bounded retries. The record's description goes to the on-failure
-                        // destination (`DestinationConfig.OnFailure`), then the shard reads on.
-                        match poller.give_up(&delivery, &sequence, invocations).await {
-                            Ok(told) => {
-                                let destination = if told {
-                                    ", described to the on-failure destination"
-                                } else {
-                                    ""
-                                };
-                                println!(
-                                    "{function}: gave up on stream record {sequence} after {maximum_retry_attempts} retries{destination}"
-                                );
-                                attempts.remove(&sequence);
-                            }
-                            Err(error) => eprintln!("{function}: {error}"),
-                        }
-                    }
-                }
-                delivery.records.is_empty()
-            }
-            Err(error) => {
-                eprintln!("{function}: {error}");
-                true
-            }
+            .await?;
+        let failed = match (
+            &delivery.error,
+            delivery.response.batch_item_failures.first(),
+        ) {
+            (Some(_), _) => delivery
+                .records
+                .first()
+                .and_then(|r| r.change.sequence_number.clone()),
+            (None, Some(failure)) => failure.item_identifier.clone(),
+            (None, None) => None,
         };
-        if idle {
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = stopped.changed() => {}
+        if let Some(sequence) = failed {
+            let count = attempts.entry(sequence.clone()).or_default();
+            *count += 1;
+            let invocations = *count;
+            if maximum_retry_attempts >= 0 && invocations > maximum_retry_attempts {
+                // Exam: bounded retries. The record's description goes to the on-failure
+                // destination (`DestinationConfig.OnFailure`), then the shard reads on.
+                match poller.give_up(&delivery, &sequence, invocations).await {
+                    Ok(told) => {
+                        let destination = if told {
+                            ", described to the on-failure destination"
+                        } else {
+                            ""
+                        };
+                        println!(
+                            "{function}: gave up on stream record {sequence} after {maximum_retry_attempts} retries{destination}"
+                        );
+                        attempts.remove(&sequence);
+                    }
+                    Err(error) => eprintln!("{function}: {error}"),
+                }
             }
         }
+        Ok(delivery.records.is_empty())
+        }
+        .await;
+        pace.after(&function, round).await;
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::execution_environment::Environment;
+use super::execution_environment::{Answer, Environment};
 use super::logs::LogSink;
 use super::{FunctionProcess, InvokeError, LogOutput, SegmentSender, lock};
 
@@ -72,6 +72,17 @@ impl Service {
     pub(super) fn environment_of(&self, name: &str) -> Option<Arc<Environment>> {
         let function = lock(&self.functions).get(name).cloned()?;
         lock(&function.environment).clone()
+    }
+
+    /// The caller waiting for invocation `request_id` of function `name`, taken: a request id
+    /// is answered once (a second response or error for it is refused as unknown).
+    pub(super) fn take_waiting_answer(
+        &self,
+        name: &str,
+        request_id: &str,
+    ) -> Option<oneshot::Sender<Answer>> {
+        let environment = self.environment_of(name)?;
+        lock(&environment.answers).remove(request_id)
     }
 
     pub(super) fn refuse_when_shutting_down(&self) -> Result<(), InvokeError> {

@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use super::MAX_PAYLOAD_BYTES;
 use super::execution_environment::{Answer, Fault};
 use super::functions::Service;
-use super::{MAX_PAYLOAD_BYTES, lock};
 
 pub(super) fn runtime_api(service: Arc<Service>) -> Router {
     Router::new()
@@ -104,10 +104,7 @@ async fn invocation_response(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(answer) = service
-        .environment_of(&function)
-        .and_then(|environment| lock(&environment.answers).remove(&request_id))
-    else {
+    let Some(answer) = service.take_waiting_answer(&function, &request_id) else {
         return unknown_request_id();
     };
     if content_length(&headers).is_some_and(|length| length > MAX_PAYLOAD_BYTES) {
@@ -144,10 +141,7 @@ async fn invocation_error(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(answer) = service
-        .environment_of(&function)
-        .and_then(|environment| lock(&environment.answers).remove(&request_id))
-    else {
+    let Some(answer) = service.take_waiting_answer(&function, &request_id) else {
         return unknown_request_id();
     };
     let _ = answer.send(Answer::Error(read_fault(&headers, body).await));

@@ -2,8 +2,10 @@
 
 pub mod answer_checks;
 pub mod api_client;
+pub mod functions;
 pub mod fuzz_bodies;
 pub mod fuzz_requests;
+pub mod moto;
 pub mod prng;
 pub mod stack;
 pub mod tokens;
