@@ -14,4 +14,5 @@ mod sdk_failures;
 mod smoke_requests;
 mod telemetry;
 mod template;
+mod translated_api;
 mod translated_template;
