@@ -9,6 +9,7 @@
 //! | [`domain`]        | the order, its status machine, and parsing client input ("parse, don't validate") |
 //! | [`error`]         | the one error enum, and its mapping to HTTP statuses (in one place)     |
 //! | [`api`]           | the HTTP contract on top of API Gateway's REST proxy events              |
+//! | [`api::proxy_request`] | the REST proxy event API Gateway sends, built in one place (hook, tests, local) |
 //! | [`identity`]      | who the caller is (the Cognito token's claims) and what the caller may do |
 //! | [`store`]         | the DynamoDB single-table store: item mapping, queries, pagination      |
 //! | [`store::locking`]| optimistic locking with conditional writes                              |
@@ -24,6 +25,7 @@
 //! | [`messaging::stream_batch`] | a stream batch published in order; the stream retries from the first failure |
 //! | [`store::audit`]  | the audit trail: an idempotent consumer (conditional put), TTL          |
 //! | [`config`]        | the environment a function reads, read once at cold start               |
+//! | [`runtime`]       | the init phase once, then the invocations: the loop every `main` hands its handler to |
 //! | [`telemetry`]     | logs, X-Ray subsegments (one per AWS call), EMF metrics; set up once     |
 //!
 //! ## The data path of an order
@@ -53,6 +55,7 @@ pub mod domain;
 pub mod error;
 pub mod identity;
 pub mod messaging;
+pub mod runtime;
 pub mod store;
 pub mod telemetry;
 

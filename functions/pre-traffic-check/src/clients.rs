@@ -3,12 +3,16 @@
 //! not in `orders_shared`; they are traced like every other client of the project
 //! ([`AwsCallTracing`]), and name the error codes of the hook's operations on their subsegments.
 
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
 use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::PutLifecycleEventHookExecutionStatusError;
+use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use orders_shared::telemetry::aws_calls::{AwsCallTracing, OperationError, code_of};
+
+use crate::verdict::CheckFailed;
 
 /// A Lambda client whose calls are traced (the hook invokes the new versions with it), with
 /// timeouts long enough for a synchronous `Invoke` ([`invoke_timeouts`]).
@@ -39,6 +43,26 @@ pub fn invoke_timeouts() -> aws_config::timeout::TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(12))
         .operation_timeout(Duration::from_secs(25))
         .build()
+}
+
+/// Sends one SDK request. Boxed, as every SDK future of the hook: they are deeply nested types,
+/// and nesting them in the runtime's own would exceed the compiler's type-layout depth limit in
+/// `main`.
+pub(crate) async fn sent<T, E>(request: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    Box::pin(request).await
+}
+
+/// An SDK error with its whole chain of causes (the service's code and message, or the
+/// connection's failure), as a verdict names it.
+pub(crate) fn cause(error: &impl std::error::Error) -> String {
+    DisplayErrorContext(error).to_string()
+}
+
+/// A failed SDK call as the check's failure of this `kind`, its causes included.
+pub(crate) fn failure<E: std::error::Error>(
+    kind: fn(String) -> CheckFailed,
+) -> impl FnOnce(E) -> CheckFailed {
+    move |error| kind(cause(&error))
 }
 
 /// The project's AWS call tracing, naming the error codes of the hook's three operations.

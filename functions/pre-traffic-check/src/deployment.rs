@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_codedeploy::error::DisplayErrorContext;
 use aws_sdk_codedeploy::types::RevisionLocation;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::clients::{failure, sent};
 use crate::verdict::CheckFailed;
 
 /// The functions and versions a deployment deploys, from its AppSpec.
@@ -18,16 +18,10 @@ pub(crate) async fn read_targets(
     deployments: &aws_sdk_codedeploy::Client,
     deployment_id: &str,
 ) -> Result<Vec<Target>, CheckFailed> {
-    // Boxed, as every SDK future here: they are deeply nested types, and nesting them in the
-    // runtime's own would exceed the compiler's type-layout depth limit in `main`.
-    let output = Box::pin(
-        deployments
-            .get_deployment()
-            .deployment_id(deployment_id)
-            .send(),
-    )
-    .await
-    .map_err(|error| CheckFailed::Deployment(DisplayErrorContext(&error).to_string()))?;
+    let request = deployments.get_deployment().deployment_id(deployment_id);
+    let output = sent(request.send())
+        .await
+        .map_err(failure(CheckFailed::Deployment))?;
     let revision = output
         .deployment_info()
         .and_then(|info| info.revision())

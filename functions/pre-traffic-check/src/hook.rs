@@ -11,12 +11,12 @@
 //! Every step logs one line naming the deployment, the function and version, the check and the
 //! verdict. A failed check logs the answer's status and error code only, never its body.
 
-use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Deserialize;
 
+use crate::clients::{failure, sent};
 use crate::deployment::{Target, read_targets};
 use crate::smoke_tests::SmokeTest;
 use crate::verdict::{CheckFailed, HookStatus, report};
@@ -119,17 +119,15 @@ async fn invoke(
     target: &Target,
     test: &SmokeTest,
 ) -> Result<(), CheckFailed> {
-    let output = Box::pin(
-        functions
-            .invoke()
-            .function_name(&target.function_name)
-            .qualifier(&target.target_version)
-            .invocation_type(InvocationType::RequestResponse)
-            .payload(Blob::new(test.request().to_string()))
-            .send(),
-    )
-    .await
-    .map_err(|error| CheckFailed::Invoke(DisplayErrorContext(&error).to_string()))?;
+    let request = functions
+        .invoke()
+        .function_name(&target.function_name)
+        .qualifier(&target.target_version)
+        .invocation_type(InvocationType::RequestResponse)
+        .payload(Blob::new(test.request().to_string()));
+    let output = sent(request.send())
+        .await
+        .map_err(failure(CheckFailed::Invoke))?;
     let payload = output
         .payload()
         .map(|payload| payload.as_ref())

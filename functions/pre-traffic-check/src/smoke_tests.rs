@@ -24,6 +24,7 @@
 
 use std::fmt;
 
+use orders_shared::api::ProxyRequest;
 use orders_shared::domain::OrderId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -177,52 +178,27 @@ impl SmokeTest {
             } => {
                 let order_id = OrderId::new().to_string();
                 let path = resource.replace("{orderId}", &order_id);
-                let path_parameters = if resource.contains("{orderId}") {
-                    json!({ "orderId": order_id })
-                } else {
-                    Value::Null
-                };
-                let mut headers = json!({ "user-agent": "pre-traffic-check" });
-                if body.is_some() {
-                    headers["content-type"] = json!("application/json");
+                let mut request = ProxyRequest::new(method, resource, &path)
+                    .header("user-agent", "pre-traffic-check")
+                    .stage("pre-traffic-check")
+                    .request_id(&OrderId::new().to_string())
+                    // What a Cognito user pool authorizer passes on: the caller's claims.
+                    .claims(json!({"sub": SMOKE_CALLER, "token_use": "id"}));
+                if resource.contains("{orderId}") {
+                    request = request.path_parameter("orderId", &order_id);
+                }
+                if let Some(body) = body {
+                    request = request
+                        .header("content-type", "application/json")
+                        .body(body.as_bytes());
                 }
                 if let Some(version) = if_match {
-                    headers["if-match"] = json!(version);
+                    request = request.header("if-match", version);
                 }
-                let multi_value_headers: serde_json::Map<String, Value> = headers
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(name, value)| (name.clone(), json!([value])))
-                    .collect();
-                let (query, multi_value_query) = match query {
-                    Some((name, value)) => (json!({ *name: value }), json!({ *name: [value] })),
-                    None => (Value::Null, Value::Null),
-                };
-                json!({
-                    "resource": resource,
-                    "path": path,
-                    "httpMethod": method,
-                    "headers": headers,
-                    "multiValueHeaders": multi_value_headers,
-                    "queryStringParameters": query,
-                    "multiValueQueryStringParameters": multi_value_query,
-                    "pathParameters": path_parameters,
-                    "stageVariables": null,
-                    "requestContext": {
-                        "resourcePath": resource,
-                        "httpMethod": method,
-                        "path": path,
-                        "stage": "pre-traffic-check",
-                        "requestId": OrderId::new().to_string(),
-                        // What a Cognito user pool authorizer passes on: the caller's claims.
-                        "authorizer": {
-                            "claims": {"sub": SMOKE_CALLER, "token_use": "id"},
-                        },
-                    },
-                    "body": body,
-                    "isBase64Encoded": false,
-                })
+                if let Some((name, value)) = query {
+                    request = request.query(name, value);
+                }
+                request.to_event()
             }
             SmokeRequest::EmptyBatch => json!({ "Records": [] }),
         }

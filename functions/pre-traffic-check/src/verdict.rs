@@ -9,10 +9,11 @@
 //! Only when the report itself fails does the handler return an error ([`ReportFailed`]): Lambda
 //! retries a failed asynchronous invocation twice, and the retry checks and reports again.
 
-use aws_sdk_codedeploy::error::DisplayErrorContext;
 use aws_sdk_codedeploy::operation::put_lifecycle_event_hook_execution_status::PutLifecycleEventHookExecutionStatusError;
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
 use serde::Serialize;
+
+use crate::clients::{cause, sent};
 
 /// The verdict reported to CodeDeploy (and returned, for `cargo lambda invoke`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,15 +83,12 @@ pub(crate) async fn report(
     execution_id: &str,
     status: HookStatus,
 ) -> Result<(), ReportFailed> {
-    let result = Box::pin(
-        deployments
-            .put_lifecycle_event_hook_execution_status()
-            .deployment_id(deployment_id)
-            .lifecycle_event_hook_execution_id(execution_id)
-            .status(status.into())
-            .send(),
-    )
-    .await;
+    let request = deployments
+        .put_lifecycle_event_hook_execution_status()
+        .deployment_id(deployment_id)
+        .lifecycle_event_hook_execution_id(execution_id)
+        .status(status.into());
+    let result = sent(request.send()).await;
     match result {
         Ok(_) => {
             tracing::info!(deploymentId = deployment_id, status = ?status, "verdict reported");
@@ -115,7 +113,7 @@ pub(crate) async fn report(
             let failed = ReportFailed {
                 deployment_id: deployment_id.to_owned(),
                 status,
-                cause: DisplayErrorContext(&error).to_string(),
+                cause: cause(&error),
             };
             tracing::error!(deploymentId = deployment_id, status = ?status, error = %failed, "verdict not reported: Lambda will retry the hook");
             Err(failed)

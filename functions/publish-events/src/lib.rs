@@ -26,8 +26,8 @@ pub async fn handler(
 mod tests {
     use super::*;
     use aws_smithy_mocks::mock_client;
-    use lambda_runtime::Context;
-    use std::time::{Duration, SystemTime};
+    use orders_shared::messaging::deadline::context_expiring_in;
+    use std::time::Duration;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:orders-events";
 
@@ -37,20 +37,11 @@ mod tests {
         serde_json::from_str(include_str!("../../../events/publish-events.json")).unwrap()
     }
 
-    fn context_with(timeout: Duration) -> Context {
-        let mut context = Context::default();
-        context.deadline = (SystemTime::now() + timeout)
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        context
-    }
-
     #[tokio::test]
     async fn near_the_deadline_nothing_is_published_and_the_stream_retries_from_the_first_record() {
         // A client without rules fails the test on any call.
         let publisher = EventPublisher::new(mock_client!(aws_sdk_sns, []), TOPIC);
-        let event = LambdaEvent::new(sample_batch(), context_with(Duration::from_secs(1)));
+        let event = LambdaEvent::new(sample_batch(), context_expiring_in(Duration::from_secs(1)));
         let response = handler(&publisher, event).await.unwrap();
         let failures: Vec<_> = response
             .batch_item_failures

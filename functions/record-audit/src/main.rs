@@ -1,18 +1,15 @@
-//! The Lambda entry point of `record-audit` (SQS `AuditQueue`). The handler is in `lib.rs`.
+//! The Lambda entry point of `record-audit` (SQS `AuditQueue`). The handler is in `lib.rs`; what
+//! `main` builds runs once per execution environment (`orders_shared::runtime` says why).
 
-use lambda_runtime::{Error, run, service_fn};
+use lambda_runtime::Error;
 use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{Config, OrderStore, config};
+use orders_shared::{Config, OrderStore, config, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let telemetry = telemetry::init();
-    // Built once per execution environment, reused by every warm invocation.
     let config = Config::from_env()?;
     let aws = config::aws_sdk_config().await?;
     let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
-    run(service_fn(|event| {
-        telemetry.traced_event(event, |event| record_audit::handler(&store, event))
-    }))
-    .await
+    runtime::serve_events(&telemetry, |event| record_audit::handler(&store, event)).await
 }

@@ -5,22 +5,14 @@
 //! order's status forbids (items once it is no longer `PLACED`) gets 409; no `If-Match` gets 428.
 //! The same condition requires the order to be the caller's: another customer's is a 404.
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use orders_shared::domain::OrderPatch;
 use orders_shared::store::locking::ConditionalUpdate;
-use orders_shared::{AppError, Caller, OrderStore, api};
+use orders_shared::{OrderStore, api};
 
 pub async fn handler(store: &OrderStore, request: Request) -> Result<Response<Body>, Error> {
-    Ok(api::respond(update_order(store, &request).await))
-}
-
-async fn update_order(store: &OrderStore, request: &Request) -> Result<Response<Body>, AppError> {
-    let caller = Caller::of(request)?;
-    let id = api::order_id(request)?;
-    let expected = api::if_match(request)?;
-    let patch = OrderPatch::parse(&api::json_body(request)?)?;
-    let update = ConditionalUpdate::patch(&patch)?.by(&caller);
-    let order = store.update_if_version(id, &expected, update).await?;
-    Ok(api::order_response(StatusCode::OK, &order))
+    // The body is read only after `If-Match`: a change without one is a 428, whatever its body.
+    let patch = || ConditionalUpdate::patch(&OrderPatch::parse(&api::json_body(&request)?)?);
+    let result = api::change_order_if_match(store, &request, patch).await;
+    Ok(api::respond(result))
 }

@@ -195,7 +195,6 @@ pub fn now_timestamp() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::payment::CardBrand;
 
     fn item(quantity: u32, unit_price_cents: u64) -> LineItem {
         LineItem {
@@ -256,21 +255,12 @@ mod tests {
 
     #[test]
     fn an_order_serialises_in_camel_case_without_empty_options() {
+        // The store's sample order (placed by c-1, paid by a Visa ending 1111), with one line.
         let order = Order {
-            order_id: OrderId::parse("0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e").unwrap(),
-            customer_id: CustomerId::parse("c-1").unwrap(),
             items: vec![item(2, 1250)],
             total_cents: 2500,
-            status: OrderStatus::Placed,
             version: 1,
-            created_at: "2026-11-23T00:00:00.000Z".into(),
-            updated_at: "2026-11-23T00:00:00.000Z".into(),
-            note: None,
-            shipping_address: None,
-            payment: CardSummary {
-                card_last4: "1111".into(),
-                brand: CardBrand::Visa,
-            },
+            ..crate::store::tests::sample_order()
         };
         let json = serde_json::to_value(&order).unwrap();
         assert_eq!(

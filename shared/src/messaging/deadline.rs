@@ -59,6 +59,18 @@ impl Deadline {
     }
 }
 
+/// The context Lambda passes with an invocation that has `remaining` left: its deadline is
+/// Lambda's `Lambda-Runtime-Deadline-Ms`, epoch milliseconds. For tests, and whatever plays
+/// Lambda outside of it.
+pub fn context_expiring_in(remaining: Duration) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = (SystemTime::now() + remaining)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    context
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,13 +88,7 @@ mod tests {
 
     #[test]
     fn the_deadline_is_lambdas_epoch_milliseconds() {
-        let mut context = lambda_runtime::Context::default();
-        let in_ten_seconds = SystemTime::now() + Duration::from_secs(10);
-        context.deadline = in_ten_seconds
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let deadline = Deadline::of(&context);
+        let deadline = Deadline::of(&context_expiring_in(Duration::from_secs(10)));
         assert!(deadline.remaining() > Duration::from_secs(9));
         assert!(deadline.remaining() <= Duration::from_secs(10));
         assert!(deadline.has_time_for_another());

@@ -99,11 +99,11 @@ fn sequence_number(record: &EventRecord) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::messaging::deadline::context_expiring_in;
     use aws_lambda_events::dynamodb::Event;
     use aws_sdk_sns::operation::publish_batch::PublishBatchOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use lambda_runtime::Context;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:orders-events";
 
@@ -123,15 +123,6 @@ mod tests {
             .collect()
     }
 
-    fn context_with(timeout: Duration) -> Context {
-        let mut context = Context::default();
-        context.deadline = (SystemTime::now() + timeout)
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        context
-    }
-
     #[tokio::test]
     async fn a_deadline_reached_mid_batch_reports_the_first_record_not_published() {
         // Twelve events: two PublishBatch calls. The first takes 2 s; the deadline is 5.5 s away
@@ -142,7 +133,7 @@ mod tests {
         });
         let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule]);
         let publisher = EventPublisher::new(client, TOPIC);
-        let deadline = Deadline::of(&context_with(Duration::from_millis(5_500)));
+        let deadline = Deadline::of(&context_expiring_in(Duration::from_millis(5_500)));
         let outcome = publish_changes(&publisher, &inserts(12), deadline).await;
         assert_eq!(rule.num_calls(), 1);
         assert_eq!(
@@ -155,7 +146,7 @@ mod tests {
         let outcome = publish_changes(
             &publisher,
             &inserts(12),
-            Deadline::of(&context_with(Duration::from_secs(30))),
+            Deadline::of(&context_expiring_in(Duration::from_secs(30))),
         )
         .await;
         assert!(outcome.failed().is_empty());

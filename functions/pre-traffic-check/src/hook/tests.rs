@@ -79,7 +79,8 @@ fn appspec_revision(function_name: &str) -> RevisionLocation {
 }
 
 /// What the hook reported: (deployment id, execution id, status), one entry per call.
-type Reports = Arc<Mutex<Vec<(String, String, LifecycleEventStatus)>>>;
+type Reported = Vec<(String, String, LifecycleEventStatus)>;
+type Reports = Arc<Mutex<Reported>>;
 
 /// `PutLifecycleEventHookExecutionStatus`, recording each report.
 fn reporting(reports: &Reports) -> Rule {
@@ -153,21 +154,51 @@ fn hook_event() -> LambdaEvent<HookEvent> {
     )
 }
 
-fn reported(reports: &Reports) -> Vec<(String, String, LifecycleEventStatus)> {
-    reports.lock().unwrap().clone()
+fn once(status: LifecycleEventStatus) -> Reported {
+    vec![(DEPLOYMENT.into(), EXECUTION.into(), status)]
 }
 
-fn once(status: LifecycleEventStatus) -> Vec<(String, String, LifecycleEventStatus)> {
-    vec![(DEPLOYMENT.into(), EXECUTION.into(), status)]
+/// One invocation of the hook: `GetDeployment` answered by `get`, the report by `put`, the
+/// invokes by `invokes`. The clients are kept, so a test can run the check again to see why it
+/// failed.
+struct HookRun {
+    deployments: CodeDeploy,
+    functions: Lambda,
+    result: Result<HookStatus, lambda_runtime::Error>,
+}
+
+impl HookRun {
+    async fn new(get: &Rule, put: &Rule, invokes: &[&Rule]) -> Self {
+        let (deployments, functions) = (codedeploy(&[get, put]), lambda(invokes));
+        let result = handler(&deployments, &functions, hook_event()).await;
+        Self {
+            deployments,
+            functions,
+            result,
+        }
+    }
+
+    /// The hook with every report recorded: what it returned, what it reported, and the run.
+    async fn recorded(get: &Rule, invokes: &[&Rule]) -> (HookStatus, Reported, Self) {
+        let reports = Reports::default();
+        let run = Self::new(get, &reporting(&reports), invokes).await;
+        let status = *run.result.as_ref().expect("the verdict is reported");
+        let reported = reports.lock().unwrap().clone();
+        (status, reported, run)
+    }
+
+    /// The hook on a deployment that must fail: it returns and reports `Failed`, and the check,
+    /// run again on the same clients, says why.
+    async fn failed(get: &Rule, invokes: &[&Rule]) -> Result<(), CheckFailed> {
+        let (status, reported, run) = Self::recorded(get, invokes).await;
+        assert_eq!(status, HookStatus::Failed);
+        assert_eq!(reported, once(LifecycleEventStatus::Failed));
+        check_deployment(&run.deployments, &run.functions, DEPLOYMENT).await
+    }
 }
 
 #[tokio::test]
 async fn a_good_create_order_deployment_is_reported_succeeded() {
-    let reports = Reports::default();
-    let (get, put) = (
-        deployment(appspec_revision("orders-on-lambda-create-order")),
-        reporting(&reports),
-    );
     let sent = Arc::default();
     let refused = proxy_answer(
         400,
@@ -176,16 +207,11 @@ async fn a_good_create_order_deployment_is_reported_succeeded() {
     );
     let invoke = answering("orders-on-lambda-create-order", refused, &sent);
 
-    let status = handler(
-        &codedeploy(&[&get, &put]),
-        &lambda(&[&invoke]),
-        hook_event(),
-    )
-    .await
-    .unwrap();
+    let get = deployment(appspec_revision("orders-on-lambda-create-order"));
+    let (status, reported, _) = HookRun::recorded(&get, &[&invoke]).await;
 
     assert_eq!(status, HookStatus::Succeeded);
-    assert_eq!(reported(&reports), once(LifecycleEventStatus::Succeeded));
+    assert_eq!(reported, once(LifecycleEventStatus::Succeeded));
     assert_eq!(invoke.num_calls(), 1);
     let sent = sent.lock().unwrap();
     let request = &sent[0];
@@ -201,26 +227,15 @@ async fn a_good_create_order_deployment_is_reported_succeeded() {
 
 #[tokio::test]
 async fn a_function_answering_500_fails_the_deployment() {
-    let reports = Reports::default();
-    let (get, put) = (
-        deployment(appspec_revision("orders-on-lambda-get-order")),
-        reporting(&reports),
-    );
+    let get = deployment(appspec_revision("orders-on-lambda-get-order"));
     let broken = proxy_answer(
         500,
         json!({"error": {"code": "InternalError", "message": "an internal error occurred"}}),
     );
     let invoke = answering("orders-on-lambda-get-order", broken, &Arc::default());
-    let (deployments, functions) = (codedeploy(&[&get, &put]), lambda(&[&invoke]));
 
-    let status = handler(&deployments, &functions, hook_event())
-        .await
-        .unwrap();
-
-    assert_eq!(status, HookStatus::Failed);
-    assert_eq!(reported(&reports), once(LifecycleEventStatus::Failed));
     assert_eq!(
-        check_deployment(&deployments, &functions, DEPLOYMENT).await,
+        HookRun::failed(&get, &[&invoke]).await,
         Err(CheckFailed::UnexpectedAnswer {
             expected: "404 OrderNotFound".into(),
             got: "500 InternalError".into()
@@ -230,11 +245,7 @@ async fn a_function_answering_500_fails_the_deployment() {
 
 #[tokio::test]
 async fn a_function_error_fails_the_deployment() {
-    let reports = Reports::default();
-    let (get, put) = (
-        deployment(appspec_revision("orders-on-lambda-list-orders")),
-        reporting(&reports),
-    );
+    let get = deployment(appspec_revision("orders-on-lambda-list-orders"));
     // The new version crashed: Lambda answers the invoke with `FunctionError: Unhandled` and the
     // runtime's error document as the payload.
     let invoke = mock!(Lambda::invoke).then_output(|| {
@@ -246,16 +257,9 @@ async fn a_function_error_fails_the_deployment() {
             ))
             .build()
     });
-    let (deployments, functions) = (codedeploy(&[&get, &put]), lambda(&[&invoke]));
 
-    let status = handler(&deployments, &functions, hook_event())
-        .await
-        .unwrap();
-
-    assert_eq!(status, HookStatus::Failed);
-    assert_eq!(reported(&reports), once(LifecycleEventStatus::Failed));
     assert_eq!(
-        check_deployment(&deployments, &functions, DEPLOYMENT).await,
+        HookRun::failed(&get, &[&invoke]).await,
         Err(CheckFailed::FunctionError {
             kind: "Unhandled".into(),
             error_type: Some("Runtime.ExitError".into())
@@ -265,11 +269,7 @@ async fn a_function_error_fails_the_deployment() {
 
 #[tokio::test]
 async fn an_invoke_that_fails_fails_the_deployment() {
-    let reports = Reports::default();
-    let (get, put) = (
-        deployment(appspec_revision("orders-on-lambda-record-audit")),
-        reporting(&reports),
-    );
+    let get = deployment(appspec_revision("orders-on-lambda-record-audit"));
     let invoke = mock!(Lambda::invoke).then_error(|| {
         InvokeError::TooManyRequestsException(
             TooManyRequestsException::builder()
@@ -277,15 +277,8 @@ async fn an_invoke_that_fails_fails_the_deployment() {
                 .build(),
         )
     });
-    let (deployments, functions) = (codedeploy(&[&get, &put]), lambda(&[&invoke]));
 
-    let status = handler(&deployments, &functions, hook_event())
-        .await
-        .unwrap();
-
-    assert_eq!(status, HookStatus::Failed);
-    assert_eq!(reported(&reports), once(LifecycleEventStatus::Failed));
-    let failure = check_deployment(&deployments, &functions, DEPLOYMENT).await;
+    let failure = HookRun::failed(&get, &[&invoke]).await;
     assert!(
         matches!(&failure, Err(CheckFailed::Invoke(cause)) if cause.contains("TooManyRequests")),
         "{failure:?}"
@@ -294,23 +287,14 @@ async fn an_invoke_that_fails_fails_the_deployment() {
 
 #[tokio::test]
 async fn a_deployment_that_cannot_be_read_is_reported_failed_anyway() {
-    let reports = Reports::default();
     let get = mock!(CodeDeploy::get_deployment).then_error(|| {
         GetDeploymentError::DeploymentDoesNotExistException(
             DeploymentDoesNotExistException::builder().build(),
         )
     });
-    let put = reporting(&reports);
+
     // No invoke rule: an invoke would panic.
-    let (deployments, functions) = (codedeploy(&[&get, &put]), lambda(&[]));
-
-    let status = handler(&deployments, &functions, hook_event())
-        .await
-        .unwrap();
-
-    assert_eq!(status, HookStatus::Failed);
-    assert_eq!(reported(&reports), once(LifecycleEventStatus::Failed));
-    let failure = check_deployment(&deployments, &functions, DEPLOYMENT).await;
+    let failure = HookRun::failed(&get, &[]).await;
     assert!(
         matches!(&failure, Err(CheckFailed::Deployment(cause)) if cause.contains("DeploymentDoesNotExist")),
         "{failure:?}"
@@ -319,47 +303,36 @@ async fn a_deployment_that_cannot_be_read_is_reported_failed_anyway() {
 
 #[tokio::test]
 async fn an_unknown_function_is_reported_failed_without_an_invoke() {
-    let reports = Reports::default();
-    let (get, put) = (
-        deployment(appspec_revision("orders-on-lambda-send-newsletter")),
-        reporting(&reports),
-    );
-    let (deployments, functions) = (codedeploy(&[&get, &put]), lambda(&[]));
+    let get = deployment(appspec_revision("orders-on-lambda-send-newsletter"));
 
-    let status = handler(&deployments, &functions, hook_event())
-        .await
-        .unwrap();
-
-    assert_eq!(status, HookStatus::Failed);
-    assert_eq!(reported(&reports), once(LifecycleEventStatus::Failed));
     assert_eq!(
-        check_deployment(&deployments, &functions, DEPLOYMENT).await,
+        HookRun::failed(&get, &[]).await,
         Err(CheckFailed::UnknownFunction(
             "orders-on-lambda-send-newsletter".into()
         ))
     );
 }
 
-#[tokio::test]
-async fn a_failed_report_fails_the_invocation_so_lambda_retries_it() {
+/// The hook on a good `fulfill-order` deployment whose report CodeDeploy refuses with `put`.
+async fn refused_report(put: &Rule) -> Result<HookStatus, lambda_runtime::Error> {
     let get = deployment(appspec_revision("orders-on-lambda-fulfill-order"));
-    let put = mock!(CodeDeploy::put_lifecycle_event_hook_execution_status).then_error(|| {
-        PutLifecycleEventHookExecutionStatusError::InvalidDeploymentIdException(
-            InvalidDeploymentIdException::builder().build(),
-        )
-    });
     let invoke = answering(
         "orders-on-lambda-fulfill-order",
         json!({"batchItemFailures": []}),
         &Arc::default(),
     );
+    HookRun::new(&get, put, &[&invoke]).await.result
+}
 
-    let result = handler(
-        &codedeploy(&[&get, &put]),
-        &lambda(&[&invoke]),
-        hook_event(),
-    )
-    .await;
+#[tokio::test]
+async fn a_failed_report_fails_the_invocation_so_lambda_retries_it() {
+    let put = mock!(CodeDeploy::put_lifecycle_event_hook_execution_status).then_error(|| {
+        PutLifecycleEventHookExecutionStatusError::InvalidDeploymentIdException(
+            InvalidDeploymentIdException::builder().build(),
+        )
+    });
+
+    let result = refused_report(&put).await;
 
     let error = result.expect_err("an unreported verdict must fail the invocation");
     assert!(error.to_string().contains("Succeeded"), "{error}");
@@ -369,25 +342,13 @@ async fn a_failed_report_fails_the_invocation_so_lambda_retries_it() {
 
 #[tokio::test]
 async fn a_verdict_already_recorded_is_not_retried() {
-    let get = deployment(appspec_revision("orders-on-lambda-fulfill-order"));
     let put = mock!(CodeDeploy::put_lifecycle_event_hook_execution_status).then_error(|| {
         PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
             LifecycleEventAlreadyCompletedException::builder().build(),
         )
     });
-    let invoke = answering(
-        "orders-on-lambda-fulfill-order",
-        json!({"batchItemFailures": []}),
-        &Arc::default(),
-    );
 
-    let status = handler(
-        &codedeploy(&[&get, &put]),
-        &lambda(&[&invoke]),
-        hook_event(),
-    )
-    .await
-    .unwrap();
+    let status = refused_report(&put).await.unwrap();
 
     assert_eq!(status, HookStatus::Succeeded);
     assert_eq!(put.num_calls(), 1);
@@ -405,23 +366,13 @@ async fn a_consumer_passes_with_an_empty_batch_response_only() {
             LifecycleEventStatus::Failed,
         ),
     ] {
-        let reports = Reports::default();
-        let (get, put) = (
-            deployment(appspec_revision("orders-on-lambda-publish-events")),
-            reporting(&reports),
-        );
         let sent = Arc::default();
         let invoke = answering("orders-on-lambda-publish-events", answer, &sent);
 
-        handler(
-            &codedeploy(&[&get, &put]),
-            &lambda(&[&invoke]),
-            hook_event(),
-        )
-        .await
-        .unwrap();
+        let get = deployment(appspec_revision("orders-on-lambda-publish-events"));
+        let (_, reported, _) = HookRun::recorded(&get, &[&invoke]).await;
 
-        assert_eq!(reported(&reports), once(expected));
+        assert_eq!(reported, once(expected));
         assert_eq!(sent.lock().unwrap()[..], [json!({"Records": []})]);
     }
 }
@@ -431,7 +382,6 @@ async fn a_consumer_passes_with_an_empty_batch_response_only() {
 #[allow(deprecated)]
 #[tokio::test]
 async fn an_older_string_revision_is_read_too() {
-    let reports = Reports::default();
     let revision = RevisionLocation::builder()
         .revision_type(RevisionLocationType::String)
         .string(
@@ -440,7 +390,6 @@ async fn an_older_string_revision_is_read_too() {
                 .build(),
         )
         .build();
-    let (get, put) = (deployment(revision), reporting(&reports));
     let sent = Arc::default();
     let not_found = proxy_answer(
         404,
@@ -448,15 +397,9 @@ async fn an_older_string_revision_is_read_too() {
     );
     let invoke = answering("orders-on-lambda-cancel-order", not_found, &sent);
 
-    handler(
-        &codedeploy(&[&get, &put]),
-        &lambda(&[&invoke]),
-        hook_event(),
-    )
-    .await
-    .unwrap();
+    let (_, reported, _) = HookRun::recorded(&deployment(revision), &[&invoke]).await;
 
-    assert_eq!(reported(&reports), once(LifecycleEventStatus::Succeeded));
+    assert_eq!(reported, once(LifecycleEventStatus::Succeeded));
     let sent = sent.lock().unwrap();
     assert_eq!(sent[0]["httpMethod"], "POST");
     assert_eq!(sent[0]["headers"]["if-match"], "\"1\"");
@@ -464,18 +407,14 @@ async fn an_older_string_revision_is_read_too() {
 
 #[tokio::test]
 async fn a_revision_without_an_inline_appspec_is_reported_failed() {
-    let reports = Reports::default();
     let revision = RevisionLocation::builder()
         .revision_type(RevisionLocationType::S3)
         .build();
-    let (get, put) = (deployment(revision), reporting(&reports));
 
-    let status = handler(&codedeploy(&[&get, &put]), &lambda(&[]), hook_event())
+    // `failed` asserts the verdict: returned and reported `Failed`.
+    HookRun::failed(&deployment(revision), &[])
         .await
-        .unwrap();
-
-    assert_eq!(status, HookStatus::Failed);
-    assert_eq!(reported(&reports), once(LifecycleEventStatus::Failed));
+        .unwrap_err();
 }
 
 #[test]

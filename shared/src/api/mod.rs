@@ -4,7 +4,12 @@
 //! headers, query and path parameters, body) and returns the function's status, headers and body
 //! as they are. So the contract lives here: how a body is read (at most 64 KiB, JSON), how the
 //! optimistic-locking headers are read (`If-Match`) and written (`ETag`), and how every error
-//! becomes `{"error": {"code", "message", "details"?}}`.
+//! becomes `{"error": {"code", "message", "details"?}}`. The event itself, as API Gateway writes
+//! it, is built in [`proxy_request`].
+
+pub mod proxy_request;
+
+pub use proxy_request::ProxyRequest;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -14,7 +19,9 @@ use serde_json::{Value, json};
 use crate::config::CorsConfig;
 use crate::domain::{Order, OrderId};
 use crate::error::AppError;
-use crate::store::locking::{MAX_IF_MATCH_TAGS, Precondition};
+use crate::identity::Caller;
+use crate::store::OrderStore;
+use crate::store::locking::{ConditionalUpdate, MAX_IF_MATCH_TAGS, Precondition};
 use crate::telemetry::metrics::{self, Metric};
 use crate::telemetry::xray;
 
@@ -111,6 +118,23 @@ pub fn if_match(request: &Request) -> Result<Precondition, AppError> {
         )));
     }
     Ok(Precondition::Versions(versions))
+}
+
+/// The path both conditional writes of an order take (`PATCH`, `POST .../cancel`): the caller,
+/// the `{orderId}`, the `If-Match` versions, then the route's own update, built only once those
+/// are read (a missing `If-Match` is a 428 before any body is read); the write is conditional on
+/// the version and the caller, and the answer is the order at its new version, with its `ETag`.
+pub async fn change_order_if_match(
+    store: &OrderStore,
+    request: &Request,
+    update: impl FnOnce() -> Result<ConditionalUpdate, AppError>,
+) -> Result<Response<Body>, AppError> {
+    let caller = Caller::of(request)?;
+    let id = order_id(request)?;
+    let expected = if_match(request)?;
+    let update = update()?.by(&caller);
+    let order = store.update_if_version(id, &expected, update).await?;
+    Ok(order_response(StatusCode::OK, &order))
 }
 
 /// The `ETag` of an order: its version, quoted as HTTP requires.

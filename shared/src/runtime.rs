@@ -1,0 +1,46 @@
+//! How a function runs on Lambda: the init phase once, then one invocation at a time.
+//!
+//! Lambda starts an execution environment and runs `main` once: the **init phase**. What `main`
+//! builds there (the configuration, the SDK clients and their connection pools, the cipher's cache
+//! of data keys) lives as long as the environment, so every warm invocation reuses it and only a
+//! cold start pays for it. Each `main` therefore builds its dependencies first, then hands a handler
+//! that borrows them to [`serve_api`] or [`serve_events`]: the runtime's loop asks Lambda for the
+//! next event, runs the handler on it inside the invocation's trace
+//! ([`Telemetry`](crate::telemetry::Telemetry)), and sends the answer back.
+
+use std::future::Future;
+
+use lambda_http::{Body, Request, Response};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::Cors;
+use crate::config::CorsConfig;
+use crate::telemetry::Telemetry;
+
+/// Runs an API function: each REST proxy event becomes a [`Request`] for `handler`, and its
+/// response, with the CORS headers ([`Cors`]), becomes the proxy response API Gateway returns.
+pub async fn serve_api<F, Fut>(telemetry: &Telemetry, handler: F) -> Result<(), Error>
+where
+    F: Fn(Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Response<Body>, Error>> + Send,
+{
+    let cors = Cors::new(&CorsConfig::from_env());
+    lambda_http::run(lambda_http::service_fn(|request| {
+        cors.around(telemetry.traced_request(request, &handler))
+    }))
+    .await
+}
+
+/// Runs an event function (a stream or queue batch, a CodeDeploy hook): each event is
+/// deserialised into `T` for `handler`, and its answer serialised back to Lambda.
+pub async fn serve_events<T, R, F, Fut>(telemetry: &Telemetry, handler: F) -> Result<(), Error>
+where
+    T: DeserializeOwned,
+    R: Serialize,
+    F: Fn(LambdaEvent<T>) -> Fut,
+    Fut: Future<Output = Result<R, Error>>,
+{
+    lambda_runtime::run(service_fn(|event| telemetry.traced_event(event, &handler))).await
+}
