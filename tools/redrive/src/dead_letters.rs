@@ -173,14 +173,28 @@ mod tests {
     const DLQ_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:orders-FulfillmentDeadLetterQueue-X";
     const SOURCE_ARN: &str = "arn:aws:sqs:us-east-1:123456789012:orders-FulfillmentQueue-Y";
 
+    const DLQ_URL: &str =
+        "https://sqs.us-east-1.amazonaws.com/123456789012/orders-FulfillmentDeadLetterQueue-X";
+    const SOURCE_URL: &str =
+        "https://sqs.us-east-1.amazonaws.com/123456789012/orders-FulfillmentQueue-Y";
+
     fn queue() -> DeadLetterQueue {
         DeadLetterQueue {
             name: "fulfillment",
-            url: "https://sqs.us-east-1.amazonaws.com/123456789012/orders-FulfillmentDeadLetterQueue-X"
-                .into(),
-            source_url: "https://sqs.us-east-1.amazonaws.com/123456789012/orders-FulfillmentQueue-Y"
-                .into(),
+            url: DLQ_URL.into(),
+            source_url: SOURCE_URL.into(),
         }
+    }
+
+    /// SQS as the redrive sees it: both queues' ARNs resolve, and `start` and `progress` answer
+    /// the move task's calls.
+    fn sqs(start: &aws_smithy_mocks::Rule, progress: &aws_smithy_mocks::Rule) -> Client {
+        let (dlq, source) = (arn_of(DLQ_URL, DLQ_ARN), arn_of(SOURCE_URL, SOURCE_ARN));
+        mock_client!(
+            aws_sdk_sqs,
+            RuleMode::MatchAny,
+            [&dlq, &source, start, progress]
+        )
     }
 
     fn arn_of(url: &'static str, arn: &'static str) -> aws_smithy_mocks::Rule {
@@ -213,14 +227,6 @@ mod tests {
 
     #[tokio::test]
     async fn the_dlq_is_moved_to_its_source_queue_and_the_task_followed_to_its_end() {
-        let dlq = arn_of(
-            "https://sqs.us-east-1.amazonaws.com/123456789012/orders-FulfillmentDeadLetterQueue-X",
-            DLQ_ARN,
-        );
-        let source = arn_of(
-            "https://sqs.us-east-1.amazonaws.com/123456789012/orders-FulfillmentQueue-Y",
-            SOURCE_ARN,
-        );
         let start = mock!(Client::start_message_move_task)
             .match_requests(|request| {
                 request.source_arn() == Some(DLQ_ARN)
@@ -238,11 +244,7 @@ mod tests {
             .times(2)
             .output(|| task("COMPLETED", 3))
             .build();
-        let sqs = mock_client!(
-            aws_sdk_sqs,
-            RuleMode::MatchAny,
-            [&dlq, &source, &start, &progress]
-        );
+        let sqs = sqs(&start, &progress);
         let redriven = redrive(&sqs, &queue(), QUICK).await.unwrap();
         assert_eq!(
             redriven,
@@ -258,22 +260,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_task_is_an_error_with_its_reason() {
-        let dlq = arn_of(
-            "https://sqs.us-east-1.amazonaws.com/123456789012/orders-FulfillmentDeadLetterQueue-X",
-            DLQ_ARN,
-        );
-        let source = arn_of(
-            "https://sqs.us-east-1.amazonaws.com/123456789012/orders-FulfillmentQueue-Y",
-            SOURCE_ARN,
-        );
         let start = mock!(Client::start_message_move_task)
             .then_output(|| StartMessageMoveTaskOutput::builder().build());
         let progress = mock!(Client::list_message_move_tasks).then_output(|| task("FAILED", 0));
-        let sqs = mock_client!(
-            aws_sdk_sqs,
-            RuleMode::MatchAny,
-            [&dlq, &source, &start, &progress]
-        );
+        let sqs = sqs(&start, &progress);
         let error = redrive(&sqs, &queue(), QUICK).await.unwrap_err();
         assert!(
             matches!(&error, RedriveError::Ended { status, .. } if status == "FAILED"),
