@@ -11,14 +11,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{FromRequestParts, Path as UrlPath};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
+use tokio::sync::oneshot;
 
 use super::MAX_PAYLOAD_BYTES;
-use super::execution_environment::{Answer, Fault};
+use super::execution_environment::{Answer, Environment, Fault};
 use super::functions::Service;
 
 pub(super) fn runtime_api(service: Arc<Service>) -> Router {
@@ -43,17 +45,7 @@ pub(super) fn runtime_api(service: Arc<Service>) -> Router {
 }
 
 /// `GET /next`: the process is ready for an event, and waits (a long poll) until there is one.
-async fn next_invocation(
-    State(service): State<Arc<Service>>,
-    UrlPath(function): UrlPath<String>,
-) -> Response {
-    let Some(environment) = service.environment_of(&function) else {
-        return runtime_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFound",
-            "no such function",
-        );
-    };
+async fn next_invocation(FunctionEnvironment(environment): FunctionEnvironment) -> Response {
     environment.ready.send_replace(true);
     let event = tokio::select! {
         event = async { environment.next_event.lock().await.recv().await } => event,
@@ -99,14 +91,10 @@ async fn next_invocation(
 
 /// `POST /invocation/{id}/response`: the handler's result.
 async fn invocation_response(
-    State(service): State<Arc<Service>>,
-    UrlPath((function, request_id)): UrlPath<(String, String)>,
+    WaitingCaller(answer): WaitingCaller,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(answer) = service.take_waiting_answer(&function, &request_id) else {
-        return unknown_request_id();
-    };
     if content_length(&headers).is_some_and(|length| length > MAX_PAYLOAD_BYTES) {
         let _ = answer.send(Answer::Error(response_too_large()));
         return runtime_error(
@@ -136,32 +124,65 @@ async fn invocation_response(
 
 /// `POST /invocation/{id}/error`: the handler failed.
 async fn invocation_error(
-    State(service): State<Arc<Service>>,
-    UrlPath((function, request_id)): UrlPath<(String, String)>,
+    WaitingCaller(answer): WaitingCaller,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(answer) = service.take_waiting_answer(&function, &request_id) else {
-        return unknown_request_id();
-    };
     let _ = answer.send(Answer::Error(read_fault(&headers, body).await));
     accepted()
 }
 
+/// The execution environment of the function `/{function}/...` names; an unknown one is a 404.
+struct FunctionEnvironment(Arc<Environment>);
+
+impl FromRequestParts<Arc<Service>> for FunctionEnvironment {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<Service>,
+    ) -> Result<Self, Response> {
+        let UrlPath(function) = UrlPath::<String>::from_request_parts(parts, service)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        service.environment_of(&function).map(Self).ok_or_else(|| {
+            runtime_error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                "no such function",
+            )
+        })
+    }
+}
+
+/// The caller waiting for the invocation that `/{function}/.../invocation/{request_id}/...` is
+/// about, taken: a request id is answered once, and one no caller waits for is refused.
+struct WaitingCaller(oneshot::Sender<Answer>);
+
+impl FromRequestParts<Arc<Service>> for WaitingCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<Service>,
+    ) -> Result<Self, Response> {
+        let UrlPath((function, request_id)) =
+            UrlPath::<(String, String)>::from_request_parts(parts, service)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        service
+            .take_waiting_answer(&function, &request_id)
+            .map(Self)
+            .ok_or_else(unknown_request_id)
+    }
+}
+
 /// `POST /init/error`: the process could not initialise; it will be stopped.
 async fn init_error(
-    State(service): State<Arc<Service>>,
-    UrlPath(function): UrlPath<String>,
+    FunctionEnvironment(environment): FunctionEnvironment,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(environment) = service.environment_of(&function) else {
-        return runtime_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFound",
-            "no such function",
-        );
-    };
     let fault = read_fault(&headers, body).await;
     environment.init_error.send_replace(Some(fault));
     accepted()
