@@ -27,6 +27,7 @@ use orders_shared::crypto::EnvelopeCipher;
 use orders_shared::messaging::EventPublisher;
 use orders_shared::{Config, EnvelopeConfig, OrderStore};
 use pre_traffic_check::{SMOKE_TESTS, SmokeTest};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 fn test_of(binary: &str) -> &'static SmokeTest {
@@ -73,6 +74,28 @@ where
     serde_json::to_vec(&response).unwrap()
 }
 
+/// A batch smoke request, as the runtime hands it to a consumer.
+fn batch_event<T: DeserializeOwned>(test: &SmokeTest) -> LambdaEvent<T> {
+    LambdaEvent::new(
+        serde_json::from_value(test.request()).unwrap(),
+        Context::default(),
+    )
+}
+
+/// The hook's check passes on `answer` (shown when it does not), and the handler made each of
+/// the calls `called` allows, once.
+fn assert_passes(test: &SmokeTest, answer: &[u8], called: &[&Rule]) {
+    assert_eq!(
+        test.check(answer),
+        Ok(()),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    for rule in called {
+        assert_eq!(rule.num_calls(), 1);
+    }
+}
+
 /// The smoke event's fresh order id, and the DynamoDB key of that order.
 fn order_pk(event: &Value) -> String {
     format!(
@@ -84,32 +107,23 @@ fn order_pk(event: &Value) -> String {
 #[tokio::test]
 async fn create_order_refuses_an_empty_order_before_any_aws_call() {
     let test = test_of("create-order");
-    let event = test.request();
     let (store, cipher) = (store(&[]), cipher());
-    let answer = api_answer(&event, |request| {
+    let answer = api_answer(&test.request(), |request| {
         create_order::handler(&store, &cipher, request)
     })
     .await;
-    assert_eq!(
-        test.check(&answer),
-        Ok(()),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    assert_passes(test, &answer, &[]);
 }
 
 #[tokio::test]
 async fn list_orders_refuses_an_empty_page_before_any_aws_call() {
     let test = test_of("list-orders");
-    let event = test.request();
     let store = store(&[]);
-    let answer = api_answer(&event, |request| list_orders::handler(&store, request)).await;
-    assert_eq!(
-        test.check(&answer),
-        Ok(()),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    let answer = api_answer(&test.request(), |request| {
+        list_orders::handler(&store, request)
+    })
+    .await;
+    assert_passes(test, &answer, &[]);
 }
 
 #[tokio::test]
@@ -124,20 +138,18 @@ async fn get_order_finds_no_order_with_a_fresh_id() {
         .then_output(|| GetItemOutput::builder().build());
     let store = store(&[&read]);
     let answer = api_answer(&event, |request| get_order::handler(&store, request)).await;
-    assert_eq!(
-        test.check(&answer),
-        Ok(()),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
-    assert_eq!(read.num_calls(), 1);
+    assert_passes(test, &answer, &[&read]);
 }
 
-/// A conditional `UpdateItem` of the fresh order: DynamoDB refuses it, and there is no old item
-/// to return. The rule matches only an update conditional on the version (`#version IN (...)`).
-fn conditional_update_of_nothing(event: &Value) -> Rule {
-    let pk = order_pk(event);
-    mock!(DynamoDb::update_item)
+/// The smoke test of a function that writes conditionally, its event, and a store whose one rule
+/// is the conditional `UpdateItem` of the fresh order: DynamoDB refuses it, and there is no old
+/// item to return. The rule matches only an update conditional on the version
+/// (`#version IN (...)`).
+fn conditional_update_of_nothing(binary: &str) -> (&'static SmokeTest, Value, Rule, OrderStore) {
+    let test = test_of(binary);
+    let event = test.request();
+    let pk = order_pk(&event);
+    let update = mock!(DynamoDb::update_item)
         .match_requests(move |request| {
             request.key().and_then(|key| key.get("pk")) == Some(&AttributeValue::S(pk.clone()))
                 && request
@@ -150,74 +162,52 @@ fn conditional_update_of_nothing(event: &Value) -> Rule {
                     .message("The conditional request failed")
                     .build(),
             )
-        })
+        });
+    let store = store(&[&update]);
+    (test, event, update, store)
 }
 
 #[tokio::test]
 async fn update_order_writes_nothing_to_a_fresh_id() {
-    let test = test_of("update-order");
-    let event = test.request();
-    let update = conditional_update_of_nothing(&event);
-    let store = store(&[&update]);
+    let (test, event, update, store) = conditional_update_of_nothing("update-order");
     let answer = api_answer(&event, |request| update_order::handler(&store, request)).await;
-    assert_eq!(
-        test.check(&answer),
-        Ok(()),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
-    assert_eq!(update.num_calls(), 1);
+    assert_passes(test, &answer, &[&update]);
 }
 
 #[tokio::test]
 async fn cancel_order_writes_nothing_to_a_fresh_id() {
-    let test = test_of("cancel-order");
-    let event = test.request();
-    let update = conditional_update_of_nothing(&event);
-    let store = store(&[&update]);
+    let (test, event, update, store) = conditional_update_of_nothing("cancel-order");
     let answer = api_answer(&event, |request| cancel_order::handler(&store, request)).await;
-    assert_eq!(
-        test.check(&answer),
-        Ok(()),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
-    assert_eq!(update.num_calls(), 1);
+    assert_passes(test, &answer, &[&update]);
 }
 
 #[tokio::test]
 async fn publish_events_answers_an_empty_stream_batch_without_publishing() {
     let test = test_of("publish-events");
-    let event: StreamEvent = serde_json::from_value(test.request()).unwrap();
     let publisher = EventPublisher::new(
         mock_client!(aws_sdk_sns, []),
         "arn:aws:sns:us-east-1:123456789012:orders-events",
     );
-    let response = publish_events::handler(&publisher, LambdaEvent::new(event, Context::default()))
-        .await
-        .unwrap();
-    assert_eq!(test.check(&serde_json::to_vec(&response).unwrap()), Ok(()));
+    let event: LambdaEvent<StreamEvent> = batch_event(test);
+    let response = publish_events::handler(&publisher, event).await.unwrap();
+    assert_passes(test, &serde_json::to_vec(&response).unwrap(), &[]);
 }
 
 #[tokio::test]
 async fn fulfill_order_answers_an_empty_queue_batch_without_any_call() {
     let test = test_of("fulfill-order");
-    let event: SqsEvent = serde_json::from_value(test.request()).unwrap();
     let (store, cipher) = (store(&[]), cipher());
-    let response =
-        fulfill_order::handler(&store, &cipher, LambdaEvent::new(event, Context::default()))
-            .await
-            .unwrap();
-    assert_eq!(test.check(&serde_json::to_vec(&response).unwrap()), Ok(()));
+    let event: LambdaEvent<SqsEvent> = batch_event(test);
+    let response = fulfill_order::handler(&store, &cipher, event)
+        .await
+        .unwrap();
+    assert_passes(test, &serde_json::to_vec(&response).unwrap(), &[]);
 }
 
 #[tokio::test]
 async fn record_audit_answers_an_empty_queue_batch_without_any_call() {
     let test = test_of("record-audit");
-    let event: SqsEvent = serde_json::from_value(test.request()).unwrap();
-    let store = store(&[]);
-    let response = record_audit::handler(&store, LambdaEvent::new(event, Context::default()))
-        .await
-        .unwrap();
-    assert_eq!(test.check(&serde_json::to_vec(&response).unwrap()), Ok(()));
+    let event: LambdaEvent<SqsEvent> = batch_event(test);
+    let response = record_audit::handler(&store(&[]), event).await.unwrap();
+    assert_passes(test, &serde_json::to_vec(&response).unwrap(), &[]);
 }
