@@ -128,10 +128,7 @@ async fn invoke(
     let output = sent(request.send())
         .await
         .map_err(failure(CheckFailed::Invoke))?;
-    let payload = output
-        .payload()
-        .map(|payload| payload.as_ref())
-        .unwrap_or_default();
+    let payload: &[u8] = output.payload().map_or(&[], |payload| payload.as_ref());
     if let Some(kind) = output.function_error() {
         #[derive(Deserialize)]
         struct ErrorPayload {

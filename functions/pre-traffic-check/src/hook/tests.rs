@@ -313,45 +313,48 @@ async fn an_unknown_function_is_reported_failed_without_an_invoke() {
     );
 }
 
-/// The hook on a good `fulfill-order` deployment whose report CodeDeploy refuses with `put`.
-async fn refused_report(put: &Rule) -> Result<HookStatus, lambda_runtime::Error> {
+/// The hook on a good `fulfill-order` deployment whose report CodeDeploy refuses with `error`:
+/// what the handler returned, and how many reports it made.
+async fn refused_report(
+    error: fn() -> PutLifecycleEventHookExecutionStatusError,
+) -> (Result<HookStatus, lambda_runtime::Error>, usize) {
     let get = deployment(appspec_revision("orders-on-lambda-fulfill-order"));
+    let put = mock!(CodeDeploy::put_lifecycle_event_hook_execution_status).then_error(error);
     let invoke = answering(
         "orders-on-lambda-fulfill-order",
         json!({"batchItemFailures": []}),
         &Arc::default(),
     );
-    HookRun::new(&get, put, &[&invoke]).await.result
+    let result = HookRun::new(&get, &put, &[&invoke]).await.result;
+    (result, put.num_calls())
 }
 
 #[tokio::test]
 async fn a_failed_report_fails_the_invocation_so_lambda_retries_it() {
-    let put = mock!(CodeDeploy::put_lifecycle_event_hook_execution_status).then_error(|| {
+    let (result, reports) = refused_report(|| {
         PutLifecycleEventHookExecutionStatusError::InvalidDeploymentIdException(
             InvalidDeploymentIdException::builder().build(),
         )
-    });
-
-    let result = refused_report(&put).await;
+    })
+    .await;
 
     let error = result.expect_err("an unreported verdict must fail the invocation");
     assert!(error.to_string().contains("Succeeded"), "{error}");
     assert!(error.to_string().contains(DEPLOYMENT), "{error}");
-    assert_eq!(put.num_calls(), 1);
+    assert_eq!(reports, 1);
 }
 
 #[tokio::test]
 async fn a_verdict_already_recorded_is_not_retried() {
-    let put = mock!(CodeDeploy::put_lifecycle_event_hook_execution_status).then_error(|| {
+    let (result, reports) = refused_report(|| {
         PutLifecycleEventHookExecutionStatusError::LifecycleEventAlreadyCompletedException(
             LifecycleEventAlreadyCompletedException::builder().build(),
         )
-    });
+    })
+    .await;
 
-    let status = refused_report(&put).await.unwrap();
-
-    assert_eq!(status, HookStatus::Succeeded);
-    assert_eq!(put.num_calls(), 1);
+    assert_eq!(result.unwrap(), HookStatus::Succeeded);
+    assert_eq!(reports, 1);
 }
 
 #[tokio::test]
