@@ -3,10 +3,11 @@
 //! Lambda starts an execution environment and runs `main` once: the **init phase**. What `main`
 //! builds there (the configuration, the SDK clients and their connection pools, the cipher's cache
 //! of data keys) lives as long as the environment, so every warm invocation reuses it and only a
-//! cold start pays for it. Each `main` therefore builds its dependencies first, then hands a handler
-//! that borrows them to [`serve_api`] or [`serve_events`]: the runtime's loop asks Lambda for the
-//! next event, runs the handler on it inside the invocation's trace
-//! ([`Telemetry`](crate::telemetry::Telemetry)), and sends the answer back.
+//! cold start pays for it. Each `main` therefore starts with [`init`] (telemetry, then the AWS
+//! SDK's configuration), builds its clients from that configuration, then hands a handler that
+//! borrows them to [`serve_api`] or [`serve_events`]: the runtime's loop asks Lambda for the next
+//! event, runs the handler on it inside the invocation's trace ([`Telemetry`]), and sends the
+//! answer back.
 
 use std::future::Future;
 
@@ -16,8 +17,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::Cors;
-use crate::config::CorsConfig;
-use crate::telemetry::Telemetry;
+use crate::config::{self, ConfigError, CorsConfig};
+use crate::telemetry::{self, Telemetry};
+
+/// The first steps of every function's init phase: telemetry, so that all that follows is logged
+/// and traced, then the AWS SDK's configuration (region, credentials, timeouts), which every
+/// client of the function shares.
+pub async fn init() -> Result<(Telemetry, aws_config::SdkConfig), ConfigError> {
+    let telemetry = telemetry::init();
+    let aws = config::aws_sdk_config().await?;
+    Ok((telemetry, aws))
+}
 
 /// Runs an API function: each REST proxy event becomes a [`Request`] for `handler`, and its
 /// response, with the CORS headers ([`Cors`]), becomes the proxy response API Gateway returns.

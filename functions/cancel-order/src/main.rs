@@ -2,14 +2,12 @@
 //! builds runs once per execution environment (`orders_shared::runtime` says why).
 
 use lambda_http::Error;
-use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{Config, OrderStore, config, runtime};
+use orders_shared::telemetry::aws_calls;
+use orders_shared::{Config, OrderStore, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let telemetry = telemetry::init();
-    let config = Config::from_env()?;
-    let aws = config::aws_sdk_config().await?;
-    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
+    let (telemetry, aws) = runtime::init().await?;
+    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &Config::from_env()?);
     runtime::serve_api(&telemetry, |request| cancel_order::handler(&store, request)).await
 }

@@ -3,17 +3,15 @@
 
 use lambda_http::Error;
 use orders_shared::crypto::EnvelopeCipher;
-use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{Config, EnvelopeConfig, OrderStore, config, runtime};
+use orders_shared::telemetry::aws_calls;
+use orders_shared::{Config, EnvelopeConfig, OrderStore, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let telemetry = telemetry::init();
-    let config = Config::from_env()?;
-    let envelope_config = EnvelopeConfig::from_env()?;
-    let aws = config::aws_sdk_config().await?;
-    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
-    let cipher = EnvelopeCipher::for_cards(aws_calls::kms_client(&aws), &envelope_config);
+    let (telemetry, aws) = runtime::init().await?;
+    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &Config::from_env()?);
+    let cipher =
+        EnvelopeCipher::for_cards(aws_calls::kms_client(&aws), &EnvelopeConfig::from_env()?);
     runtime::serve_api(&telemetry, |request| {
         create_order::handler(&store, &cipher, request)
     })

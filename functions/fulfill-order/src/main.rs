@@ -3,19 +3,17 @@
 
 use lambda_runtime::Error;
 use orders_shared::crypto::EnvelopeCipher;
-use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{Config, EnvelopeConfig, OrderStore, config, runtime};
+use orders_shared::telemetry::aws_calls;
+use orders_shared::{Config, EnvelopeConfig, OrderStore, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let telemetry = telemetry::init();
-    let config = Config::from_env()?;
-    let envelope_config = EnvelopeConfig::from_env()?;
-    let aws = config::aws_sdk_config().await?;
-    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &config);
+    let (telemetry, aws) = runtime::init().await?;
+    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &Config::from_env()?);
     // The cipher's cache of decrypted data keys outlives the invocation: one KMS Decrypt per
     // data key, not per order.
-    let cipher = EnvelopeCipher::for_cards(aws_calls::kms_client(&aws), &envelope_config);
+    let cipher =
+        EnvelopeCipher::for_cards(aws_calls::kms_client(&aws), &EnvelopeConfig::from_env()?);
     runtime::serve_events(&telemetry, |event| {
         fulfill_order::handler(&store, &cipher, event)
     })

@@ -3,15 +3,14 @@
 //! (`orders_shared::runtime` says why).
 
 use lambda_runtime::Error;
-use orders_shared::{config, runtime, telemetry};
+use orders_shared::runtime;
 use pre_traffic_check::clients;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let telemetry = telemetry::init();
     // The hook reads no configuration of its own: the deployment it checks names everything it
     // needs.
-    let aws = config::aws_sdk_config().await?;
+    let (telemetry, aws) = runtime::init().await?;
     let deployments = clients::codedeploy_client(&aws);
     let functions = clients::lambda_client(&aws);
     runtime::serve_events(&telemetry, |event| {

@@ -4,15 +4,14 @@
 
 use lambda_runtime::Error;
 use orders_shared::messaging::EventPublisher;
-use orders_shared::telemetry::{self, aws_calls};
-use orders_shared::{TopicConfig, config, runtime};
+use orders_shared::telemetry::aws_calls;
+use orders_shared::{TopicConfig, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let telemetry = telemetry::init();
-    let config = TopicConfig::from_env()?;
-    let aws = config::aws_sdk_config().await?;
-    let publisher = EventPublisher::new(aws_calls::sns_client(&aws), config.topic_arn);
+    let (telemetry, aws) = runtime::init().await?;
+    let topic_arn = TopicConfig::from_env()?.topic_arn;
+    let publisher = EventPublisher::new(aws_calls::sns_client(&aws), topic_arn);
     runtime::serve_events(&telemetry, |event| {
         publish_events::handler(&publisher, event)
     })
