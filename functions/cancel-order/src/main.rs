@@ -1,5 +1,6 @@
-//! The Lambda entry point of `cancel-order` (POST /orders/{orderId}/cancel). The handler is in `lib.rs`; what `main`
-//! builds runs once per execution environment (`orders_shared::runtime` says why).
+//! The Lambda entry point of `cancel-order` (POST /orders/{orderId}/cancel). The handler is in
+//! `lib.rs`; what `main` builds runs once per execution environment (`orders_shared::runtime`
+//! says why).
 
 use lambda_http::Error;
 use orders_shared::telemetry::aws_calls;
