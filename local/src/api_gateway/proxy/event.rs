@@ -9,9 +9,8 @@ use std::collections::HashMap;
 use axum::extract::Query;
 use axum::http::header::{self, HeaderMap, HeaderName};
 use axum::http::request::Parts;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use serde_json::{Map, Value, json};
+use orders_shared::api::ProxyRequest;
+use serde_json::{Value, json};
 
 use crate::api_gateway::ACCOUNT_ID;
 use crate::api_gateway::access::Admitted;
@@ -29,7 +28,9 @@ pub struct Context<'a> {
     pub admitted: &'a Admitted,
 }
 
-/// The REST API (v1) proxy event of a request.
+/// The REST API (v1) proxy event of a request, built by the one builder of the workspace
+/// ([`ProxyRequest`], which the pre-traffic hook's smoke requests and the tests use too) from the
+/// HTTP request and what API Gateway knows of it.
 pub fn proxy_event(
     route: &Route,
     path_parameters: &HashMap<String, String>,
@@ -45,122 +46,46 @@ pub fn proxy_event(
         admitted,
     } = *context;
     let now = chrono::Utc::now();
-    let path = request.uri.path();
-    let (headers, multi_value_headers) = header_maps(&request.headers);
-    let (query, multi_value_query) = query_maps(request);
-    let user_agent = header_text(&request.headers, header::USER_AGENT);
     let domain_name = header_text(&request.headers, header::HOST).unwrap_or("localhost");
     let domain_prefix = domain_name.split(['.', ':']).next().unwrap_or(domain_name);
-    let (body, is_base64_encoded) = body_field(body);
-    let (api_key, api_key_id) = match &admitted.api_key {
-        Some(key) => (json!(key.value), json!(key.id)),
-        None => (Value::Null, Value::Null),
-    };
-    let mut event = json!({
-        "resource": route.path,
-        "path": path,
-        "httpMethod": request.method.as_str(),
-        "headers": headers,
-        "multiValueHeaders": multi_value_headers,
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": multi_value_query,
-        "pathParameters": if path_parameters.is_empty() { Value::Null } else { json!(path_parameters) },
-        "stageVariables": null,
-        "requestContext": {
-            "resourceId": resource_id(&route.path),
-            "resourcePath": route.path,
-            "httpMethod": request.method.as_str(),
-            "extendedRequestId": extended_request_id(request_id),
-            "requestTime": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
-            "path": format!("/{stage}{path}"),
-            "accountId": ACCOUNT_ID,
-            "protocol": format!("{:?}", request.version),
-            "stage": stage,
-            "domainPrefix": domain_prefix,
-            "requestTimeEpoch": now.timestamp_millis(),
-            "requestId": request_id,
-            "identity": {
-                "cognitoIdentityPoolId": null,
-                "accountId": null,
-                "apiKey": api_key,
-                "apiKeyId": api_key_id,
-                "cognitoIdentityId": null,
-                "caller": null,
-                "sourceIp": source_ip,
-                "principalOrgId": null,
-                "accessKey": null,
-                "cognitoAuthenticationType": null,
-                "cognitoAuthenticationProvider": null,
-                "userArn": null,
-                "userAgent": user_agent,
-                "user": null,
-            },
-            "domainName": domain_name,
-            "apiId": api_id,
-        },
-        "body": body,
-        "isBase64Encoded": is_base64_encoded,
-    });
+    let mut event = ProxyRequest::new(request.method.as_str(), &route.path, request.uri.path())
+        .body(body)
+        .stage(stage)
+        .request_id(request_id)
+        .source_ip(source_ip)
+        .context_field("resourceId", json!(resource_id(&route.path)))
+        .context_field("extendedRequestId", json!(extended_request_id(request_id)))
+        .context_field(
+            "requestTime",
+            json!(now.format("%d/%b/%Y:%H:%M:%S %z").to_string()),
+        )
+        .context_field("requestTimeEpoch", json!(now.timestamp_millis()))
+        .context_field("accountId", json!(ACCOUNT_ID))
+        .context_field("protocol", json!(format!("{:?}", request.version)))
+        .context_field("domainName", json!(domain_name))
+        .context_field("domainPrefix", json!(domain_prefix))
+        .context_field("apiId", json!(api_id));
+    for (name, value) in path_parameters {
+        event = event.path_parameter(name, value);
+    }
+    for (name, value) in &request.headers {
+        event = event.header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
+    }
+    let query = Query::<Vec<(String, String)>>::try_from_uri(&request.uri)
+        .map(|Query(pairs)| pairs)
+        .unwrap_or_default();
+    for (name, value) in &query {
+        event = event.query(name, value);
+    }
+    if let Some(key) = &admitted.api_key {
+        event = event.api_key(&key.value, &key.id);
+    }
     // A Cognito user pool authorizer passes the token's claims on; a method without an
     // authorizer has no `authorizer` in its context.
     if let Some(claims) = &admitted.claims {
-        event["requestContext"]["authorizer"] = json!({ "claims": claims });
+        event = event.claims(json!(claims));
     }
-    event
-}
-
-/// `headers` keeps the last value of a repeated header; `multiValueHeaders` keeps them all.
-/// Both are `null` when there are none.
-fn header_maps(headers: &HeaderMap) -> (Value, Value) {
-    let mut last = Map::new();
-    let mut all: Map<String, Value> = Map::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        last.insert(name.as_str().to_owned(), json!(value));
-        if let Some(values) = all
-            .entry(name.as_str())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
-            values.push(json!(value));
-        }
-    }
-    (object_or_null(last), object_or_null(all))
-}
-
-/// The query string, decoded, in the same two shapes as the headers.
-fn query_maps(request: &Parts) -> (Value, Value) {
-    let pairs = Query::<Vec<(String, String)>>::try_from_uri(&request.uri)
-        .map(|Query(pairs)| pairs)
-        .unwrap_or_default();
-    let mut last = Map::new();
-    let mut all: Map<String, Value> = Map::new();
-    for (name, value) in pairs {
-        last.insert(name.clone(), json!(value));
-        if let Some(values) = all.entry(name).or_insert_with(|| json!([])).as_array_mut() {
-            values.push(json!(value));
-        }
-    }
-    (object_or_null(last), object_or_null(all))
-}
-
-fn object_or_null(map: Map<String, Value>) -> Value {
-    if map.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(map)
-    }
-}
-
-/// Text as a string; other bytes base64-encoded (`isBase64Encoded: true`); no body is `null`.
-fn body_field(body: &[u8]) -> (Value, bool) {
-    if body.is_empty() {
-        (Value::Null, false)
-    } else if let Ok(text) = std::str::from_utf8(body) {
-        (json!(text), false)
-    } else {
-        (json!(BASE64.encode(body)), true)
-    }
+    event.to_event()
 }
 
 /// A header's value as text, if it is.
