@@ -176,8 +176,9 @@ sam-invoke: venv
 sam-check: venv
 	scripts/sam-local.sh check
 
-# Builds the release create-order (cargo lambda, as sam build does) and runs it against moto with a
-# stand-in X-Ray daemon: fails unless the function sends its subsegments.
+# Builds the release create-order (cargo lambda, as sam build does) and runs it against moto with the
+# local stack's X-Ray daemon (orders-local xray-daemon): fails unless the function sends its
+# subsegments.
 xray-smoke: venv
 	scripts/xray-smoke.sh
 

@@ -2,13 +2,19 @@
 # Runs one function locally against moto, the way Lambda would run it, without Docker:
 #
 #   moto server (DynamoDB, KMS, SNS, SQS)  <-  cargo lambda watch (Lambda Runtime API emulator, runs the function)
-#                                              ^
-#                                              cargo lambda invoke --data-file events/<fn>.json
+#        ^ template.yaml's resources                ^
+#          (orders-local resources, as make dev)    cargo lambda invoke --data-file events/<fn>.json
 #
 # Usage: scripts/local-function.sh watch            moto + cargo lambda watch, in the foreground
 #        scripts/local-function.sh invoke <fn> [event-file]
 #                                                   the same in the background, one invocation
 #                                                   (default event: events/<fn>.json), stop
+#
+# The resources are the template's, deployed as `make dev` deploys them (stack
+# ${ORDERS_LOCAL_STACK:-orders-local}), plus the order the sample events name. Each function gets the environment the template gives it
+# (TABLE_NAME, PAYMENT_KEY_ID, TOPIC_ARN, ... resolved to the resources) plus AWS_ENDPOINT_URL:
+# `invoke` that function's alone (target/local-function/<fn>.env); `watch` runs every function in
+# one environment, so it gets every function's variables (target/local-function.env).
 #
 # Addresses (overridable): moto on 127.0.0.1:${MOTO_PORT:-5000}, the runtime API on ${WATCH_PORT:-9000}.
 set -euo pipefail
@@ -21,16 +27,11 @@ venv=$PWD/.venv
 export PATH=$venv/bin:$PATH
 moto_port=${MOTO_PORT:-5000}
 watch_port=${WATCH_PORT:-9000}
-
-# The environment a function gets from the template, plus the emulator endpoint. The SDK reads
-# AWS_ENDPOINT_URL itself: no code path differs from AWS.
-export TABLE_NAME=${TABLE_NAME:-orders-local}
-export PAYMENT_KEY_ID=${PAYMENT_KEY_ID:-alias/orders-local}
-# moto's account is 123456789012: the topic's ARN is known before it exists.
-export TOPIC_ARN=${TOPIC_ARN:-arn:aws:sns:us-east-1:123456789012:orders-local-events}
+# The SDK reads AWS_ENDPOINT_URL itself: no code path differs from AWS.
 export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://127.0.0.1:$moto_port}
-export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
+all_env=target/local-function.env
+env_dir=target/local-function
+binaries=${CARGO_TARGET_DIR:-target}/debug
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -49,8 +50,10 @@ if [ "$mode" = invoke ]; then
     [ -n "$fn" ] || { echo "usage: $0 invoke <function>" >&2; exit 2; }
     [ -f "$event_file" ] || { echo "error: no event file $event_file" >&2; exit 2; }
     # Compile first, so the first invocation does not wait for the build.
-    cargo build --quiet -p "$fn" -p orders-tests --bin "$fn" --bin create-local-resources
+    cargo build --quiet -p "$fn" --bin "$fn"
 fi
+cargo build --quiet -p orders-local --bin orders-local
+cargo build --quiet -p orders-tests --example store_sample_order
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null; then
     echo "==> using the server already on 127.0.0.1:$moto_port"
@@ -61,12 +64,18 @@ else
     pids+=($!)
     wait_for_port "$moto_port" moto
 fi
-cargo run --quiet -p orders-tests --bin create-local-resources
+echo "==> orders-local resources: template.yaml's resources on $AWS_ENDPOINT_URL"
+"$binaries/orders-local" resources --env-file "$all_env" --env-dir "$env_dir"
+# The sample order, with the variables create-order gets (the table, the key).
+mapfile -t environment <"$env_dir/create-order.env"
+env "${environment[@]}" "$binaries/examples/store_sample_order"
 
-echo "==> cargo lambda watch on 127.0.0.1:$watch_port (TABLE_NAME=$TABLE_NAME PAYMENT_KEY_ID=$PAYMENT_KEY_ID TOPIC_ARN=$TOPIC_ARN)"
-watch_args=(--invoke-port "$watch_port" --env-var "TABLE_NAME=$TABLE_NAME"
-    --env-var "PAYMENT_KEY_ID=$PAYMENT_KEY_ID" --env-var "TOPIC_ARN=$TOPIC_ARN"
-    --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL")
+env_file=$all_env
+[ "$mode" = invoke ] && env_file=$env_dir/$fn.env
+[ -f "$env_file" ] || { echo "error: template.yaml has no function $fn" >&2; exit 2; }
+echo "==> cargo lambda watch on 127.0.0.1:$watch_port (--env-file $env_file)"
+sed 's/^/    /' "$env_file"
+watch_args=(--invoke-port "$watch_port" --env-file "$env_file")
 if [ "$mode" = watch ]; then
     echo "    invoke with: make invoke FN=<function>   (or cargo lambda invoke <function> --data-file events/<function>.json)"
     cargo lambda watch "${watch_args[@]}"

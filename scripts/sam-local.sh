@@ -2,7 +2,8 @@
 # `sam local` (Docker) against moto, as a SAM user runs it, made to work where it otherwise fails:
 #
 #   moto on Docker's bridge (172.17.0.1:$MOTO_PORT)  <-  function container (SAM's emulator image)
-#        ^ the table, key, topic, queues and the sample order (create-local-resources)
+#        ^ template.yaml's resources (orders-local resources, as make dev deploys them)
+#          and the order the sample events name
 #
 #   sam local invoke <Fn> --parameter-overrides Architecture=<built> --skip-pull-image
 #                         --env-vars target/sam-env.json   (AWS_ENDPOINT_URL, TABLE_NAME, ...)
@@ -12,7 +13,8 @@
 #   built for is passed again (read from the bootstrap's ELF header);
 # - --env-vars only overrides variables the template declares: the template declares
 #   AWS_ENDPOINT_URL as AWS::NoValue (absent from every deployed function), and the env-vars file
-#   sets it, with the names of the resources the template's !Ref would give on AWS;
+#   sets it, with each function's variables resolved to the resources deployed on moto (SAM alone
+#   would give !Ref OrdersTable the logical id);
 # - a container cannot reach 127.0.0.1 of the host: moto listens on the Docker bridge's address.
 #
 # Usage: scripts/sam-local.sh invoke <function> [event-file]   one function, built by `make build`
@@ -142,7 +144,8 @@ architecture_of() { # bootstrap
     esac
 }
 
-# moto on the Docker bridge, with the resources the sample events name; writes the env-vars file.
+# moto on the Docker bridge, with the template's resources and the order the sample events name;
+# writes the env-vars file (one object per function's logical id).
 start_moto() {
     # The host's address on the bridge (docker0): the gateway every container reaches.
     bridge=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}')
@@ -157,14 +160,13 @@ start_moto() {
     python scripts/moto_server.py --host "$bridge" --port "$moto_port" >target/sam-moto.log 2>&1 &
     pids+=($!)
     wait_for_port "$bridge" "$moto_port" moto
-    export TABLE_NAME=orders-local PAYMENT_KEY_ID=alias/orders-local
-    export TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:orders-local-events
-    AWS_ENDPOINT_URL=$endpoint cargo run --quiet -p orders-tests --bin create-local-resources
-    # What the template resolves to the logical ids locally, set to the resources just created.
-    cat >target/sam-env.json <<EOF
-{"Parameters": {"AWS_ENDPOINT_URL": "$endpoint", "TABLE_NAME": "$TABLE_NAME",
-                "PAYMENT_KEY_ID": "$PAYMENT_KEY_ID", "TOPIC_ARN": "$TOPIC_ARN"}}
-EOF
+    cargo build --quiet -p orders-local --bin orders-local
+    cargo build --quiet -p orders-tests --example store_sample_order
+    local binaries=${CARGO_TARGET_DIR:-target}/debug environment
+    AWS_ENDPOINT_URL=$endpoint "$binaries/orders-local" resources \
+        --sam-env-vars target/sam-env.json --env-dir target/sam-env
+    mapfile -t environment <target/sam-env/create-order.env
+    env "${environment[@]}" "$binaries/examples/store_sample_order"
 }
 
 # The logical id of a function: create-order -> CreateOrderFunction (a logical id stays as it is).

@@ -26,8 +26,10 @@
 //! | [`sign_in`]               | a customer signs up and in to the user pool: the ID token the API takes |
 //! | [`stack`]                 | puts them together: `make dev` and `make demo` run a [`stack::Stack`] |
 //! | [`demo`]                  | the exam scenarios, narrated, against a running stack (`make demo`)   |
+//! | [`cli`]                   | parts of the stack for a function run outside it: `orders-local resources`, `xray-daemon` |
 
 pub mod api_gateway;
+pub mod cli;
 pub mod cloudformation;
 pub mod demo;
 pub mod event_source_mappings;

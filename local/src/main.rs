@@ -3,10 +3,17 @@
 //! `orders-local token EMAIL [--group GROUP] [--password PASSWORD]` (`make token`) signs a
 //! customer up and in to the running stack's user pool and prints the ID token, for
 //! `curl -H "Authorization: $TOKEN"`.
+//!
+//! For a function run outside the stack ([`orders_local::cli`]): `orders-local resources`
+//! (`make invoke`, `make watch`, `make sam-check`) deploys the template's resources onto a running
+//! moto and writes each function's environment; `orders-local xray-daemon` (`make xray-smoke`)
+//! runs the X-Ray daemon alone and checks what it received.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use orders_local::cli::resources::{self, ResourcesArgs};
+use orders_local::cli::xray_daemon::{self, XrayDaemonArgs};
 use orders_local::cloudformation::{self, Template};
 use orders_local::sign_in::{self, LOCAL_PASSWORD, UserPool};
 use orders_local::stack::{Stack, StackConfig, sdk_config};
@@ -34,12 +41,39 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Some(_) => {
-            eprintln!(
-                "usage: orders-local                  the local stack (make dev)\n       \
-                 orders-local token EMAIL [--group GROUP] [--password PASSWORD]\n                                        \
-                 an ID token of the running stack's user pool (make token)"
-            );
+        Some("resources") => match ResourcesArgs::parse(&arguments[1..]) {
+            Ok(args) => exit_code(resources::run(config, &args).await),
+            Err(error) => usage(&error.to_string()),
+        },
+        Some("xray-daemon") => match XrayDaemonArgs::parse(&arguments[1..]) {
+            Ok(args) => exit_code(xray_daemon::run(&args).await),
+            Err(error) => usage(&error.to_string()),
+        },
+        Some(other) => usage(&format!("unknown subcommand {other:?}")),
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!(
+        "error: {problem}\n\
+         usage: orders-local                  the local stack (make dev)\n       \
+         orders-local token EMAIL [--group GROUP] [--password PASSWORD]\n                                        \
+         an ID token of the running stack's user pool (make token)\n       \
+         {}\n                                        \
+         the template's resources on a running moto, each function's environment\n       \
+         {}\n                                        \
+         the X-Ray daemon alone, until its documents came (make xray-smoke)",
+        ResourcesArgs::USAGE,
+        XrayDaemonArgs::USAGE,
+    );
+    ExitCode::FAILURE
+}
+
+fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }

@@ -483,6 +483,31 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
         .await
 }
 
+/// CloudFormation's step of [`Stack::start`] alone: the template's resources on the server at
+/// `endpoint` (started by the caller), and the environment [`Stack::start`] would give each
+/// function. For a function run outside the stack, as `make invoke` and `make watch` run one
+/// under `cargo lambda watch` (`orders-local resources`).
+pub async fn deploy_resources(
+    config: &StackConfig,
+    endpoint: &str,
+) -> Result<(Deployed, Vec<(FunctionSpec, BTreeMap<String, String>)>), StackError> {
+    let template = Template::load(&config.workspace.join("template.yaml"))
+        .map_err(|error| StackError::Template(error.to_string()))?;
+    let aws = sdk_config(endpoint, &config.region).await;
+    let deployed = cloudformation::deploy(&template, &aws, &config.stack_name)
+        .await
+        .map_err(|error| StackError::Resources(error.to_string()))?;
+    let environments = template
+        .functions()
+        .into_iter()
+        .map(|function| {
+            let environment = function_environment(&deployed, &function, endpoint, config)?;
+            Ok((function, environment))
+        })
+        .collect::<Result<_, StackError>>()?;
+    Ok((deployed, environments))
+}
+
 /// The environment a function gets: what the template gives it, what Lambda's logging controls
 /// set, and the emulator's endpoint, region and test credentials. Nothing else.
 fn function_environment(
