@@ -53,7 +53,6 @@ if [ "$mode" = invoke ]; then
     cargo build --quiet -p "$fn" --bin "$fn"
 fi
 cargo build --quiet -p orders-local --bin orders-local
-cargo build --quiet -p orders-tests --example store_sample_order
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$moto_port") 2>/dev/null; then
     echo "==> using the server already on 127.0.0.1:$moto_port"
@@ -65,10 +64,8 @@ else
     wait_for_port "$moto_port" moto
 fi
 echo "==> orders-local resources: template.yaml's resources on $AWS_ENDPOINT_URL"
-"$binaries/orders-local" resources --env-file "$all_env" --env-dir "$env_dir"
-# The sample order, with the variables create-order gets (the table, the key).
-mapfile -t environment <"$env_dir/create-order.env"
-env "${environment[@]}" "$binaries/examples/store_sample_order"
+# --sample-order: the order the sample events name, stored with create-order's table and key.
+"$binaries/orders-local" resources --sample-order --env-file "$all_env" --env-dir "$env_dir"
 
 env_file=$all_env
 [ "$mode" = invoke ] && env_file=$env_dir/$fn.env

@@ -161,12 +161,9 @@ start_moto() {
     pids+=($!)
     wait_for_port "$bridge" "$moto_port" moto
     cargo build --quiet -p orders-local --bin orders-local
-    cargo build --quiet -p orders-tests --example store_sample_order
-    local binaries=${CARGO_TARGET_DIR:-target}/debug environment
-    AWS_ENDPOINT_URL=$endpoint "$binaries/orders-local" resources \
+    local binaries=${CARGO_TARGET_DIR:-target}/debug
+    AWS_ENDPOINT_URL=$endpoint "$binaries/orders-local" resources --sample-order \
         --sam-env-vars target/sam-env.json --env-dir target/sam-env
-    mapfile -t environment <target/sam-env/create-order.env
-    env "${environment[@]}" "$binaries/examples/store_sample_order"
 }
 
 # The logical id of a function: create-order -> CreateOrderFunction (a logical id stays as it is).

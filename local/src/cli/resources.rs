@@ -19,11 +19,20 @@
 //! - `--sam-env-vars PATH`: one object per function's logical id, for `sam local invoke
 //!   --env-vars`, which sets only the variables a function declares;
 //! - neither: the `KEY=VALUE` lines on standard output.
+//!
+//! With `--sample-order` it also stores the order the sample events in `events/` name
+//! ([`crate::sample_order`]), with create-order's table and key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::stack::{StackConfig, StackError, deploy_resources};
+use aws_config::SdkConfig;
+use orders_shared::config::ConfigError;
+use orders_shared::crypto::EnvelopeCipher;
+use orders_shared::{Config, EnvelopeConfig, OrderStore};
+
+use crate::sample_order::{SAMPLE_ORDER_ID, SampleOrderError, store_sample_order};
+use crate::stack::{StackConfig, StackError, deploy_resources, sdk_config};
 
 use super::{UsageError, value_of};
 
@@ -37,11 +46,13 @@ pub struct ResourcesArgs {
     /// One file a function, named by its binary.
     pub env_dir: Option<PathBuf>,
     pub sam_env_vars: Option<PathBuf>,
+    /// Also store the order the sample events name ([`crate::sample_order`]).
+    pub sample_order: bool,
 }
 
 impl ResourcesArgs {
     pub const USAGE: &str = "orders-local resources [--stack-name NAME] [--env-file PATH] \
-                             [--env-dir DIR] [--sam-env-vars PATH]";
+                             [--env-dir DIR] [--sam-env-vars PATH] [--sample-order]";
 
     pub fn parse(arguments: &[String]) -> Result<Self, UsageError> {
         let mut args = Self::default();
@@ -54,6 +65,7 @@ impl ResourcesArgs {
                 "--sam-env-vars" => {
                     args.sam_env_vars = Some(value_of(argument, &mut rest)?.into());
                 }
+                "--sample-order" => args.sample_order = true,
                 other => return Err(UsageError::Unexpected(other.to_owned())),
             }
         }
@@ -69,6 +81,10 @@ pub enum ResourcesError {
         endpoint: String,
         source: StackError,
     },
+    #[error("create-order's environment: {0}")]
+    Environment(String),
+    #[error("storing the sample order: {0}")]
+    SampleOrder(#[from] SampleOrderError),
     #[error("writing {path}: {source}")]
     Write {
         path: PathBuf,
@@ -104,6 +120,18 @@ pub async fn run(mut config: StackConfig, args: &ResourcesArgs) -> Result<(), Re
         );
     }
 
+    if args.sample_order {
+        let create_order = environments
+            .iter()
+            .find(|(function, _)| function.binary == "create-order")
+            .map(|(_, environment)| environment)
+            .ok_or_else(|| ResourcesError::Environment("no create-order in the template".into()))?;
+        let aws = sdk_config(&endpoint, &config.region).await;
+        if store_sample_order_with(&aws, create_order).await? {
+            eprintln!("stored the sample events' order {SAMPLE_ORDER_ID}");
+        }
+    }
+
     if let Some(path) = &args.sam_env_vars {
         let by_logical_id: BTreeMap<&str, &BTreeMap<String, String>> = environments
             .iter()
@@ -129,6 +157,21 @@ pub async fn run(mut config: StackConfig, args: &ResourcesArgs) -> Result<(), Re
         None => {}
     }
     Ok(())
+}
+
+/// Stores the sample order with the table and the key create-order is given (`TABLE_NAME`,
+/// `PAYMENT_KEY_ID`): the resources of this stack, as the sample events expect them.
+async fn store_sample_order_with(
+    aws: &SdkConfig,
+    environment: &BTreeMap<String, String>,
+) -> Result<bool, ResourcesError> {
+    let lookup = |name: &str| environment.get(name).cloned();
+    let unusable = |error: ConfigError| ResourcesError::Environment(error.to_string());
+    let table = Config::from_lookup(lookup).map_err(unusable)?;
+    let store = OrderStore::new(aws_sdk_dynamodb::Client::new(aws), &table);
+    let envelope = EnvelopeConfig::from_lookup(lookup).map_err(unusable)?;
+    let cipher = EnvelopeCipher::for_cards(aws_sdk_kms::Client::new(aws), &envelope);
+    Ok(store_sample_order(&store, &cipher).await?)
 }
 
 /// Environments (by function) as one set of `KEY=VALUE` lines, the first function's value
