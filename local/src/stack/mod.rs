@@ -14,13 +14,14 @@
 //!
 //! Stopping it (Ctrl-C) stops the pollers between batches (a batch in flight finishes; messages
 //! not yet received stay queued), then the API, the functions, the daemon and moto.
+//!
+//! `config.rs` holds what it listens on ([`StackConfig`]) and why it may not start
+//! ([`StackError`]); `resources.rs` is step 2 and the functions' environments, which
+//! `orders-local resources` uses alone ([`deploy_resources`]).
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -31,109 +32,17 @@ use crate::event_source_mappings::on_failure::OnFailureQueue;
 use crate::event_source_mappings::sqs::poll_queue;
 use crate::event_source_mappings::stream::poll_stream;
 use crate::event_source_mappings::{QueuePoller, StreamPoller};
-use crate::lambda::{FunctionProcess, LambdaService, LogOutput};
-use crate::moto::{Moto, MotoError};
+use crate::lambda::{FunctionProcess, LambdaService};
+use crate::moto::Moto;
 use crate::sign_in::{self, SignInError, Tokens, UserPool};
 use crate::xray::LocalXrayDaemon;
 
-/// Where everything listens, and how the stack behaves. Each address has a documented default
-/// (as `sam local start-api`), overridable by environment ([`StackConfig::from_env`]).
-#[derive(Debug, Clone)]
-pub struct StackConfig {
-    /// The repository: `template.yaml`, `.venv`, `scripts/`, `target/`.
-    pub workspace: PathBuf,
-    /// Names the physical resources: `<stack>-OrdersTable`, ...
-    pub stack_name: String,
-    pub region: String,
-    /// API Gateway (`ORDERS_LOCAL_API`, default `127.0.0.1:3000`).
-    pub api: SocketAddr,
-    /// moto's port (`ORDERS_LOCAL_MOTO_PORT`, default 5000; 0 picks a free one).
-    pub moto_port: u16,
-    /// Use this server instead of starting moto (`AWS_ENDPOINT_URL`).
-    pub endpoint: Option<String>,
-    /// The X-Ray daemon (`ORDERS_LOCAL_XRAY`, default `127.0.0.1:2000`).
-    pub xray: SocketAddr,
-    /// The Lambda Runtime API (`ORDERS_LOCAL_LAMBDA`, default `127.0.0.1:9001`).
-    pub lambda: SocketAddr,
-    /// The functions' binaries (`target/debug`, as `cargo build` leaves them).
-    pub binaries: PathBuf,
-    /// Where the functions' logs go.
-    pub logs: LogOutput,
-    /// Print each trace as a tree when it completes.
-    pub print_traces: bool,
-    /// A failed queue message comes back after this instead of the queue's visibility timeout
-    /// (`ORDERS_LOCAL_RETRY_AFTER_SECONDS`; unset: the template's timeout, as on AWS).
-    pub retry_after: Option<Duration>,
-    /// How long a poller sleeps after an empty poll.
-    pub poll_interval: Duration,
-}
+mod config;
+mod resources;
 
-impl StackConfig {
-    /// The documented defaults, overridden by the environment.
-    pub fn from_env(workspace: &Path) -> Result<Self, StackError> {
-        let address = |name: &'static str, default: &str| -> Result<SocketAddr, StackError> {
-            let value = std::env::var(name).unwrap_or_else(|_| default.to_owned());
-            value.parse().map_err(|_| StackError::Config {
-                name,
-                reason: format!("{value:?} is not an address like 127.0.0.1:3000"),
-            })
-        };
-        let moto_port = match std::env::var("ORDERS_LOCAL_MOTO_PORT") {
-            Ok(value) => value.parse().map_err(|_| StackError::Config {
-                name: "ORDERS_LOCAL_MOTO_PORT",
-                reason: format!("{value:?} is not a port"),
-            })?,
-            Err(_) => 5000,
-        };
-        let retry_after = match std::env::var("ORDERS_LOCAL_RETRY_AFTER_SECONDS") {
-            Ok(value) => Some(Duration::from_secs(value.parse().map_err(|_| {
-                StackError::Config {
-                    name: "ORDERS_LOCAL_RETRY_AFTER_SECONDS",
-                    reason: format!("{value:?} is not a number of seconds"),
-                }
-            })?)),
-            Err(_) => None,
-        };
-        Ok(Self {
-            workspace: workspace.to_owned(),
-            stack_name: std::env::var("ORDERS_LOCAL_STACK")
-                .unwrap_or_else(|_| "orders-local".into()),
-            region: "us-east-1".into(),
-            api: address("ORDERS_LOCAL_API", "127.0.0.1:3000")?,
-            moto_port,
-            endpoint: std::env::var("AWS_ENDPOINT_URL").ok(),
-            xray: address("ORDERS_LOCAL_XRAY", "127.0.0.1:2000")?,
-            lambda: address("ORDERS_LOCAL_LAMBDA", "127.0.0.1:9001")?,
-            binaries: workspace.join("target/debug"),
-            logs: LogOutput::Console,
-            print_traces: true,
-            retry_after,
-            poll_interval: Duration::from_millis(250),
-        })
-    }
-}
-
-/// Why the stack could not start. Each says what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum StackError {
-    #[error("{name}: {reason}")]
-    Config { name: &'static str, reason: String },
-    #[error(transparent)]
-    Moto(#[from] MotoError),
-    #[error("template.yaml: {0}")]
-    Template(String),
-    #[error("creating the template's resources: {0}")]
-    Resources(String),
-    #[error("{service} cannot listen on {address}: {source} (set {variable} to another address)")]
-    Listen {
-        service: &'static str,
-        address: SocketAddr,
-        variable: &'static str,
-        source: std::io::Error,
-    },
-    #[error("no binary for {function} at {path}: build the functions first (`cargo build --bins`)")]
-    NoBinary { function: String, path: String },
-}
+pub use config::{StackConfig, StackError};
+use resources::function_environment;
+pub use resources::{deploy_resources, sdk_config};
 
 /// A running local stack.
 pub struct Stack {
@@ -469,76 +378,6 @@ impl Stack {
         }
         tasks
     }
-}
-
-/// SDK configuration for a local endpoint with the emulator's test credentials.
-pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new(region.to_owned()))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "local",
-        ))
-        .load()
-        .await
-}
-
-/// CloudFormation's step of [`Stack::start`] alone: the template's resources on the server at
-/// `endpoint` (started by the caller), and the environment [`Stack::start`] would give each
-/// function. For a function run outside the stack, as `make invoke` and `make watch` run one
-/// under `cargo lambda watch` (`orders-local resources`).
-pub async fn deploy_resources(
-    config: &StackConfig,
-    endpoint: &str,
-) -> Result<(Deployed, Vec<(FunctionSpec, BTreeMap<String, String>)>), StackError> {
-    let template = Template::load(&config.workspace.join("template.yaml"))
-        .map_err(|error| StackError::Template(error.to_string()))?;
-    let aws = sdk_config(endpoint, &config.region).await;
-    let deployed = cloudformation::deploy(&template, &aws, &config.stack_name)
-        .await
-        .map_err(|error| StackError::Resources(error.to_string()))?;
-    let environments = template
-        .functions()
-        .into_iter()
-        .map(|function| {
-            let environment = function_environment(&deployed, &function, endpoint, config)?;
-            Ok((function, environment))
-        })
-        .collect::<Result<_, StackError>>()?;
-    Ok((deployed, environments))
-}
-
-/// The environment a function gets: what the template gives it, what Lambda's logging controls
-/// set, and the emulator's endpoint, region and test credentials. Nothing else.
-fn function_environment(
-    deployed: &Deployed,
-    function: &FunctionSpec,
-    endpoint: &str,
-    config: &StackConfig,
-) -> Result<BTreeMap<String, String>, StackError> {
-    let mut environment = deployed
-        .environment(function)
-        .map_err(|error| StackError::Resources(format!("{}: {error}", function.logical_id)))?;
-    // Exam: Lambda's advanced logging controls arrive as these variables.
-    if let Some(format) = &function.log_format {
-        environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
-    }
-    if let Some(level) = &function.application_log_level {
-        let level = deployed
-            .resolve(level)
-            .map_err(|error| StackError::Resources(format!("{}: {error}", function.logical_id)))?;
-        environment.insert("AWS_LAMBDA_LOG_LEVEL".into(), level);
-    }
-    for (name, value) in [
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_REGION", config.region.as_str()),
-        ("AWS_DEFAULT_REGION", config.region.as_str()),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ] {
-        environment.insert(name.into(), value.into());
-    }
-    Ok(environment)
 }
 
 fn describe_event(event: &EventSpec) -> String {
