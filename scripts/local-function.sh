@@ -33,18 +33,9 @@ all_env=target/local-function.env
 env_dir=target/local-function
 binaries=${CARGO_TARGET_DIR:-target}/debug
 
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
-
-wait_for_port() { # port what
-    for _ in $(seq 1 600); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.2
-    done
-    echo "error: $2 did not listen on 127.0.0.1:$1" >&2
-    return 1
-}
+# shellcheck source=scripts/processes.sh
+. scripts/processes.sh
+trap stop_started EXIT INT TERM
 
 if [ "$mode" = invoke ]; then
     [ -n "$fn" ] || { echo "usage: $0 invoke <function>" >&2; exit 2; }
@@ -61,7 +52,7 @@ else
     mkdir -p target
     "$venv/bin/python" scripts/moto_server.py --port "$moto_port" >target/moto.log 2>&1 &
     pids+=($!)
-    wait_for_port "$moto_port" moto
+    wait_for_port 127.0.0.1 "$moto_port" moto
 fi
 echo "==> orders-local resources: template.yaml's resources on $AWS_ENDPOINT_URL"
 # --sample-order: the order the sample events name, stored with create-order's table and key.
@@ -81,6 +72,6 @@ fi
 
 cargo lambda watch "${watch_args[@]}" >target/cargo-lambda-watch.log 2>&1 &
 pids+=($!)
-wait_for_port "$watch_port" "cargo lambda watch"
+wait_for_port 127.0.0.1 "$watch_port" "cargo lambda watch"
 echo "==> cargo lambda invoke $fn --data-file $event_file"
 cargo lambda invoke "$fn" --invoke-port "$watch_port" --data-file "$event_file" --output-format json

@@ -40,11 +40,11 @@ api_port=${SAM_API_PORT:-3011}
 base_repository=public.ecr.aws/lambda/provided
 mkdir -p target
 
-pids=()
+# shellcheck source=scripts/processes.sh
+. scripts/processes.sh
 started_dockerd=
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait "${pids[@]}" 2>/dev/null || true
+    stop_started
     if [ -n "$started_dockerd" ]; then
         echo "==> stopping the dockerd this script started"
         kill "$started_dockerd" 2>/dev/null || true
@@ -52,15 +52,6 @@ cleanup() {
     fi
 }
 trap cleanup EXIT INT TERM
-
-wait_for_port() { # host port what
-    for _ in $(seq 1 300); do
-        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
-        sleep 0.2
-    done
-    echo "error: $3 did not listen on $1:$2" >&2
-    return 1
-}
 
 apt_install() { # packages...
     if [ "$(id -u)" != 0 ]; then

@@ -20,13 +20,9 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
 binaries=${CARGO_TARGET_DIR:-target}/debug
 daemon_log=target/xray-smoke-daemon.log
 
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
-wait_for_port() {
-    for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.2; done
-    echo "error: nothing listens on 127.0.0.1:$1" >&2; return 1
-}
+# shellcheck source=scripts/processes.sh
+. scripts/processes.sh
+trap stop_started EXIT INT TERM
 
 echo "==> cargo lambda build --release --bin create-order (the same build sam build runs)"
 cargo lambda build --release --bin create-order
@@ -34,12 +30,12 @@ cargo build --quiet -p orders-local --bin orders-local
 mkdir -p target
 .venv/bin/python scripts/moto_server.py --port "$moto_port" >target/xray-smoke-moto.log 2>&1 &
 pids+=($!)
-wait_for_port "$moto_port"
+wait_for_port 127.0.0.1 "$moto_port" moto
 "$binaries/orders-local" resources --stack-name orders-xray --env-dir target/xray-smoke-env \
     2>target/xray-smoke-resources.log || { cat target/xray-smoke-resources.log >&2; exit 1; }
 cargo lambda watch --only-lambda-apis -P "$runtime_port" >target/xray-smoke-watch.log 2>&1 &
 pids+=($!)
-wait_for_port "$runtime_port"
+wait_for_port 127.0.0.1 "$runtime_port" "the Runtime API (cargo lambda watch)"
 "$binaries/orders-local" xray-daemon --port "$xray_port" --expect 3 >"$daemon_log" 2>&1 &
 daemon=$!
 # The function sends each subsegment as it ends: the daemon's socket must be bound before it runs.
