@@ -8,12 +8,13 @@ use std::time::Duration;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::MessageAttributeValue;
 use chrono::NaiveDate;
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
+use orders_local::sample_order::store_placed_order;
 use orders_shared::domain::{EventType, OrderId, PaymentCard};
 use orders_shared::messaging::{Deadline, publish_changes};
-use orders_tests::observed::{Observed, by_name, trace_header};
-use orders_tests::pipeline::{self, MAX_RECEIVE_COUNT, invoke};
-use orders_tests::{Consumer, Pipeline, store_placed_order};
+use orders_tests::observed::{Observed, by_name, only_one_named, trace_header};
+use orders_tests::pipeline::{self, invoke};
+use orders_tests::{Consumer, Pipeline};
 use serde_json::{Value, json};
 
 const CARD: &str = "4539148803436467";
@@ -57,6 +58,12 @@ fn event_types(event: &SqsEvent) -> Vec<String> {
             event["eventType"].as_str().unwrap().to_owned()
         })
         .collect()
+}
+
+/// Runs `consumer` on one batch and asserts that it was given events of these types, in order.
+async fn assert_next_batch(pipeline: &mut Pipeline, consumer: Consumer, event_types: &[&str]) {
+    let seen = run_and_see(pipeline, consumer).await;
+    assert_eq!(seen, event_types, "the batch {consumer:?} was given");
 }
 
 /// Runs `consumer` on one batch and returns the event types it was given.
@@ -121,18 +128,12 @@ async fn an_order_flows_from_the_api_through_the_topic_to_fulfillment_and_the_au
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
     // Fan-out: each queue has its own copy.
-    assert_eq!(
-        run_and_see(&mut pipeline, Consumer::Fulfillment).await,
-        ["OrderPlaced"]
-    );
+    assert_next_batch(&mut pipeline, Consumer::Fulfillment, &["OrderPlaced"]).await;
     assert_eq!(
         status_and_version(&pipeline, &id).await,
         ("CONFIRMED".into(), 2)
     );
-    assert_eq!(
-        run_and_see(&mut pipeline, Consumer::Audit).await,
-        ["OrderPlaced"]
-    );
+    assert_next_batch(&mut pipeline, Consumer::Audit, &["OrderPlaced"]).await;
 
     // The confirmation is a change of the order too: OrderConfirmed, which the fulfillment
     // subscription's filter policy keeps from its queue.
@@ -142,14 +143,8 @@ async fn an_order_flows_from_the_api_through_the_topic_to_fulfillment_and_the_au
         2,
         "the order's MODIFY and the audit entry's INSERT"
     );
-    assert_eq!(
-        run_and_see(&mut pipeline, Consumer::Fulfillment).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        run_and_see(&mut pipeline, Consumer::Audit).await,
-        ["OrderConfirmed"]
-    );
+    assert_next_batch(&mut pipeline, Consumer::Fulfillment, &[]).await;
+    assert_next_batch(&mut pipeline, Consumer::Audit, &["OrderConfirmed"]).await;
 
     // The last audit entry's INSERT makes no event: the pipeline is at rest.
     pipeline.run_until_quiet().await;
@@ -166,7 +161,9 @@ async fn place_with_card_that_has_expired_since(pipeline: &Pipeline) -> String {
     let card = PaymentCard::parse("4111 1111 1111 1111", "01/20", placed_on).unwrap();
     let id = OrderId::new();
     let stack = &pipeline.stack;
-    store_placed_order(&stack.store, &stack.cipher, id, "c-expired", &card).await;
+    store_placed_order(&stack.store, &stack.cipher, id, "c-expired", &card)
+        .await
+        .expect("storing the order");
     id.to_string()
 }
 
@@ -237,7 +234,7 @@ async fn one_poison_message_in_a_batch_of_five(consumer: Consumer) {
 
     // Lambda's redrive semantics: after each visibility timeout only the poison message comes
     // back, until its receive count reaches maxReceiveCount; then SQS moves it to the DLQ.
-    for receive in 2..=MAX_RECEIVE_COUNT {
+    for receive in 2..=pipeline.max_receive_count(consumer) {
         pipeline
             .queue(consumer)
             .let_visibility_timeout_pass()
@@ -305,10 +302,12 @@ async fn the_same_event_delivered_twice_makes_one_audit_entry_and_one_transition
     let again = publish_changes(&pipeline.publisher, &records, deadline).await;
     assert!(again.failed().is_empty());
 
-    assert_eq!(
-        run_and_see(&mut pipeline, Consumer::Fulfillment).await,
-        ["OrderPlaced", "OrderPlaced"]
-    );
+    assert_next_batch(
+        &mut pipeline,
+        Consumer::Fulfillment,
+        &["OrderPlaced", "OrderPlaced"],
+    )
+    .await;
     assert_eq!(
         status_and_version(&pipeline, &id).await,
         ("CONFIRMED".into(), 2),
@@ -322,16 +321,10 @@ async fn the_same_event_delivered_twice_makes_one_audit_entry_and_one_transition
     // The audit consumer gets the copies one at a time: the second writes nothing at all.
     pipeline.audit.batch_size = 1;
     let order_id = OrderId::parse(&id).unwrap();
-    assert_eq!(
-        run_and_see(&mut pipeline, Consumer::Audit).await,
-        ["OrderPlaced"]
-    );
+    assert_next_batch(&mut pipeline, Consumer::Audit, &["OrderPlaced"]).await;
     let first = pipeline.stack.store.audit_trail(order_id).await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    assert_eq!(
-        run_and_see(&mut pipeline, Consumer::Audit).await,
-        ["OrderPlaced"]
-    );
+    assert_next_batch(&mut pipeline, Consumer::Audit, &["OrderPlaced"]).await;
     let second = pipeline.stack.store.audit_trail(order_id).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(
@@ -432,10 +425,7 @@ async fn a_record_that_is_not_an_order_holds_the_stream_at_its_sequence_number()
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(response.batch_item_failures[0].item_identifier, broken);
     // The good record before it was published ...
-    assert_eq!(
-        run_and_see(&mut pipeline, Consumer::Audit).await,
-        ["OrderPlaced"]
-    );
+    assert_next_batch(&mut pipeline, Consumer::Audit, &["OrderPlaced"]).await;
     // ... and the stream resumes at the broken record, not before it: Lambda retries it (up to
     // MaximumRetryAttempts, then hands it to the on-failure destination).
     let (retried, response) = pipeline.publish_changes().await;
@@ -449,13 +439,6 @@ async fn a_record_that_is_not_an_order_holds_the_stream_at_its_sequence_number()
     assert_eq!(trail(&pipeline, &id).await, [(EventType::OrderPlaced, 1)]);
 }
 
-/// The context Lambda passes with an invocation under `trace_header`.
-fn lambda_context(trace_header: &str) -> Context {
-    let mut context = pipeline::lambda_context();
-    context.xray_trace_id = Some(trace_header.to_owned());
-    context
-}
-
 #[tokio::test]
 async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
     let mut pipeline = Pipeline::start().await;
@@ -464,26 +447,20 @@ async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
     // publish-events, traced, under the trace of Lambda's invocation segment.
     let (header, root, _) = trace_header(true);
     let sns_subsegment = {
-        let observed = Observed::start("publish-events");
+        let observed = Observed::start("publish-events").await;
         let publisher = &pipeline.publisher;
-        let telemetry = &observed.telemetry;
         pipeline
             .stream
-            .deliver(|event| async {
-                let event = LambdaEvent::new(event, lambda_context(&header));
-                telemetry
-                    .traced_event(event, |event| publish_events::handler(publisher, event))
-                    .await
-                    .map_err(|error| error.to_string())
+            .deliver(|event| {
+                observed.invoke(&header, |e| publish_events::handler(publisher, e), event)
             })
             .await
             .unwrap();
-        let documents = observed.daemon.documents();
-        let sns = by_name(&documents, "SNS");
-        assert_eq!(sns.len(), 1, "{documents:#?}");
-        assert_eq!(sns[0]["aws"]["operation"], "PublishBatch");
-        assert_eq!(sns[0]["trace_id"], root.as_str());
-        sns[0]["id"].as_str().unwrap().to_owned()
+        let documents = observed.documents().await;
+        let sns = only_one_named(&documents, "SNS");
+        assert_eq!(sns["aws"]["operation"], "PublishBatch");
+        assert_eq!(sns["trace_id"], root.as_str());
+        sns["id"].as_str().unwrap().to_owned()
     };
 
     // The message carries the publisher's trace, with the SNS call as the parent.
@@ -496,33 +473,27 @@ async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
     pipeline.audit.release(&event).await.unwrap();
 
     // The consumer runs in a trace of its own; its record's subsegment names the producer's.
-    let observed = Observed::start("record-audit");
+    let observed = Observed::start("record-audit").await;
     let (consumer_header, consumer_root, _) = trace_header(true);
     let store = &pipeline.stack.store;
-    let telemetry = &observed.telemetry;
     pipeline
         .audit
-        .deliver(|event| async {
-            let event = LambdaEvent::new(event, lambda_context(&consumer_header));
-            telemetry
-                .traced_event(event, |event| record_audit::handler(store, event))
-                .await
-                .map_err(|error| error.to_string())
+        .deliver(|event| {
+            observed.invoke(&consumer_header, |e| record_audit::handler(store, e), event)
         })
         .await
         .unwrap();
-    let documents = observed.daemon.documents();
-    let record = by_name(&documents, "record");
-    assert_eq!(record.len(), 1, "{documents:#?}");
-    assert_eq!(record[0]["trace_id"], consumer_root.as_str());
-    assert_eq!(record[0]["annotations"]["producerTraceId"], root.as_str());
-    assert_eq!(record[0]["annotations"]["orderId"], id.as_str());
-    assert_eq!(record[0]["annotations"]["eventType"], "OrderPlaced");
+    let documents = observed.documents().await;
+    let record = only_one_named(&documents, "record");
+    assert_eq!(record["trace_id"], consumer_root.as_str());
+    assert_eq!(record["annotations"]["producerTraceId"], root.as_str());
+    assert_eq!(record["annotations"]["orderId"], id.as_str());
+    assert_eq!(record["annotations"]["eventType"], "OrderPlaced");
     let invocation = &by_name(&documents, "record-audit")[0];
-    assert_eq!(record[0]["parent_id"], invocation["id"]);
+    assert_eq!(record["parent_id"], invocation["id"]);
     let put = &by_name(&documents, "DynamoDB")[0];
     assert_eq!(
-        put["parent_id"], record[0]["id"],
+        put["parent_id"], record["id"],
         "the write nests under its record"
     );
 }

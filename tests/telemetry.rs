@@ -1,6 +1,6 @@
 //! X-Ray documents, logs and metrics of real invocations: the handlers run in-process against moto
-//! inside `Telemetry::traced_request`, as `main` runs them, and a UDP socket in the test plays the
-//! X-Ray daemon.
+//! inside `Telemetry::traced_request`, as `main` runs them, and the local stack's X-Ray daemon
+//! (on a free port of the test's own) receives what they send.
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Context, Request, RequestExt};
@@ -49,12 +49,12 @@ async fn traced_create(observed: &Observed, stack: &TestStack, trace_header: &st
 #[tokio::test]
 async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_call() {
     let stack = TestStack::start().await;
-    let observed = Observed::start("create-order");
+    let observed = Observed::start("create-order").await;
     let (header, root, parent) = trace_header(true);
 
     let reply = traced_create(&observed, &stack, &header).await;
     assert_eq!(reply.status, 201, "{:#}", reply.body);
-    let documents = observed.daemon.documents();
+    let documents = observed.documents().await;
 
     for document in &documents {
         assert_eq!(document["type"], "subsegment", "{document}");
@@ -115,7 +115,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
         }))
         .await;
     let id = created.order_id();
-    let observed = Observed::start("create-order");
+    let observed = Observed::start("create-order").await;
     let (header, _, _) = trace_header(true);
 
     // A stale If-Match: DynamoDB refuses the conditional update (400).
@@ -140,7 +140,7 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
     );
     reply.expect_error(412, "VersionConflict");
 
-    let documents = observed.daemon.documents();
+    let documents = observed.documents().await;
     let update = &by_name(&documents, "DynamoDB")[0];
     assert_eq!(update["aws"]["operation"], "UpdateItem");
     assert_eq!(update["error"], true, "a 4xx is an error: {update}");
@@ -171,17 +171,17 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
 #[tokio::test]
 async fn nothing_is_sent_when_the_trace_is_not_sampled() {
     let stack = TestStack::start().await;
-    let observed = Observed::start("create-order");
+    let observed = Observed::start("create-order").await;
     let (header, _, _) = trace_header(false);
     let reply = traced_create(&observed, &stack, &header).await;
     assert_eq!(reply.status, 201);
-    assert_eq!(observed.daemon.documents(), Vec::<Value>::new());
+    assert_eq!(observed.documents().await, Vec::<Value>::new());
 }
 
 #[tokio::test]
 async fn an_invocation_without_a_trace_header_sends_nothing() {
     let stack = TestStack::start().await;
-    let observed = Observed::start("create-order");
+    let observed = Observed::start("create-order").await;
     let request = build(Method::GET, "/orders", &[], Body::Empty, &[], &[]);
     let reply = Reply::from(
         observed
@@ -192,5 +192,5 @@ async fn an_invocation_without_a_trace_header_sends_nothing() {
             .await,
     );
     assert_eq!(reply.status, 200);
-    assert_eq!(observed.daemon.documents(), Vec::<Value>::new());
+    assert_eq!(observed.documents().await, Vec::<Value>::new());
 }

@@ -38,6 +38,8 @@ struct Traces {
     documents: BTreeMap<String, Vec<Value>>,
     last_seen: HashMap<String, Instant>,
     printed: HashMap<String, usize>,
+    /// Datagrams that were not a header line and one JSON document of a trace.
+    dropped: usize,
 }
 
 /// The local stand-in for the daemon: it listens for segment documents (the functions and the
@@ -106,6 +108,11 @@ impl LocalXrayDaemon {
         traces.documents.get(trace_id).cloned().unwrap_or_default()
     }
 
+    /// How many datagrams were dropped: not the header line and one JSON document of a trace.
+    pub fn dropped(&self) -> usize {
+        self.traces.lock().unwrap().dropped
+    }
+
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -113,22 +120,29 @@ impl LocalXrayDaemon {
 }
 
 fn receive(traces: &Mutex<Traces>, datagram: &[u8]) {
+    if !keep(traces, datagram) {
+        traces.lock().unwrap().dropped += 1;
+    }
+}
+
+/// Keeps the datagram's document under its trace; `false` if it is not one.
+fn keep(traces: &Mutex<Traces>, datagram: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(datagram) else {
-        return;
+        return false;
     };
     let Some((header, body)) = text.split_once('\n') else {
-        return;
+        return false;
     };
     if header != HEADER {
         eprintln!("xray: a datagram without the daemon header was dropped");
-        return;
+        return false;
     }
     let Ok(document) = serde_json::from_str::<Value>(body) else {
         eprintln!("xray: a document that is not JSON was dropped");
-        return;
+        return false;
     };
     let Some(trace_id) = document["trace_id"].as_str().map(str::to_owned) else {
-        return;
+        return false;
     };
     let mut traces = traces.lock().unwrap();
     traces
@@ -137,6 +151,7 @@ fn receive(traces: &Mutex<Traces>, datagram: &[u8]) {
         .or_default()
         .push(document);
     traces.last_seen.insert(trace_id, Instant::now());
+    true
 }
 
 /// The trees of traces that are quiet and have documents not printed yet.
@@ -289,6 +304,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(daemon.trace_ids(), ["1-a-b"]);
         assert_eq!(daemon.documents("1-a-b").len(), 1);
+        assert_eq!(daemon.dropped(), 1, "the datagram without the header");
         daemon.shutdown().await;
     }
 }

@@ -1,9 +1,13 @@
 //! The test harness: a real AWS API (moto) and the handlers, in-process.
 //!
 //! [`TestStack::start`] gives each test its own world: the first call in a test process starts a
-//! moto server on a free port (from the project's `.venv`), every call creates a fresh table with
-//! the template's schema and a fresh KMS key, so tests run in parallel and never share state. The
-//! handlers are the functions' own `lib.rs` handlers, given the same `OrderStore` and
+//! moto server on a free port (the local stack's launcher, [`moto`]); every call then deploys
+//! `template.yaml` onto it through the local stack's CloudFormation step, the one `make dev` takes
+//! ([`orders_local::cloudformation::deploy`]), under a stack name of its own. Each resource is
+//! named after its stack, so each test has its own table and KMS key ([`StackPart::Storage`]), and
+//! for a [`Pipeline`] its own topic and queues ([`StackPart::Pipeline`]): tests run in parallel
+//! without sharing state.
+//! The handlers are the functions' own `lib.rs` handlers, given the same `OrderStore` and
 //! `EnvelopeCipher` their `main` builds; only the endpoint differs, as `AWS_ENDPOINT_URL` makes it
 //! differ for a function run locally. Every KMS call is counted ([`KmsCalls`]).
 //!
@@ -20,27 +24,20 @@ pub mod kms_calls;
 pub mod moto;
 pub mod observed;
 pub mod pipeline;
+pub mod stack_part;
 pub mod translated;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification,
-};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
 use lambda_http::http::{self, HeaderMap, Method};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use orders_local::cloudformation::Deployed;
+use orders_local::sample_order;
 use orders_shared::crypto::{CachePolicy, EncryptionContext, EnvelopeCipher};
-use orders_shared::domain::order::now_timestamp;
-use orders_shared::domain::{CustomerId, Order, OrderId, OrderStatus, PaymentCard};
-use orders_shared::store::{CUSTOMER_INDEX, CUSTOMER_INDEX_ATTRIBUTES};
 use orders_shared::telemetry::aws_calls;
 use orders_shared::{Config, EnvelopeConfig, OrderStore};
 use serde_json::{Value, json};
@@ -48,9 +45,14 @@ use serde_json::{Value, json};
 pub use captured_logs::CapturedLogs;
 pub use kms_calls::KmsCalls;
 pub use pipeline::{Consumer, Pipeline};
+pub use stack_part::{StackPart, physical};
 
-/// One test's world: a table and a KMS key of its own on the shared moto server.
+/// One test's world: the template's resources, deployed for this test alone on the shared moto
+/// server.
 pub struct TestStack {
+    /// The physical resources behind the template's logical ids (`OrdersTable`, `OrdersKey`,
+    /// `OrderEventsTopic`, the queues ...), named after this test's own stack.
+    pub deployed: Deployed,
     pub dynamodb: Client,
     pub kms: aws_sdk_kms::Client,
     /// Every KMS call made through `kms` (and so through `cipher`), by operation.
@@ -60,6 +62,7 @@ pub struct TestStack {
     pub store: OrderStore,
     /// The cipher `create-order` seals cards with.
     pub cipher: EnvelopeCipher,
+    /// The physical name of this test's `OrdersTable`.
     pub table: String,
 }
 
@@ -71,11 +74,16 @@ impl TestStack {
 
     /// A stack whose cipher caches data keys as `policy` says.
     pub async fn with_cache(policy: CachePolicy) -> Self {
+        Self::deploying(StackPart::Storage, policy).await
+    }
+
+    /// A stack of `part` of the template, whose cipher caches data keys as `policy` says.
+    pub async fn deploying(part: StackPart, policy: CachePolicy) -> Self {
+        let deployed = part.deploy().await;
         let sdk_config = moto_sdk_config().await;
         // The clients main builds: every call traced (a subsegment each when a trace is active).
         let dynamodb = aws_calls::dynamodb_client(&sdk_config);
-        let table = unique_table_name();
-        create_orders_table(&dynamodb, &table).await;
+        let table = physical(deployed.table_name("OrdersTable"), "OrdersTable");
         let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone()))
             .expect("a table name is all the config needs");
         let store = OrderStore::new(dynamodb.clone(), &config);
@@ -87,7 +95,7 @@ impl TestStack {
                 .interceptor(aws_calls::AwsCallTracing::default())
                 .build(),
         );
-        let key_arn = create_key(&kms).await;
+        let key_arn = physical(deployed.key_arn("OrdersKey"), "OrdersKey");
         let cipher = EnvelopeCipher::new(
             kms.clone(),
             key_arn.clone(),
@@ -95,6 +103,7 @@ impl TestStack {
             policy,
         );
         Self {
+            deployed,
             dynamodb,
             kms,
             kms_calls,
@@ -405,149 +414,19 @@ impl Reply {
     }
 }
 
-/// The order the sample events in `events/` name (get, update, cancel, and the pipeline's).
-pub const SAMPLE_ORDER_ID: &str = "0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e";
-/// Its customer: the `sub` of the caller in the API sample events' claims.
-pub const SAMPLE_CUSTOMER: &str = "7d3a6f0e-1c2b-4e5f-8a9b-0c1d2e3f4a5b";
+/// The order the sample events in `events/` name (get, update, cancel, and the pipeline's), and
+/// its customer: the local stack stores it for `make invoke` too ([`sample_order`]).
+pub use orders_local::sample_order::{SAMPLE_CUSTOMER, SAMPLE_ORDER_ID};
 
 /// Stores the sample events' order as create-order would have (its card sealed), if it is not
 /// there yet. Returns whether it was stored.
 pub async fn store_sample_order(store: &OrderStore, cipher: &EnvelopeCipher) -> bool {
-    let id = OrderId::parse(SAMPLE_ORDER_ID).expect("a UUID");
-    if store.get(id, true).await.expect("GetItem").is_some() {
-        return false;
-    }
-    let today = chrono::Utc::now().date_naive();
-    let card = PaymentCard::parse("4111 1111 1111 1111", "12/35", today).expect("a valid card");
-    store_placed_order(store, cipher, id, SAMPLE_CUSTOMER, &card).await;
-    true
-}
-
-/// Stores a `PLACED` order with `card`, sealed, as create-order stores one (no items: the tests
-/// that use this care about the card and the status).
-pub async fn store_placed_order(
-    store: &OrderStore,
-    cipher: &EnvelopeCipher,
-    id: OrderId,
-    customer: &str,
-    card: &PaymentCard,
-) {
-    let now = now_timestamp();
-    let order = Order {
-        order_id: id,
-        customer_id: CustomerId::parse(customer).expect("a customer id"),
-        items: vec![],
-        total_cents: 0,
-        status: OrderStatus::Placed,
-        version: 1,
-        created_at: now.clone(),
-        updated_at: now,
-        note: None,
-        shipping_address: None,
-        payment: card.summary(),
-    };
-    let sealed = cipher.seal_card(card, id).await.expect("sealing the card");
-    store.create(&order, &sealed).await.expect("PutItem");
+    sample_order::store_sample_order(store, cipher)
+        .await
+        .unwrap_or_else(|error| panic!("storing the sample events' order: {error}"))
 }
 
 /// SDK configuration for the test process's moto server.
 pub async fn moto_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(moto::endpoint())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .load()
-        .await
-}
-
-/// A symmetric KMS key, as the template's `OrdersKey`; returns its ARN.
-pub async fn create_key(kms: &aws_sdk_kms::Client) -> String {
-    kms.create_key()
-        .description("orders-on-lambda test key")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateKey on moto failed: {e:?}"))
-        .key_metadata
-        .and_then(|key| key.arn)
-        .expect("a new key has an ARN")
-}
-
-fn unique_table_name() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "orders-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The `OrdersTable` of `template.yaml`: keys, the `byCustomer` GSI and its projection, the
-/// stream and TTL (`tests/template.rs` checks that the template says the same).
-/// (The local-stack issue reads this from the template itself; until then it is mirrored here.)
-pub async fn create_orders_table(client: &Client, table: &str) {
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, key_type: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(table)
-        .set_attribute_definitions(Some(vec![
-            attribute("pk"),
-            attribute("sk"),
-            attribute("customerId"),
-            attribute("createdAt"),
-        ]))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(CUSTOMER_INDEX)
-                .key_schema(key("customerId", KeyType::Hash))
-                .key_schema(key("createdAt", KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::Include)
-                        .set_non_key_attributes(Some(
-                            CUSTOMER_INDEX_ATTRIBUTES.map(String::from).to_vec(),
-                        ))
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateTable {table} on moto failed: {e:?}"));
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name("expiresAt")
-                .enabled(true)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("UpdateTimeToLive on moto");
+    orders_local::stack::sdk_config(moto::endpoint(), "us-east-1").await
 }

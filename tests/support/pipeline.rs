@@ -6,12 +6,12 @@
 //!                                             raw delivery; each queue has a DLQ after 5 receives
 //! ```
 //!
-//! The functions run in-process, called through the local stack's event source mappings
-//! (`orders_local::event_source_mappings`: Lambda's partial batch semantics), with the clients
-//! and handlers their `main` builds.
+//! The topic, the queues, their dead-letter queues and the subscriptions are the template's own,
+//! deployed with the test's stack ([`TestStack::deployed`]). The functions run in-process, called
+//! through the local stack's event source mappings (`orders_local::event_source_mappings`:
+//! Lambda's partial batch semantics), with the clients and handlers their `main` builds.
 
 use std::collections::HashMap;
-
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -19,81 +19,51 @@ use aws_lambda_events::dynamodb::EventRecord;
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_sqs::types::QueueAttributeName;
 use lambda_runtime::{Context, LambdaEvent};
-use orders_shared::crypto::EnvelopeCipher;
+use orders_local::cloudformation::Deployed;
+use orders_local::cloudformation::template::Redrive;
+use orders_local::event_source_mappings::{Invocation, QueueDelivery, QueuePoller, StreamPoller};
+use orders_shared::crypto::{CachePolicy, EnvelopeCipher};
 use orders_shared::messaging::EventPublisher;
 use orders_shared::telemetry::aws_calls;
 
-use crate::{TestStack, moto_sdk_config};
-use orders_local::event_source_mappings::{Invocation, QueueDelivery, QueuePoller, StreamPoller};
+use crate::{StackPart, TestStack, moto_sdk_config, physical};
 
-/// The template's `maxReceiveCount` of both queues' redrive policies.
-pub const MAX_RECEIVE_COUNT: u32 = 5;
-/// The template's visibility timeout of both queues (6 x the consumers' 10 s timeout).
-pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
-
-/// The template's filter policy of the fulfillment subscription.
-pub const FULFILLMENT_FILTER: &str = r#"{"eventType": ["OrderPlaced"]}"#;
-
-/// One test's pipeline: its topic, queues and pollers, on its own table.
+/// One test's pipeline: the template's topic, queues and event source mappings, on its own table.
 pub struct Pipeline {
     pub stack: TestStack,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// The template's `OrderEventsTopic`.
     pub topic_arn: String,
     /// The publisher `publish-events` builds.
     pub publisher: EventPublisher,
     /// The cipher `fulfill-order` builds (the same key, its own cache).
     pub fulfillment_cipher: EnvelopeCipher,
+    /// The event source mapping of `publish-events`: the table's stream.
     pub stream: StreamPoller,
+    /// The event source mapping of `fulfill-order`: the `FulfillmentQueue`.
     pub fulfillment: QueuePoller,
-    pub fulfillment_dlq_url: String,
+    /// The event source mapping of `record-audit`: the `AuditQueue`.
     pub audit: QueuePoller,
-    pub audit_dlq_url: String,
 }
 
 impl Pipeline {
     pub async fn start() -> Self {
-        let stack = TestStack::start().await;
+        let stack = TestStack::deploying(StackPart::Pipeline, CachePolicy::DEFAULT).await;
         let config = moto_sdk_config().await;
         let sns = aws_calls::sns_client(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let streams = aws_sdk_dynamodbstreams::Client::new(&config);
 
-        let topic_arn = sns
-            .create_topic()
-            .name(format!("{}-OrderEvents", stack.table))
-            .attributes("TracingConfig", "Active")
-            .send()
-            .await
-            .expect("CreateTopic")
-            .topic_arn
-            .expect("a topic ARN");
-        let (fulfillment_url, fulfillment_arn, fulfillment_dlq_url) =
-            create_queue_with_dlq(&sqs, &format!("{}-Fulfillment", stack.table)).await;
-        let (audit_url, audit_arn, audit_dlq_url) =
-            create_queue_with_dlq(&sqs, &format!("{}-Audit", stack.table)).await;
-        subscribe(&sns, &topic_arn, &fulfillment_arn, Some(FULFILLMENT_FILTER)).await;
-        subscribe(&sns, &topic_arn, &audit_arn, None).await;
-
-        let stream_arn = stack
-            .dynamodb
-            .describe_table()
-            .table_name(&stack.table)
-            .send()
-            .await
-            .expect("DescribeTable")
-            .table
-            .and_then(|t| t.latest_stream_arn)
-            .expect("the table has a stream");
-
+        let deployed = &stack.deployed;
+        let topic_arn = physical(deployed.topic_arn("OrderEventsTopic"), "OrderEventsTopic");
+        let stream_arn = physical(deployed.stream_arn("OrdersTable"), "OrdersTable's stream");
         Self {
             publisher: EventPublisher::new(sns.clone(), topic_arn.clone()),
             fulfillment_cipher: stack.fulfillment_cipher(),
             stream: StreamPoller::new(streams, stream_arn),
-            fulfillment: QueuePoller::new(sqs.clone(), fulfillment_url, fulfillment_arn),
-            fulfillment_dlq_url,
-            audit: QueuePoller::new(sqs.clone(), audit_url, audit_arn),
-            audit_dlq_url,
+            fulfillment: queue_poller(deployed, &sqs, Consumer::Fulfillment),
+            audit: queue_poller(deployed, &sqs, Consumer::Audit),
             stack,
             sns,
             sqs,
@@ -146,12 +116,19 @@ impl Pipeline {
         }
     }
 
-    /// The URL of `consumer`'s dead-letter queue.
-    pub fn dead_letter_queue(&self, consumer: Consumer) -> &str {
-        match consumer {
-            Consumer::Fulfillment => &self.fulfillment_dlq_url,
-            Consumer::Audit => &self.audit_dlq_url,
-        }
+    /// The URL of `consumer`'s dead-letter queue (the template's redrive target of its queue).
+    pub fn dead_letter_queue(&self, consumer: Consumer) -> String {
+        let dead_letter_queue = consumer.redrive(&self.stack.deployed).dead_letter_queue;
+        physical(
+            self.stack.deployed.queue_url(&dead_letter_queue),
+            &dead_letter_queue,
+        )
+    }
+
+    /// The template's `maxReceiveCount` of `consumer`'s queue: the receive that moves a message
+    /// that keeps failing to the dead-letter queue.
+    pub fn max_receive_count(&self, consumer: Consumer) -> u32 {
+        consumer.redrive(&self.stack.deployed).max_receive_count
     }
 
     /// Runs every stage until nothing moves: publish the changes, run both consumers, publish
@@ -209,8 +186,48 @@ pub enum Consumer {
     Audit,
 }
 
-/// A queue and its dead-letter queue, as the template declares them: returns the queue's URL and
-/// ARN, and the DLQ's URL.
+impl Consumer {
+    /// The logical id of the consumer's queue in `template.yaml`.
+    pub fn queue(self) -> &'static str {
+        match self {
+            Consumer::Fulfillment => "FulfillmentQueue",
+            Consumer::Audit => "AuditQueue",
+        }
+    }
+
+    /// The redrive policy of the consumer's queue, as the template declares it.
+    fn redrive(self, deployed: &Deployed) -> Redrive {
+        deployed
+            .template()
+            .queues()
+            .into_iter()
+            .find(|queue| queue.logical_id == self.queue())
+            .and_then(|queue| queue.redrive)
+            .unwrap_or_else(|| panic!("template.yaml gives {} a dead-letter queue", self.queue()))
+    }
+}
+
+/// An event source mapping of `consumer`'s queue, as deployed, with the poller's defaults (a test
+/// sets the batch size it needs).
+fn queue_poller(deployed: &Deployed, sqs: &aws_sdk_sqs::Client, consumer: Consumer) -> QueuePoller {
+    let queue = consumer.queue();
+    QueuePoller::new(
+        sqs.clone(),
+        physical(deployed.queue_url(queue), queue),
+        physical(deployed.queue_arn(queue), queue),
+    )
+}
+
+/// The `maxReceiveCount` of [`create_queue_with_dlq`]'s redrive policy (the template's).
+const MAX_RECEIVE_COUNT: u32 = 5;
+/// The visibility timeout of [`create_queue_with_dlq`]'s queue (the template's: 6 x the
+/// consumers' 10 s timeout).
+const VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
+
+/// A queue `name` outside any stack, and its dead-letter queue `<name>-DLQ` after
+/// [`MAX_RECEIVE_COUNT`] receives: returns the queue's URL and ARN, and the DLQ's URL. For
+/// `tools/redrive`'s tests of a dead-letter queue's redrive; the pipeline's queues are the
+/// template's.
 pub async fn create_queue_with_dlq(
     sqs: &aws_sdk_sqs::Client,
     name: &str,
@@ -261,26 +278,4 @@ async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .expect("a queue ARN")
-}
-
-/// An SQS subscription with raw delivery and, if given, a filter policy on message attributes.
-/// (The template's `FulfillmentSubscription` has `{"eventType": ["OrderPlaced"]}`.)
-pub async fn subscribe(
-    sns: &aws_sdk_sns::Client,
-    topic_arn: &str,
-    queue_arn: &str,
-    filter_policy: Option<&str>,
-) {
-    let mut request = sns
-        .subscribe()
-        .topic_arn(topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .attributes("RawMessageDelivery", "true");
-    if let Some(policy) = filter_policy {
-        request = request
-            .attributes("FilterPolicyScope", "MessageAttributes")
-            .attributes("FilterPolicy", policy);
-    }
-    request.send().await.expect("Subscribe");
 }

@@ -22,3 +22,25 @@ pub mod template;
 pub use intrinsics::{Expr, ResolveError};
 pub use resources::{ACCOUNT_ID, DeployError, Deployed, DeployedResource, deploy};
 pub use template::{Template, TemplateError};
+
+/// The template at `path` with only its resources of `resource_types` (`AWS::SQS::Queue`, ...),
+/// for a caller that needs part of the stack: [`deploy`] creates those as it would from the whole
+/// template. A kept resource that refers to one left out is an error, as in any template.
+pub fn load_only(
+    path: &std::path::Path,
+    resource_types: &[&str],
+) -> Result<Template, TemplateError> {
+    use serde_norway::Value;
+    let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut yaml: Value = serde_norway::from_str(&text)?;
+    if let Some(resources) = yaml.get_mut("Resources").and_then(Value::as_mapping_mut) {
+        resources.retain(|_, resource| {
+            let kind = resource.get("Type").and_then(Value::as_str);
+            kind.is_some_and(|kind| resource_types.contains(&kind))
+        });
+    }
+    Template::parse(&serde_norway::to_string(&yaml)?)
+}
