@@ -6,9 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use orders_tests::translated::{
-    api_body, only, reference, resource, resources_of_type, translate, translated,
-};
+use orders_tests::translated::{api_body, only, reference, resource, translated};
 use serde_json::{Value, json};
 
 fn stage(template: &Value) -> &Value {

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use orders_tests::translated::{
-    api_body, only, reference, resource, resources_of_type, translate, translated,
+    only, reference, resource, resources_of_type, translate, translated,
 };
 use serde_json::{Value, json};
 

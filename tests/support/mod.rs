@@ -27,14 +27,10 @@ pub mod pipeline;
 pub mod stack_part;
 pub mod translated;
 
-use std::collections::HashMap;
-
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
-use lambda_http::aws_lambda_events::apigw::ApiGatewayProxyRequestContext;
-use lambda_http::http::{self, HeaderMap, Method};
-use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::http::{HeaderMap, Method};
+use lambda_http::{Body, Request, Response};
 use orders_local::cloudformation::Deployed;
 use orders_local::sample_order;
 use orders_shared::crypto::{CachePolicy, EncryptionContext, EnvelopeCipher};
@@ -325,29 +321,20 @@ pub fn build_as(
     path_params: &[(&str, &str)],
     query: &[(&str, &str)],
 ) -> Request {
-    let context: ApiGatewayProxyRequestContext = serde_json::from_value(json!({
-        "httpMethod": method.as_str(),
-        "resourcePath": path,
-        "stage": "test",
-        "authorizer": { "claims": caller.claims() },
-    }))
-    .expect("a REST API request context");
-    let mut builder = http::Request::builder().method(method).uri(path);
+    let mut request = orders_shared::api::ProxyRequest::new(method.as_str(), path, path)
+        .stage("test")
+        .claims(caller.claims())
+        .body(body.as_ref());
     for (name, value) in headers {
-        builder = builder.header(*name, *value);
+        request = request.header(name, value);
     }
-    let to_map = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
-    builder
-        .body(body)
-        .expect("a valid request")
-        .with_path_parameters(to_map(path_params))
-        .with_query_string_parameters(to_map(query))
-        .with_request_context(RequestContext::ApiGatewayV1(context))
+    for (name, value) in path_params {
+        request = request.path_parameter(name, value);
+    }
+    for (name, value) in query {
+        request = request.query(name, value);
+    }
+    request.to_request()
 }
 
 /// A handler's response, with the body parsed as JSON.
