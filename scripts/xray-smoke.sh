@@ -8,8 +8,7 @@
 #
 # The resources and create-order's environment come from template.yaml, deployed as `make dev`
 # deploys them (orders-local resources, stack orders-xray). The daemon fails unless at least three
-# documents arrive, each one whole; this script fails too if it dropped a datagram (no daemon
-# header, or not JSON).
+# documents arrive, each one whole, and if it dropped a datagram (no daemon header, or not JSON).
 #
 # Ports (overridable): moto ${MOTO_PORT:-5010}, Runtime API ${RUNTIME_PORT:-9010}, daemon ${XRAY_PORT:-2010}.
 set -euo pipefail
@@ -56,8 +55,4 @@ echo "==> the X-Ray documents the function sent"
 status=0
 wait "$daemon" || status=$?
 cat "$daemon_log"
-if grep -q '^xray: .* was dropped' "$daemon_log"; then
-    echo "error: the daemon dropped a datagram that was not a segment document" >&2
-    status=1
-fi
 exit "$status"

@@ -10,8 +10,7 @@
 //! (an `id`, `trace_id`, `name`, `start_time` and `end_time`).
 //!
 //! A datagram without the daemon protocol's header, or whose document is not JSON, is dropped
-//! and reported on standard error by [`LocalXrayDaemon`] (`xray: ... was dropped`): the smoke
-//! check fails on that line.
+//! by [`LocalXrayDaemon`] (and reported on standard error); the check fails if any was.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -83,6 +82,8 @@ pub enum XrayDaemonError {
     },
     #[error("expected at least {expected} documents, got {received}")]
     TooFew { expected: usize, received: usize },
+    #[error("{0} datagram(s) were not the daemon's header and one JSON segment document")]
+    Dropped(usize),
     #[error("a document without {field}: {document}")]
     Incomplete {
         field: &'static str,
@@ -98,10 +99,14 @@ pub async fn run(args: &XrayDaemonArgs) -> Result<(), XrayDaemonError> {
         .map_err(|source| XrayDaemonError::Listen { address, source })?;
     println!("listening on udp {}", daemon.address());
     let documents = wait_for_documents(&daemon, args).await;
+    let dropped = daemon.dropped();
     daemon.shutdown().await;
 
     for trace in &documents {
         println!("{}", render_tree(trace));
+    }
+    if dropped > 0 {
+        return Err(XrayDaemonError::Dropped(dropped));
     }
     for document in documents.iter().flatten() {
         check_complete(document)?;
