@@ -304,7 +304,8 @@ async fn logs_during_a_create_hold_no_card_number_and_no_data_key() {
         EncryptionContext::payment_card(),
         CachePolicy::DEFAULT,
     );
-    let request = orders_tests::build(
+    let request = orders_tests::build_as(
+        &orders_tests::SignedIn::customer(orders_tests::CUSTOMER),
         lambda_http::http::Method::POST,
         "/orders",
         &[],

@@ -10,7 +10,7 @@ use aws_smithy_types::body::SdkBody;
 use lambda_http::Body;
 use lambda_http::http::Method;
 use orders_shared::{Config, OrderStore};
-use orders_tests::{Reply, build};
+use orders_tests::{CUSTOMER, Reply, SignedIn, build_as};
 use serde_json::json;
 
 const ID: &str = "0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e";
@@ -35,7 +35,8 @@ async fn a_throttled_read_is_503_with_retry_after() {
         RuleMode::MatchAny,
         [&throttled]
     ));
-    let request = build(
+    let request = build_as(
+        &SignedIn::customer(CUSTOMER),
         Method::GET,
         "/orders/x",
         &[],
@@ -62,7 +63,8 @@ async fn an_internal_failure_is_500_without_internal_details() {
         RuleMode::MatchAny,
         [&broken]
     ));
-    let request = build(
+    let request = build_as(
+        &SignedIn::customer(CUSTOMER),
         Method::PATCH,
         "/orders/x",
         &[("if-match", "\"1\"")],

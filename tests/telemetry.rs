@@ -5,7 +5,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Context, Request, RequestExt};
 use orders_tests::observed::{Observed, by_name, trace_header};
-use orders_tests::{Reply, TestStack, build};
+use orders_tests::{CUSTOMER, Reply, SignedIn, TestStack, build_as};
 use serde_json::{Value, json};
 
 const CARD: &str = "4539148803436467";
@@ -24,7 +24,8 @@ fn create_request(trace_header: &str) -> Request {
         "payment": {"cardNumber": CARD, "expiry": "12/35"}
     });
     with_context(
-        build(
+        build_as(
+            &SignedIn::customer(CUSTOMER),
             Method::POST,
             "/orders",
             &[],
@@ -120,7 +121,8 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
 
     // A stale If-Match: DynamoDB refuses the conditional update (400).
     let request = with_context(
-        build(
+        build_as(
+            &SignedIn::customer(CUSTOMER),
             Method::PATCH,
             &format!("/orders/{id}"),
             &[("if-match", "\"7\"")],
@@ -182,7 +184,15 @@ async fn nothing_is_sent_when_the_trace_is_not_sampled() {
 async fn an_invocation_without_a_trace_header_sends_nothing() {
     let stack = TestStack::start().await;
     let observed = Observed::start("create-order").await;
-    let request = build(Method::GET, "/orders", &[], Body::Empty, &[], &[]);
+    let request = build_as(
+        &SignedIn::customer(CUSTOMER),
+        Method::GET,
+        "/orders",
+        &[],
+        Body::Empty,
+        &[],
+        &[],
+    );
     let reply = Reply::from(
         observed
             .telemetry

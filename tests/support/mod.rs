@@ -296,20 +296,6 @@ impl ApiClient<'_> {
     }
 }
 
-/// A request as `lambda_http` hands it to a handler after parsing a REST proxy event, sent as
-/// [`CUSTOMER`].
-pub fn build(
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Body,
-    path_params: &[(&str, &str)],
-    query: &[(&str, &str)],
-) -> Request {
-    let caller = SignedIn::customer(CUSTOMER);
-    build_as(&caller, method, path, headers, body, path_params, query)
-}
-
 /// A request as `lambda_http` hands it to a handler after parsing a REST proxy event, sent by
 /// `caller`: its context carries the caller's claims.
 pub fn build_as(
