@@ -11,13 +11,11 @@
 //! through the local stack's event source mappings (`orders_local::event_source_mappings`:
 //! Lambda's partial batch semantics), with the clients and handlers their `main` builds.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use aws_lambda_events::dynamodb::EventRecord;
 use aws_lambda_events::streams::DynamoDbEventResponse;
-use aws_sdk_sqs::types::QueueAttributeName;
 use lambda_runtime::{Context, LambdaEvent};
 use orders_local::cloudformation::Deployed;
 use orders_local::cloudformation::template::Redrive;
@@ -216,66 +214,4 @@ fn queue_poller(deployed: &Deployed, sqs: &aws_sdk_sqs::Client, consumer: Consum
         physical(deployed.queue_url(queue), queue),
         physical(deployed.queue_arn(queue), queue),
     )
-}
-
-/// The `maxReceiveCount` of [`create_queue_with_dlq`]'s redrive policy (the template's).
-const MAX_RECEIVE_COUNT: u32 = 5;
-/// The visibility timeout of [`create_queue_with_dlq`]'s queue (the template's: 6 x the
-/// consumers' 10 s timeout).
-const VISIBILITY_TIMEOUT_SECONDS: u32 = 60;
-
-/// A queue `name` outside any stack, and its dead-letter queue `<name>-DLQ` after
-/// [`MAX_RECEIVE_COUNT`] receives: returns the queue's URL and ARN, and the DLQ's URL. For
-/// `tools/redrive`'s tests of a dead-letter queue's redrive; the pipeline's queues are the
-/// template's.
-pub async fn create_queue_with_dlq(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-) -> (String, String, String) {
-    let dlq_url = create_queue(sqs, &format!("{name}-DLQ"), HashMap::new()).await;
-    let dlq_arn = queue_arn(sqs, &dlq_url).await;
-    let redrive = format!(
-        r#"{{"deadLetterTargetArn": "{dlq_arn}", "maxReceiveCount": {MAX_RECEIVE_COUNT}}}"#
-    );
-    let url = create_queue(
-        sqs,
-        name,
-        HashMap::from([
-            (QueueAttributeName::RedrivePolicy, redrive),
-            (
-                QueueAttributeName::VisibilityTimeout,
-                VISIBILITY_TIMEOUT_SECONDS.to_string(),
-            ),
-        ]),
-    )
-    .await;
-    let arn = queue_arn(sqs, &url).await;
-    (url, arn, dlq_url)
-}
-
-async fn create_queue(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-    attributes: HashMap<QueueAttributeName, String>,
-) -> String {
-    sqs.create_queue()
-        .queue_name(name)
-        .set_attributes(Some(attributes))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateQueue {name}: {e:?}"))
-        .queue_url
-        .expect("a queue URL")
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("GetQueueAttributes")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("a queue ARN")
 }

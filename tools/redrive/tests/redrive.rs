@@ -6,8 +6,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use orders_redrive::dead_letters::{self, Patience, RedriveError};
 use orders_redrive::resources::DeadLetterQueue;
 use orders_redrive::stream_failures::{self, Replay};
-use orders_tests::pipeline::create_queue_with_dlq;
-use orders_tests::{Pipeline, moto_sdk_config};
+use orders_shared::crypto::CachePolicy;
+use orders_tests::{Pipeline, StackPart, TestStack, moto_sdk_config, physical};
 use serde_json::{Value, json};
 
 /// The stream's first record (the order's insert): (shard id, sequence number, event id).
@@ -105,17 +105,10 @@ async fn a_stream_failure_is_read_back_from_the_stream_and_its_event_published()
 
     let config = moto_sdk_config().await;
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-    let stream_arn = pipeline
-        .stack
-        .dynamodb
-        .describe_table()
-        .table_name(&pipeline.stack.table)
-        .send()
-        .await
-        .expect("DescribeTable")
-        .table
-        .and_then(|table| table.latest_stream_arn)
-        .expect("the table has a stream");
+    let stream_arn = physical(
+        pipeline.stack.deployed.stream_arn("OrdersTable"),
+        "OrdersTable's stream",
+    );
     let (shard_id, sequence_number, event_id) = first_stream_record(&streams, &stream_arn).await;
 
     // What Lambda sends the on-failure destination once publish-events has given up on the
@@ -194,12 +187,27 @@ async fn a_stream_failure_is_read_back_from_the_stream_and_its_event_published()
     assert_eq!(events[0]["orderId"], order_id.as_str());
 }
 
-/// A queue named after `prefix` and this process, with its DLQ: (client, name, queue, DLQ).
-async fn queue_and_dlq(prefix: &str) -> (aws_sdk_sqs::Client, String, String, String) {
-    let sqs = aws_sdk_sqs::Client::new(&moto_sdk_config().await);
-    let name = format!("{prefix}-{}", std::process::id());
-    let (source_url, _, dlq_url) = create_queue_with_dlq(&sqs, &name).await;
-    (sqs, name, source_url, dlq_url)
+/// The template's `FulfillmentQueue` and its dead-letter queue, in a stack of the test's own.
+struct QueueAndDlq {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    arn: String,
+    dlq_url: String,
+    dlq_arn: String,
+}
+
+async fn fulfillment_queue_and_dlq() -> QueueAndDlq {
+    let stack = TestStack::deploying(StackPart::Pipeline, CachePolicy::DEFAULT).await;
+    let deployed = &stack.deployed;
+    let queue = "FulfillmentQueue";
+    let dlq = "FulfillmentDeadLetterQueue";
+    QueueAndDlq {
+        sqs: aws_sdk_sqs::Client::new(&moto_sdk_config().await),
+        url: physical(deployed.queue_url(queue), queue),
+        arn: physical(deployed.queue_arn(queue), queue),
+        dlq_url: physical(deployed.queue_url(dlq), dlq),
+        dlq_arn: physical(deployed.queue_arn(dlq), dlq),
+    }
 }
 
 async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: &str) {
@@ -216,7 +224,13 @@ async fn send(sqs: &aws_sdk_sqs::Client, url: &str, body: &str) {
 /// it as SQS has it, the refusals included.)
 #[tokio::test]
 async fn a_dead_letter_queue_is_redriven_to_its_source_queue() {
-    let (sqs, name, source_url, dlq_url) = queue_and_dlq("redrive").await;
+    let QueueAndDlq {
+        sqs,
+        url: source_url,
+        dlq_url,
+        dlq_arn,
+        ..
+    } = fulfillment_queue_and_dlq().await;
     send(&sqs, &dlq_url, "{not an order event").await;
     let queue = DeadLetterQueue {
         name: "fulfillment",
@@ -228,10 +242,7 @@ async fn a_dead_letter_queue_is_redriven_to_its_source_queue() {
         .await
         .expect("the redrive completes");
     assert_eq!(redriven.messages_moved, 1, "{redriven:?}");
-    assert!(
-        redriven.source_arn.ends_with(&format!(":{name}-DLQ")),
-        "{redriven:?}"
-    );
+    assert_eq!(redriven.source_arn, dlq_arn, "{redriven:?}");
     assert_eq!(
         queue_depth(&sqs, &dlq_url).await,
         ("0".into(), "0".into()),
@@ -246,7 +257,13 @@ async fn a_dead_letter_queue_is_redriven_to_its_source_queue() {
 /// which queue, and loses nothing.
 #[tokio::test]
 async fn a_redrive_that_sqs_refuses_loses_nothing() {
-    let (sqs, name, source_url, dlq_url) = queue_and_dlq("refused").await;
+    let QueueAndDlq {
+        sqs,
+        url: source_url,
+        arn: source_arn,
+        dlq_url,
+        ..
+    } = fulfillment_queue_and_dlq().await;
     send(&sqs, &source_url, "{an order event").await;
     // Backwards: the source queue named as the dead-letter queue.
     let queue = DeadLetterQueue {
@@ -259,7 +276,7 @@ async fn a_redrive_that_sqs_refuses_loses_nothing() {
         .await
         .expect_err("a queue that is no DLQ cannot be redriven");
     assert!(
-        matches!(&error, RedriveError::Start { source_arn, .. } if source_arn.ends_with(&format!(":{name}"))),
+        matches!(&error, RedriveError::Start { source_arn: refused, .. } if *refused == source_arn),
         "{error}"
     );
     assert_eq!(
