@@ -12,7 +12,6 @@ use lambda_runtime::LambdaEvent;
 use orders_local::sample_order::store_placed_order;
 use orders_shared::domain::{EventType, OrderId, PaymentCard};
 use orders_shared::messaging::{Deadline, publish_changes};
-use orders_tests::observed::{Observed, by_name, only_one_named, trace_header};
 use orders_tests::pipeline::{self, invoke};
 use orders_tests::{Consumer, Pipeline};
 use serde_json::{Value, json};
@@ -27,7 +26,7 @@ fn order_body() -> Value {
 }
 
 /// Places an order through the API handler, as `customer`; returns its id.
-async fn place(pipeline: &Pipeline, customer: &str) -> String {
+pub(crate) async fn place(pipeline: &Pipeline, customer: &str) -> String {
     let reply = pipeline
         .stack
         .as_customer(customer)
@@ -440,65 +439,6 @@ async fn a_record_that_is_not_an_order_holds_the_stream_at_its_sequence_number()
 }
 
 #[tokio::test]
-async fn the_trace_header_travels_from_publish_to_the_consumer_record() {
-    let mut pipeline = Pipeline::start().await;
-    let id = place(&pipeline, "c-trace").await;
-
-    // publish-events, traced, under the trace of Lambda's invocation segment.
-    let (header, root, _) = trace_header(true);
-    let sns_subsegment = {
-        let observed = Observed::start("publish-events").await;
-        let publisher = &pipeline.publisher;
-        pipeline
-            .stream
-            .deliver(|event| {
-                observed.invoke(&header, |e| publish_events::handler(publisher, e), event)
-            })
-            .await
-            .unwrap();
-        let documents = observed.documents().await;
-        let sns = only_one_named(&documents, "SNS");
-        assert_eq!(sns["aws"]["operation"], "PublishBatch");
-        assert_eq!(sns["trace_id"], root.as_str());
-        sns["id"].as_str().unwrap().to_owned()
-    };
-
-    // The message carries the publisher's trace, with the SNS call as the parent.
-    let (event, _) = pipeline.audit.receive().await.unwrap();
-    let trace = &event.records[0].attributes["AWSTraceHeader"];
-    assert_eq!(
-        trace,
-        &format!("Root={root};Parent={sns_subsegment};Sampled=1")
-    );
-    pipeline.audit.release(&event).await.unwrap();
-
-    // The consumer runs in a trace of its own; its record's subsegment names the producer's.
-    let observed = Observed::start("record-audit").await;
-    let (consumer_header, consumer_root, _) = trace_header(true);
-    let store = &pipeline.stack.store;
-    pipeline
-        .audit
-        .deliver(|event| {
-            observed.invoke(&consumer_header, |e| record_audit::handler(store, e), event)
-        })
-        .await
-        .unwrap();
-    let documents = observed.documents().await;
-    let record = only_one_named(&documents, "record");
-    assert_eq!(record["trace_id"], consumer_root.as_str());
-    assert_eq!(record["annotations"]["producerTraceId"], root.as_str());
-    assert_eq!(record["annotations"]["orderId"], id.as_str());
-    assert_eq!(record["annotations"]["eventType"], "OrderPlaced");
-    let invocation = &by_name(&documents, "record-audit")[0];
-    assert_eq!(record["parent_id"], invocation["id"]);
-    let put = &by_name(&documents, "DynamoDB")[0];
-    assert_eq!(
-        put["parent_id"], record["id"],
-        "the write nests under its record"
-    );
-}
-
-#[tokio::test]
 async fn a_consumer_near_its_deadline_touches_nothing_and_leaves_its_batch_on_the_queue() {
     let mut pipeline = Pipeline::start().await;
     let ids = [
@@ -513,7 +453,8 @@ async fn a_consumer_near_its_deadline_touches_nothing_and_leaves_its_batch_on_th
     let late = pipeline
         .fulfillment
         .deliver(|event| async {
-            let context = pipeline::lambda_context_with_timeout(Duration::from_secs(1));
+            let context =
+                orders_shared::messaging::deadline::context_expiring_in(Duration::from_secs(1));
             fulfill_order::handler(store, cipher, LambdaEvent::new(event, context))
                 .await
                 .map_err(|error| error.to_string())

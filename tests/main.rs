@@ -14,5 +14,6 @@ mod sdk_failures;
 mod smoke_requests;
 mod telemetry;
 mod template;
+mod trace_propagation;
 mod translated_api;
 mod translated_template;
