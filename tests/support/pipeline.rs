@@ -12,7 +12,7 @@
 //! Lambda's partial batch semantics), with the clients and handlers their `main` builds.
 
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_lambda_events::dynamodb::EventRecord;
 use aws_lambda_events::streams::DynamoDbEventResponse;
@@ -22,6 +22,7 @@ use orders_local::cloudformation::template::Redrive;
 use orders_local::event_source_mappings::{Invocation, QueueDelivery, QueuePoller, StreamPoller};
 use orders_shared::crypto::{CachePolicy, EnvelopeCipher};
 use orders_shared::messaging::EventPublisher;
+use orders_shared::messaging::deadline::context_expiring_in;
 use orders_shared::telemetry::aws_calls;
 
 use crate::{StackPart, TestStack, moto_sdk_config, physical};
@@ -148,21 +149,9 @@ impl Pipeline {
 /// The template's `Timeout` of the functions (`Globals.Function.Timeout`).
 pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The context Lambda passes with an invocation: its deadline is `timeout` from now (Lambda's
-/// `Lambda-Runtime-Deadline-Ms`, epoch milliseconds).
-pub fn lambda_context_with_timeout(timeout: Duration) -> Context {
-    let deadline = SystemTime::now() + timeout;
-    let mut context = Context::default();
-    context.deadline = deadline
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64;
-    context
-}
-
 /// The context of an invocation that has the whole [`FUNCTION_TIMEOUT`] ahead of it.
 pub fn lambda_context() -> Context {
-    lambda_context_with_timeout(FUNCTION_TIMEOUT)
+    context_expiring_in(FUNCTION_TIMEOUT)
 }
 
 /// Calls a handler as Lambda does, in-process: the event with a fresh context; an error of the
