@@ -20,8 +20,8 @@ use tokio::net::TcpStream;
 
 use crate::support;
 use crate::support::functions::{
-    ANY_PORT, RECORD_AUDIT_ENVIRONMENT, as_json, bash_runtime, function, function_binary, http,
-    http_get, start_lambda, start_xray_daemon, xray_document,
+    ANY_PORT, RECORD_AUDIT_ENVIRONMENT, as_json, bash_function, function, function_binary, http,
+    http_get, start_lambda, start_lambda_with, start_xray_daemon, xray_document,
 };
 
 /// The API's stage `OrdersApi/dev` with `routes`, on a free port, in front of `lambda`; with an
@@ -112,16 +112,8 @@ async fn a_refused_request_with_a_body_leaves_the_connection_usable() {
 
 #[tokio::test]
 async fn api_gateway_answers_failed_invocations_and_oversized_requests_as_aws_does() {
-    let lambda = start_lambda(None).await;
     // The bash runtime echoes the proxy event back: JSON, but not a proxy response.
-    lambda
-        .add(function(
-            "EchoFunction",
-            bash_runtime(),
-            &[],
-            Duration::from_millis(500),
-        ))
-        .await;
+    let lambda = start_lambda_with(bash_function("EchoFunction", Duration::from_millis(500))).await;
     let routes = vec![Route {
         method: "ANY".to_owned(),
         path: "/echo".to_owned(),
@@ -138,30 +130,24 @@ async fn api_gateway_answers_failed_invocations_and_oversized_requests_as_aws_do
         "malformed"
     );
 
-    let (status, _, body) = http(
-        api.address(),
-        "POST",
-        "/echo",
-        &[("Content-Length", "5")],
-        b"crash",
-    )
-    .await;
-    assert_eq!(
-        (status, as_json(&body)),
-        (502, internal_error.clone()),
-        "crashed"
-    );
-
-    // Exam: a Lambda timeout is a failed invocation (502); 504 is API Gateway's own 29 s limit.
-    let (status, _, body) = http(
-        api.address(),
-        "POST",
-        "/echo",
-        &[("Content-Length", "5")],
-        b"sleep",
-    )
-    .await;
-    assert_eq!((status, as_json(&body)), (502, internal_error), "timed out");
+    // Exam: a Lambda timeout (`sleep`) is a failed invocation (502), as a crash is; 504 is API
+    // Gateway's own 29 s limit.
+    for (case, event) in [("crashed", "crash"), ("timed out", "sleep")] {
+        let length = event.len().to_string();
+        let (status, _, body) = http(
+            api.address(),
+            "POST",
+            "/echo",
+            &[("Content-Length", length.as_str())],
+            event.as_bytes(),
+        )
+        .await;
+        assert_eq!(
+            (status, as_json(&body)),
+            (502, internal_error.clone()),
+            "{case}"
+        );
+    }
 
     let oversized = (10 * 1024 * 1024 + 1).to_string();
     let (status, _, body) = http(

@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use orders_local::lambda::{LambdaService, LogOutput};
 use serde_json::{Value, json};
 
 use crate::support;
-use crate::support::functions::{ANY_PORT, as_json, function, function_binary};
+use crate::support::functions::{as_json, function, function_binary, start_lambda_logging_to};
 
 /// A card number whose digits do not repeat much, so any run of six of them is easy to spot.
 const CARD: &str = "4539148803436467";
@@ -19,13 +18,7 @@ async fn create_order_at_the_trace_log_level_prints_no_card_token_or_api_key() {
     // most the template's LogLevel allows): everything it prints goes to one file.
     let logs = std::env::temp_dir().join(format!("orders-trace-logs-{}", std::process::id()));
     std::fs::create_dir_all(&logs).unwrap();
-    let lambda = LambdaService::start(
-        ANY_PORT.parse().unwrap(),
-        LogOutput::Directory(logs.clone()),
-        None,
-    )
-    .await
-    .unwrap();
+    let lambda = start_lambda_logging_to(logs.clone()).await;
     lambda
         .add(function(
             "CreateOrderFunction",

@@ -10,20 +10,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use orders_local::lambda::{InvokeError, LambdaService, LogOutput, TraceHeader};
+use orders_local::lambda::{InvokeError, TraceHeader};
 use serde_json::{Value, json};
 
 use crate::support::functions::{
-    ANY_PORT, RECORD_AUDIT_ENVIRONMENT, as_json, bash_runtime, batch_failure, function,
-    poison_batch, record_audit, start_lambda, start_xray_daemon, xray_document,
+    RECORD_AUDIT_ENVIRONMENT, as_json, bash_function, bash_runtime, batch_failure, function,
+    poison_batch, record_audit, start_lambda, start_lambda_logging_to, start_lambda_with,
+    start_xray_daemon, xray_document,
 };
 
 const CALLER_SEGMENT: &str = "53995c3f42cd8ad8";
 
 #[tokio::test]
 async fn record_audit_answers_and_its_second_invocation_is_warm() {
-    let lambda = start_lambda(None).await;
-    lambda.add(record_audit(RECORD_AUDIT_ENVIRONMENT)).await;
+    let lambda = start_lambda_with(record_audit(RECORD_AUDIT_ENVIRONMENT)).await;
     assert_eq!(
         lambda.pid("RecordAuditFunction").await,
         None,
@@ -61,11 +61,8 @@ async fn record_audit_answers_and_its_second_invocation_is_warm() {
 
 #[tokio::test]
 async fn a_function_gets_only_the_template_environment_and_fails_at_init_without_it() {
-    let lambda = start_lambda(None).await;
     // No TABLE_NAME: Config::from_env fails in main, before the runtime asks for an event.
-    lambda
-        .add(record_audit(&[("AWS_EC2_METADATA_DISABLED", "true")]))
-        .await;
+    let lambda = start_lambda_with(record_audit(&[("AWS_EC2_METADATA_DISABLED", "true")])).await;
 
     let error = lambda
         .invoke("RecordAuditFunction", poison_batch("m-1"), None)
@@ -89,15 +86,13 @@ async fn a_function_gets_only_the_template_environment_and_fails_at_init_without
 
 #[tokio::test]
 async fn a_process_gets_the_template_environment_and_lambdas_variables_and_nothing_else() {
-    let lambda = start_lambda(None).await;
-    lambda
-        .add(function(
-            "Inspect",
-            bash_runtime(),
-            &[("TABLE_NAME", "orders")],
-            Duration::from_secs(10),
-        ))
-        .await;
+    let lambda = start_lambda_with(function(
+        "Inspect",
+        bash_runtime(),
+        &[("TABLE_NAME", "orders")],
+        Duration::from_secs(10),
+    ))
+    .await;
     let response = lambda
         .invoke("Inspect", br#"{"environment": true}"#.to_vec(), None)
         .await
@@ -159,15 +154,7 @@ async fn a_process_gets_the_template_environment_and_lambdas_variables_and_nothi
 
 #[tokio::test]
 async fn a_timed_out_invocation_kills_its_environment_and_the_next_starts_a_new_one() {
-    let lambda = start_lambda(None).await;
-    lambda
-        .add(function(
-            "Sleepy",
-            bash_runtime(),
-            &[],
-            Duration::from_millis(500),
-        ))
-        .await;
+    let lambda = start_lambda_with(bash_function("Sleepy", Duration::from_millis(500))).await;
     lambda.warm("Sleepy").await.unwrap();
     let first = lambda.pid("Sleepy").await.unwrap();
 
@@ -193,15 +180,7 @@ async fn a_timed_out_invocation_kills_its_environment_and_the_next_starts_a_new_
 
 #[tokio::test]
 async fn a_crash_fails_the_invocation_with_the_exit_status_and_last_stderr_line() {
-    let lambda = start_lambda(None).await;
-    lambda
-        .add(function(
-            "Fragile",
-            bash_runtime(),
-            &[],
-            Duration::from_secs(10),
-        ))
-        .await;
+    let lambda = start_lambda_with(bash_function("Fragile", Duration::from_secs(10))).await;
 
     let error = lambda
         .invoke("Fragile", br#"{"crash": true}"#.to_vec(), None)
@@ -223,15 +202,7 @@ async fn a_crash_fails_the_invocation_with_the_exit_status_and_last_stderr_line(
 
 #[tokio::test]
 async fn a_handler_error_is_reported_and_the_environment_stays_warm() {
-    let lambda = start_lambda(None).await;
-    lambda
-        .add(function(
-            "Failing",
-            bash_runtime(),
-            &[],
-            Duration::from_secs(10),
-        ))
-        .await;
+    let lambda = start_lambda_with(bash_function("Failing", Duration::from_secs(10))).await;
 
     let error = lambda
         .invoke("Failing", br#"{"fail": true}"#.to_vec(), None)
@@ -260,15 +231,7 @@ async fn a_handler_error_is_reported_and_the_environment_stays_warm() {
 
 #[tokio::test]
 async fn concurrent_invocations_take_turns_in_one_environment() {
-    let lambda = start_lambda(None).await;
-    lambda
-        .add(function(
-            "Echo",
-            bash_runtime(),
-            &[],
-            Duration::from_secs(1),
-        ))
-        .await;
+    let lambda = start_lambda_with(bash_function("Echo", Duration::from_secs(1))).await;
 
     // All at once, on a cold function: one process, one invocation at a time. Each takes 0.4 s
     // of its 1 s timeout; the last waits 1.2 s in the queue, which does not count against it.
@@ -318,20 +281,9 @@ async fn a_log_directory_gets_the_output_and_lambdas_report_lines() {
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     ));
-    let lambda = LambdaService::start(
-        ANY_PORT.parse().unwrap(),
-        LogOutput::Directory(directory.clone()),
-        None,
-    )
-    .await
-    .unwrap();
+    let lambda = start_lambda_logging_to(directory.clone()).await;
     lambda
-        .add(function(
-            "Logged",
-            bash_runtime(),
-            &[],
-            Duration::from_secs(10),
-        ))
+        .add(bash_function("Logged", Duration::from_secs(10)))
         .await;
     lambda.invoke("Logged", b"{}".to_vec(), None).await.unwrap();
     lambda.shutdown().await;

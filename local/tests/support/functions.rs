@@ -134,10 +134,36 @@ pub fn batch_failure(message_id: &str) -> Value {
     json!({"batchItemFailures": [{"itemIdentifier": message_id}]})
 }
 
+/// A function on the bash runtime, with no environment of its own.
+pub fn bash_function(name: &str, timeout: Duration) -> FunctionProcess {
+    function(name, bash_runtime(), &[], timeout)
+}
+
+/// The local Lambda service on a free port, its functions' output discarded; with an X-Ray
+/// daemon address, it sends its segments there.
 pub async fn start_lambda(xray_daemon: Option<SocketAddr>) -> LambdaService {
     LambdaService::start(ANY_PORT.parse().unwrap(), LogOutput::Discard, xray_daemon)
         .await
         .expect("the Runtime API starts")
+}
+
+/// [`start_lambda`] without X-Ray, with `function` added (its process starts on first use).
+pub async fn start_lambda_with(function: FunctionProcess) -> LambdaService {
+    let lambda = start_lambda(None).await;
+    lambda.add(function).await;
+    lambda
+}
+
+/// The local Lambda service on a free port, without X-Ray, writing each function's output (and
+/// Lambda's own lines about it) to `<directory>/<function>.log`.
+pub async fn start_lambda_logging_to(directory: PathBuf) -> LambdaService {
+    LambdaService::start(
+        ANY_PORT.parse().unwrap(),
+        LogOutput::Directory(directory),
+        None,
+    )
+    .await
+    .expect("the Runtime API starts")
 }
 
 pub fn as_json(bytes: &[u8]) -> Value {
