@@ -4,10 +4,10 @@
 //! builds there (the configuration, the SDK clients and their connection pools, the cipher's cache
 //! of data keys) lives as long as the environment, so every warm invocation reuses it and only a
 //! cold start pays for it. Each `main` therefore starts with [`init`] (telemetry, then the AWS
-//! SDK's configuration), builds its clients from that configuration, then hands a handler that
-//! borrows them to [`serve_api`] or [`serve_events`]: the runtime's loop asks Lambda for the next
-//! event, runs the handler on it inside the invocation's trace ([`Telemetry`]), and sends the
-//! answer back.
+//! SDK's configuration), builds its clients from that configuration (the order store and the card
+//! cipher with [`order_store`] and [`card_cipher`]), then hands a handler that borrows them to
+//! [`serve_api`] or [`serve_events`]: the runtime's loop asks Lambda for the next event, runs the
+//! handler on it inside the invocation's trace ([`Telemetry`]), and sends the answer back.
 
 use std::future::Future;
 
@@ -17,8 +17,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::Cors;
-use crate::config::{self, ConfigError, CorsConfig};
-use crate::telemetry::{self, Telemetry};
+use crate::config::{self, Config, ConfigError, CorsConfig, EnvelopeConfig};
+use crate::crypto::EnvelopeCipher;
+use crate::store::OrderStore;
+use crate::telemetry::{self, Telemetry, aws_calls};
 
 /// The first steps of every function's init phase: telemetry, so that all that follows is logged
 /// and traced, then the AWS SDK's configuration (region, credentials, timeouts), which every
@@ -27,6 +29,24 @@ pub async fn init() -> Result<(Telemetry, aws_config::SdkConfig), ConfigError> {
     let telemetry = telemetry::init();
     let aws = config::aws_sdk_config().await?;
     Ok((telemetry, aws))
+}
+
+/// The orders table as every function that reads or writes it builds it: a traced DynamoDB
+/// client, and the table named in the environment ([`Config`]).
+pub fn order_store(aws: &aws_config::SdkConfig) -> Result<OrderStore, ConfigError> {
+    Ok(OrderStore::new(
+        aws_calls::dynamodb_client(aws),
+        &Config::from_env()?,
+    ))
+}
+
+/// The card cipher of the functions that seal or open card data: a traced KMS client, and the
+/// key and data-key cache named in the environment ([`EnvelopeConfig`]).
+pub fn card_cipher(aws: &aws_config::SdkConfig) -> Result<EnvelopeCipher, ConfigError> {
+    Ok(EnvelopeCipher::for_cards(
+        aws_calls::kms_client(aws),
+        &EnvelopeConfig::from_env()?,
+    ))
 }
 
 /// Runs an API function: each REST proxy event becomes a [`Request`] for `handler`, and its

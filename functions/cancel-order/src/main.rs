@@ -3,12 +3,11 @@
 //! says why).
 
 use lambda_http::Error;
-use orders_shared::telemetry::aws_calls;
-use orders_shared::{Config, OrderStore, runtime};
+use orders_shared::runtime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let (telemetry, aws) = runtime::init().await?;
-    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &Config::from_env()?);
+    let store = runtime::order_store(&aws)?;
     runtime::serve_api(&telemetry, |request| cancel_order::handler(&store, request)).await
 }

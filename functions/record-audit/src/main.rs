@@ -2,12 +2,11 @@
 //! `main` builds runs once per execution environment (`orders_shared::runtime` says why).
 
 use lambda_runtime::Error;
-use orders_shared::telemetry::aws_calls;
-use orders_shared::{Config, OrderStore, runtime};
+use orders_shared::runtime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let (telemetry, aws) = runtime::init().await?;
-    let store = OrderStore::new(aws_calls::dynamodb_client(&aws), &Config::from_env()?);
+    let store = runtime::order_store(&aws)?;
     runtime::serve_events(&telemetry, |event| record_audit::handler(&store, event)).await
 }
