@@ -304,15 +304,10 @@ async fn logs_during_a_create_hold_no_card_number_and_no_data_key() {
         EncryptionContext::payment_card(),
         CachePolicy::DEFAULT,
     );
-    let request = orders_tests::build_as(
-        &orders_tests::SignedIn::customer(orders_tests::CUSTOMER),
-        lambda_http::http::Method::POST,
-        "/orders",
-        &[],
-        lambda_http::Body::from(order_body(CARD, "12/35").to_string()),
-        &[],
-        &[],
-    );
+    let request = orders_tests::SignedIn::customer(orders_tests::CUSTOMER)
+        .request(lambda_http::http::Method::POST, "/orders")
+        .body(order_body(CARD, "12/35").to_string().as_bytes())
+        .to_request();
     let failed =
         orders_tests::Reply::from(create_order::handler(&stack.store, &broken, request).await);
     failed.expect_error(500, "InternalError");

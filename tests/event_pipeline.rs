@@ -204,6 +204,25 @@ async fn send_poison(pipeline: &mut Pipeline, consumer: Consumer) -> String {
         .expect("a message id")
 }
 
+/// The good messages of a batch were processed exactly once: fulfillment confirmed each order
+/// (version 2), the audit trail holds its one `OrderPlaced` entry.
+async fn assert_processed_once(pipeline: &Pipeline, consumer: Consumer, ids: &[String]) {
+    for id in ids {
+        match consumer {
+            Consumer::Fulfillment => assert_eq!(
+                status_and_version(pipeline, id).await,
+                ("CONFIRMED".into(), 2),
+                "{id}"
+            ),
+            Consumer::Audit => assert_eq!(
+                trail(pipeline, id).await,
+                [(EventType::OrderPlaced, 1)],
+                "{id}"
+            ),
+        }
+    }
+}
+
 async fn one_poison_message_in_a_batch_of_five(consumer: Consumer) {
     let mut pipeline = Pipeline::start().await;
     let mut ids = Vec::new();
@@ -217,19 +236,7 @@ async fn one_poison_message_in_a_batch_of_five(consumer: Consumer) {
     let first = pipeline.run(consumer).await;
     assert_eq!(first.received.len(), 5, "{first:?}");
     assert_eq!(first.failed, [poison.as_str()]);
-    for id in &ids {
-        match consumer {
-            Consumer::Fulfillment => {
-                assert_eq!(
-                    status_and_version(&pipeline, id).await,
-                    ("CONFIRMED".into(), 2)
-                )
-            }
-            Consumer::Audit => {
-                assert_eq!(trail(&pipeline, id).await, [(EventType::OrderPlaced, 1)])
-            }
-        }
-    }
+    assert_processed_once(&pipeline, consumer, &ids).await;
 
     // Lambda's redrive semantics: after each visibility timeout only the poison message comes
     // back, until its receive count reaches maxReceiveCount; then SQS moves it to the DLQ.
@@ -268,17 +275,7 @@ async fn one_poison_message_in_a_batch_of_five(consumer: Consumer) {
     );
 
     // The good ones were processed once and never again.
-    for id in &ids {
-        match consumer {
-            Consumer::Fulfillment => {
-                assert_eq!(
-                    status_and_version(&pipeline, id).await,
-                    ("CONFIRMED".into(), 2)
-                )
-            }
-            Consumer::Audit => assert_eq!(trail(&pipeline, id).await.len(), 1),
-        }
-    }
+    assert_processed_once(&pipeline, consumer, &ids).await;
 }
 
 #[tokio::test]

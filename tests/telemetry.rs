@@ -3,9 +3,9 @@
 //! (on a free port of the test's own) receives what they send.
 
 use lambda_http::http::Method;
-use lambda_http::{Body, Context, Request, RequestExt};
+use lambda_http::{Context, Request, RequestExt};
 use orders_tests::observed::{Observed, by_name, trace_header};
-use orders_tests::{CUSTOMER, Reply, SignedIn, TestStack, build_as};
+use orders_tests::{CUSTOMER, Reply, SignedIn, TestStack};
 use serde_json::{Value, json};
 
 const CARD: &str = "4539148803436467";
@@ -24,15 +24,10 @@ fn create_request(trace_header: &str) -> Request {
         "payment": {"cardNumber": CARD, "expiry": "12/35"}
     });
     with_context(
-        build_as(
-            &SignedIn::customer(CUSTOMER),
-            Method::POST,
-            "/orders",
-            &[],
-            Body::from(body.to_string()),
-            &[],
-            &[],
-        ),
+        SignedIn::customer(CUSTOMER)
+            .request(Method::POST, "/orders")
+            .body(body.to_string().as_bytes())
+            .to_request(),
         trace_header,
     )
 }
@@ -121,15 +116,12 @@ async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
 
     // A stale If-Match: DynamoDB refuses the conditional update (400).
     let request = with_context(
-        build_as(
-            &SignedIn::customer(CUSTOMER),
-            Method::PATCH,
-            &format!("/orders/{id}"),
-            &[("if-match", "\"7\"")],
-            Body::from(json!({"note": "late"}).to_string()),
-            &[("orderId", &id)],
-            &[],
-        ),
+        SignedIn::customer(CUSTOMER)
+            .request(Method::PATCH, &format!("/orders/{id}"))
+            .path_parameter("orderId", &id)
+            .header("if-match", "\"7\"")
+            .body(json!({"note": "late"}).to_string().as_bytes())
+            .to_request(),
         &header,
     );
     let reply = Reply::from(
@@ -184,15 +176,9 @@ async fn nothing_is_sent_when_the_trace_is_not_sampled() {
 async fn an_invocation_without_a_trace_header_sends_nothing() {
     let stack = TestStack::start().await;
     let observed = Observed::start("create-order").await;
-    let request = build_as(
-        &SignedIn::customer(CUSTOMER),
-        Method::GET,
-        "/orders",
-        &[],
-        Body::Empty,
-        &[],
-        &[],
-    );
+    let request = SignedIn::customer(CUSTOMER)
+        .request(Method::GET, "/orders")
+        .to_request();
     let reply = Reply::from(
         observed
             .telemetry

@@ -30,9 +30,10 @@ pub mod translated;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use lambda_http::http::{HeaderMap, Method};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Response};
 use orders_local::cloudformation::Deployed;
 use orders_local::sample_order;
+use orders_shared::api::ProxyRequest;
 use orders_shared::crypto::{CachePolicy, EncryptionContext, EnvelopeCipher};
 use orders_shared::telemetry::aws_calls;
 use orders_shared::{Config, EnvelopeConfig, OrderStore};
@@ -193,6 +194,15 @@ impl SignedIn {
         }
     }
 
+    /// A request this caller sends to `path`, as API Gateway hands it to a function once its
+    /// authorizer has passed the caller's token: on stage `test`, with the caller's claims. Add
+    /// its parts, then `to_request()` gives what `lambda_http` passes the handler.
+    pub fn request(&self, method: Method, path: &str) -> ProxyRequest {
+        ProxyRequest::new(method.as_str(), path, path)
+            .stage("test")
+            .claims(self.claims())
+    }
+
     /// `requestContext.authorizer.claims` of a REST proxy event: every value a string.
     pub fn claims(&self) -> Value {
         let mut claims = json!({
@@ -224,103 +234,65 @@ impl ApiClient<'_> {
 
     /// `POST /orders` with any body and extra headers.
     pub async fn create_with(&self, body: Body, headers: &[(&str, &str)]) -> Reply {
-        let request = build_as(
-            &self.caller,
-            Method::POST,
-            "/orders",
-            headers,
-            body,
-            &[],
-            &[],
-        );
+        let mut request = self
+            .caller
+            .request(Method::POST, "/orders")
+            .body(body.as_ref());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
         let stack = self.stack;
-        Reply::from(create_order::handler(&stack.store, &stack.cipher, request).await)
+        Reply::from(create_order::handler(&stack.store, &stack.cipher, request.to_request()).await)
     }
 
     /// `GET /orders/{orderId}` (strongly consistent).
     pub async fn get(&self, id: &str) -> Reply {
-        let request = build_as(
-            &self.caller,
-            Method::GET,
-            &format!("/orders/{id}"),
-            &[],
-            Body::Empty,
-            &[("orderId", id)],
-            &[("consistent", "true")],
-        );
-        Reply::from(get_order::handler(&self.stack.store, request).await)
+        let request = self
+            .order_request(Method::GET, id, "", None)
+            .query("consistent", "true");
+        Reply::from(get_order::handler(&self.stack.store, request.to_request()).await)
     }
 
     /// `PATCH /orders/{orderId}`, with `If-Match` if given.
     pub async fn patch(&self, id: &str, if_match: Option<&str>, body: &Value) -> Reply {
-        let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
-        let request = build_as(
-            &self.caller,
-            Method::PATCH,
-            &format!("/orders/{id}"),
-            &headers,
-            Body::from(body.to_string()),
-            &[("orderId", id)],
-            &[],
-        );
-        Reply::from(update_order::handler(&self.stack.store, request).await)
+        let request = self
+            .order_request(Method::PATCH, id, "", if_match)
+            .body(body.to_string().as_bytes());
+        Reply::from(update_order::handler(&self.stack.store, request.to_request()).await)
     }
 
     /// `POST /orders/{orderId}/cancel`, with `If-Match` if given.
     pub async fn cancel(&self, id: &str, if_match: Option<&str>) -> Reply {
-        let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
-        let request = build_as(
-            &self.caller,
-            Method::POST,
-            &format!("/orders/{id}/cancel"),
-            &headers,
-            Body::Empty,
-            &[("orderId", id)],
-            &[],
-        );
-        Reply::from(cancel_order::handler(&self.stack.store, request).await)
+        let request = self.order_request(Method::POST, id, "/cancel", if_match);
+        Reply::from(cancel_order::handler(&self.stack.store, request.to_request()).await)
     }
 
     /// `GET /orders?...`.
     pub async fn list(&self, query: &[(&str, &str)]) -> Reply {
-        let request = build_as(
-            &self.caller,
-            Method::GET,
-            "/orders",
-            &[],
-            Body::Empty,
-            &[],
-            query,
-        );
-        Reply::from(list_orders::handler(&self.stack.store, request).await)
+        let mut request = self.caller.request(Method::GET, "/orders");
+        for (name, value) in query {
+            request = request.query(name, value);
+        }
+        Reply::from(list_orders::handler(&self.stack.store, request.to_request()).await)
     }
-}
 
-/// A request as `lambda_http` hands it to a handler after parsing a REST proxy event, sent by
-/// `caller`: its context carries the caller's claims.
-pub fn build_as(
-    caller: &SignedIn,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Body,
-    path_params: &[(&str, &str)],
-    query: &[(&str, &str)],
-) -> Request {
-    let mut request = orders_shared::api::ProxyRequest::new(method.as_str(), path, path)
-        .stage("test")
-        .claims(caller.claims())
-        .body(body.as_ref());
-    for (name, value) in headers {
-        request = request.header(name, value);
+    /// A request to `/orders/{orderId}` (and `action` below it), with `If-Match` if given.
+    fn order_request(
+        &self,
+        method: Method,
+        id: &str,
+        action: &str,
+        if_match: Option<&str>,
+    ) -> ProxyRequest {
+        let request = self
+            .caller
+            .request(method, &format!("/orders/{id}{action}"))
+            .path_parameter("orderId", id);
+        match if_match {
+            Some(tag) => request.header("if-match", tag),
+            None => request,
+        }
     }
-    for (name, value) in path_params {
-        request = request.path_parameter(name, value);
-    }
-    for (name, value) in query {
-        request = request.query(name, value);
-    }
-    request.to_request()
 }
 
 /// A handler's response, with the body parsed as JSON.
