@@ -7,9 +7,11 @@
 //! clients must send, as on AWS. Each is found by name before it is created.
 
 use aws_sdk_apigateway::Client;
-use aws_sdk_apigateway::types::{ApiStage, QuotaPeriodType, QuotaSettings, ThrottleSettings};
+use aws_sdk_apigateway::types::{
+    ApiStage, QuotaPeriodType, QuotaSettings, RestApi, ThrottleSettings, UsagePlan,
+};
 
-use super::{DeployError, Deployed, Physical, failed, incomplete};
+use super::{DeployError, Deployed, Physical, failed, find_listed, incomplete};
 use crate::cloudformation::template::ApiSpec;
 
 /// Every `AWS::Serverless::Api`, with its key and usage plan.
@@ -23,16 +25,9 @@ pub(super) async fn deploy_apis(
             Some(name) => deployed.resolve_for(logical_id, name)?,
             None => deployed.physical_name(logical_id),
         };
-        let existing = apigateway
-            .get_rest_apis()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(failed(logical_id, "GetRestApis"))?
-            .into_iter()
-            .find(|rest_api| rest_api.name() == Some(name.as_str()));
+        let listed = apigateway.get_rest_apis().into_paginator().items().send();
+        let named = |rest_api: &RestApi| rest_api.name() == Some(name.as_str());
+        let existing = find_listed(listed.collect(), logical_id, "GetRestApis", named).await?;
         let rest_api = match existing {
             Some(rest_api) => rest_api,
             None => {
@@ -42,7 +37,7 @@ pub(super) async fn deploy_apis(
                     .send()
                     .await
                     .map_err(failed(logical_id, "CreateRestApi"))?;
-                aws_sdk_apigateway::types::RestApi::builder()
+                RestApi::builder()
                     .set_id(created.id)
                     .set_root_resource_id(created.root_resource_id)
                     .build()
@@ -115,16 +110,10 @@ async fn deploy_key_and_plan(
     let plan_logical_id = format!("{}UsagePlan", api.logical_id);
     let plan_name = deployed.physical_name(&plan_logical_id);
     let stage = deployed.resolve_for(&api.logical_id, &api.stage_name)?;
-    let existing = apigateway
-        .get_usage_plans()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(failed(&plan_logical_id, "GetUsagePlans"))?
-        .into_iter()
-        .find(|plan| plan.name() == Some(plan_name.as_str()))
+    let listed = apigateway.get_usage_plans().into_paginator().items().send();
+    let named = |plan: &UsagePlan| plan.name() == Some(plan_name.as_str());
+    let existing = find_listed(listed.collect(), &plan_logical_id, "GetUsagePlans", named)
+        .await?
         .and_then(|plan| plan.id);
     let plan_id = match existing {
         Some(id) => id,

@@ -9,11 +9,12 @@
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::operation::get_group::GetGroupError;
 use aws_sdk_cognitoidentityprovider::types::{
-    AdminCreateUserConfigType, ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType,
-    UsernameAttributeType, VerifiedAttributeType,
+    AdminCreateUserConfigType, ExplicitAuthFlowsType, PasswordPolicyType,
+    UserPoolClientDescription, UserPoolDescriptionType, UserPoolPolicyType, UsernameAttributeType,
+    VerifiedAttributeType,
 };
 
-use super::{ACCOUNT_ID, DeployError, Deployed, Physical, failed, incomplete};
+use super::{ACCOUNT_ID, DeployError, Deployed, Physical, failed, find_listed, incomplete};
 use crate::cloudformation::Expr;
 use crate::cloudformation::template::UserPoolSpec;
 
@@ -42,17 +43,11 @@ pub(super) async fn deploy_user_pools(
             Some(name) => deployed.resolve_for(logical_id, name)?,
             None => deployed.physical_name(logical_id),
         };
-        let existing = cognito
-            .list_user_pool_clients()
-            .user_pool_id(&pool_id)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(failed(logical_id, "ListUserPoolClients"))?
-            .into_iter()
-            .find(|c| c.client_name() == Some(name.as_str()))
+        let request = cognito.list_user_pool_clients().user_pool_id(&pool_id);
+        let listed = request.into_paginator().items().send();
+        let named = |c: &UserPoolClientDescription| c.client_name() == Some(name.as_str());
+        let existing = find_listed(listed.collect(), logical_id, "ListUserPoolClients", named)
+            .await?
             .and_then(|c| c.client_id);
         let id = match existing {
             Some(id) => id,
@@ -132,19 +127,11 @@ async fn find_user_pool(
     logical_id: &str,
     name: &str,
 ) -> Result<Option<String>, DeployError> {
-    let pools = cognito
-        .list_user_pools()
-        .max_results(60)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(failed(logical_id, "ListUserPools"))?;
-    Ok(pools
-        .into_iter()
-        .find(|pool| pool.name() == Some(name))
-        .and_then(|pool| pool.id))
+    let request = cognito.list_user_pools().max_results(60);
+    let listed = request.into_paginator().items().send();
+    let named = |pool: &UserPoolDescriptionType| pool.name() == Some(name);
+    let found = find_listed(listed.collect(), logical_id, "ListUserPools", named);
+    Ok(found.await?.and_then(|pool| pool.id))
 }
 
 /// A new pool with the template's sign-in attributes and password policy (moto enforces the

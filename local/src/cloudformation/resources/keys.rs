@@ -1,7 +1,9 @@
 //! The template's KMS keys and their aliases on moto. A key has no name, only a generated id, so
 //! a deploy finds the key of an earlier deploy through its alias.
 
-use super::{DeployError, Deployed, Physical, failed, incomplete};
+use aws_sdk_kms::types::AliasListEntry;
+
+use super::{DeployError, Deployed, Physical, failed, find_listed, incomplete};
 
 /// Keys first, then their aliases. A key is found again through its alias: if one of the
 /// aliases the template gives it exists, its target is the key.
@@ -97,16 +99,8 @@ async fn alias_target(
     logical_id: &str,
     name: &str,
 ) -> Result<Option<String>, DeployError> {
-    let aliases = kms
-        .list_aliases()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(failed(logical_id, "ListAliases"))?;
-    Ok(aliases
-        .into_iter()
-        .find(|alias| alias.alias_name() == Some(name))
-        .and_then(|alias| alias.target_key_id))
+    let listed = kms.list_aliases().into_paginator().items().send();
+    let named = |alias: &AliasListEntry| alias.alias_name() == Some(name);
+    let found = find_listed(listed.collect(), logical_id, "ListAliases", named);
+    Ok(found.await?.and_then(|alias| alias.target_key_id))
 }

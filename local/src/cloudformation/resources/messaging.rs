@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::{DeployError, Deployed, Physical, failed, incomplete};
+use aws_sdk_sns::types::Subscription;
+
+use super::{DeployError, Deployed, Physical, failed, find_listed, incomplete};
 use crate::cloudformation::Expr;
 use crate::cloudformation::template::QueueSpec;
 
@@ -97,18 +99,17 @@ pub(super) async fn deploy_subscriptions(
             logical_id,
             &Expr::GetAtt(subscription.queue.clone(), "Arn".into()),
         )?;
-        let existing = sns
-            .list_subscriptions_by_topic()
-            .topic_arn(&topic_arn)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(failed(logical_id, "ListSubscriptionsByTopic"))?
-            .into_iter()
-            .find(|s| s.endpoint() == Some(queue_arn.as_str()))
-            .and_then(|s| s.subscription_arn);
+        let request = sns.list_subscriptions_by_topic().topic_arn(&topic_arn);
+        let listed = request.into_paginator().items().send();
+        let of_queue = |s: &Subscription| s.endpoint() == Some(queue_arn.as_str());
+        let existing = find_listed(
+            listed.collect(),
+            logical_id,
+            "ListSubscriptionsByTopic",
+            of_queue,
+        )
+        .await?
+        .and_then(|s| s.subscription_arn);
         let arn = match existing {
             Some(arn) => arn,
             None => {

@@ -206,62 +206,41 @@ pub async fn deploy(
 }
 
 impl Deployed {
+    // The accessors below ask for what `!Ref` or `!GetAtt` gives a resource of one type, so that
+    // `queue_url("OrdersTable")` is `None` rather than the table's name.
+
     pub fn table_name(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::Table { name, .. } => Some(name),
-            _ => None,
-        }
+        self.reference_of(logical_id, "AWS::DynamoDB::Table")
     }
 
     pub fn stream_arn(&self, table_logical_id: &str) -> Option<&str> {
-        match self.physical(table_logical_id)? {
-            Physical::Table { stream_arn, .. } => stream_arn.as_deref(),
-            _ => None,
-        }
+        self.attribute_of(table_logical_id, "AWS::DynamoDB::Table", "StreamArn")
     }
 
     pub fn queue_url(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::Queue { url, .. } => Some(url),
-            _ => None,
-        }
+        self.reference_of(logical_id, "AWS::SQS::Queue")
     }
 
     pub fn queue_arn(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::Queue { arn, .. } => Some(arn),
-            _ => None,
-        }
+        self.attribute_of(logical_id, "AWS::SQS::Queue", "Arn")
     }
 
     pub fn topic_arn(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::Topic { arn, .. } => Some(arn),
-            _ => None,
-        }
+        self.reference_of(logical_id, "AWS::SNS::Topic")
     }
 
     pub fn key_arn(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::Key { arn, .. } => Some(arn),
-            _ => None,
-        }
+        self.attribute_of(logical_id, "AWS::KMS::Key", "Arn")
     }
 
     /// A user pool's id.
     pub fn user_pool_id(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::UserPool { id, .. } => Some(id),
-            _ => None,
-        }
+        self.reference_of(logical_id, "AWS::Cognito::UserPool")
     }
 
     /// An app client's id.
     pub fn user_pool_client_id(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::UserPoolClient { id } => Some(id),
-            _ => None,
-        }
+        self.reference_of(logical_id, "AWS::Cognito::UserPoolClient")
     }
 
     /// The key an API's clients send (`x-api-key`): the value of SAM's `<Api>ApiKey`, if the
@@ -275,34 +254,42 @@ impl Deployed {
 
     /// The id of that key.
     pub fn api_key_id(&self, api_logical_id: &str) -> Option<&str> {
-        match self.physical(&format!("{api_logical_id}ApiKey"))? {
-            Physical::ApiKey { id, .. } => Some(id),
-            _ => None,
-        }
+        self.reference_of(
+            &format!("{api_logical_id}ApiKey"),
+            "AWS::ApiGateway::ApiKey",
+        )
     }
 
     /// The id of a REST API (its `requestContext.apiId`).
     pub fn rest_api_id(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::RestApi { id, .. } => Some(id),
-            _ => None,
-        }
+        self.reference_of(logical_id, "AWS::Serverless::Api")
     }
 
     /// The name the local stack gives the function (`<stack>-<LogicalId>`), as `!Ref` does.
     pub fn function_name(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::Function { name, .. } => Some(name),
-            _ => None,
-        }
+        self.reference_of(logical_id, "AWS::Serverless::Function")
     }
 
     /// The function's ARN, as `!GetAtt <Function>.Arn`.
     pub fn function_arn(&self, logical_id: &str) -> Option<&str> {
-        match self.physical(logical_id)? {
-            Physical::Function { arn, .. } => Some(arn),
-            _ => None,
-        }
+        self.attribute_of(logical_id, "AWS::Serverless::Function", "Arn")
+    }
+
+    /// The resource `logical_id`, if it is one of `resource_type`.
+    fn physical_of(&self, logical_id: &str, resource_type: &str) -> Option<&Physical> {
+        self.physical(logical_id)
+            .filter(|physical| physical.resource_type() == resource_type)
+    }
+
+    /// What `!Ref` gives for `logical_id`, if it is a resource of `resource_type`.
+    fn reference_of(&self, logical_id: &str, resource_type: &str) -> Option<&str> {
+        Some(self.physical_of(logical_id, resource_type)?.reference())
+    }
+
+    /// What `!GetAtt <logical_id>.<attribute>` gives, if it is a resource of `resource_type`.
+    fn attribute_of(&self, logical_id: &str, resource_type: &str, attribute: &str) -> Option<&str> {
+        self.physical_of(logical_id, resource_type)?
+            .attribute(attribute)
     }
 
     /// Every resource, in creation order (functions, only named, last).
@@ -366,6 +353,19 @@ fn failed<E: std::error::Error>(
         operation,
         cause: DisplayErrorContext(&error).to_string(),
     }
+}
+
+/// The first item of a paginated list call (`ListUserPools`, `GetRestApis`, ...) that `wanted`
+/// picks: how a step finds what an earlier deploy created. `listed` is the call's
+/// `.into_paginator().items().send().collect()`: every page, read before looking.
+async fn find_listed<T, E: std::error::Error>(
+    listed: impl Future<Output = Result<Vec<T>, E>>,
+    logical_id: &str,
+    operation: &'static str,
+    wanted: impl Fn(&T) -> bool,
+) -> Result<Option<T>, DeployError> {
+    let items = listed.await.map_err(failed(logical_id, operation))?;
+    Ok(items.into_iter().find(|item| wanted(item)))
 }
 
 fn incomplete(logical_id: &str, operation: &'static str, field: &'static str) -> DeployError {
