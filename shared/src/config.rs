@@ -51,7 +51,7 @@ pub struct TelemetryConfig {
 
 impl TelemetryConfig {
     pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment)
     }
 
     /// Never fails: telemetry must not stop a function from serving.
@@ -69,6 +69,21 @@ impl TelemetryConfig {
     }
 }
 
+/// The process environment, as the `lookup` each `from_lookup` reads through (tests pass a map).
+fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A variable the function cannot run without: set, and not empty.
+fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    lookup(name)
+        .filter(|value| !value.is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
 const DEFAULT_IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What a function that seals or opens card data needs (`create-order`, `fulfill-order`).
@@ -84,13 +99,11 @@ pub struct EnvelopeConfig {
 
 impl EnvelopeConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment)
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let key_id = lookup("PAYMENT_KEY_ID")
-            .filter(|value| !value.is_empty())
-            .ok_or(ConfigError::Missing("PAYMENT_KEY_ID"))?;
+        let key_id = required(&lookup, "PAYMENT_KEY_ID")?;
         let defaults = CachePolicy::DEFAULT;
         let number = |name: &'static str, default: u64, minimum: u64| match lookup(name) {
             None => Ok(default),
@@ -134,7 +147,7 @@ pub struct CorsConfig {
 
 impl CorsConfig {
     pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment)
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
@@ -152,13 +165,11 @@ pub struct TopicConfig {
 
 impl TopicConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment)
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let topic_arn = lookup("TOPIC_ARN")
-            .filter(|value| !value.is_empty())
-            .ok_or(ConfigError::Missing("TOPIC_ARN"))?;
+        let topic_arn = required(&lookup, "TOPIC_ARN")?;
         Ok(Self { topic_arn })
     }
 }
@@ -174,7 +185,7 @@ impl TopicConfig {
 /// Every client built from it has the [`sdk_timeouts`]: no AWS call can wait past the function's
 /// own deadline.
 pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
-    check_endpoint_url(|name| std::env::var(name).ok())?;
+    check_endpoint_url(environment)?;
     Ok(sdk_config_loader().load().await)
 }
 
@@ -228,14 +239,12 @@ fn check_endpoint_url(lookup: impl Fn(&str) -> Option<String>) -> Result<(), Con
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment)
     }
 
     /// Reads configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = lookup("TABLE_NAME")
-            .filter(|value| !value.is_empty())
-            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let table_name = required(&lookup, "TABLE_NAME")?;
         let idempotency_ttl = match lookup("IDEMPOTENCY_TTL_SECONDS") {
             None => DEFAULT_IDEMPOTENCY_TTL,
             Some(value) => match value.parse::<u64>() {
