@@ -80,12 +80,8 @@ fn exit_code<E: std::fmt::Display>(result: Result<(), E>) -> ExitCode {
 }
 
 async fn run(config: StackConfig) -> ExitCode {
-    let stack = match Stack::start(config).await {
-        Ok(stack) => stack,
-        Err(error) => {
-            eprintln!("error: the local stack did not start: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(stack) = Stack::start_or_report(config).await else {
+        return ExitCode::FAILURE;
     };
     println!("{}", stack.banner());
     let _ = tokio::signal::ctrl_c().await;

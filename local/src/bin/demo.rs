@@ -28,12 +28,8 @@ async fn main() -> ExitCode {
     // 1 s instead (set ORDERS_LOCAL_RETRY_AFTER_SECONDS to change it).
     config.retry_after = config.retry_after.or(Some(Duration::from_secs(1)));
 
-    let stack = match Stack::start(config).await {
-        Ok(stack) => stack,
-        Err(error) => {
-            eprintln!("error: the local stack did not start: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(stack) = Stack::start_or_report(config).await else {
+        return ExitCode::FAILURE;
     };
     println!("{}", stack.banner());
     println!("(the functions' logs: {})", logs.display());

@@ -107,3 +107,20 @@ pub enum StackError {
     #[error("no binary for {function} at {path}: build the functions first (`cargo build --bins`)")]
     NoBinary { function: String, path: String },
 }
+
+impl StackError {
+    /// `service` could not bind `address` (taken, most often), which the environment variable
+    /// `variable` overrides: for `map_err` on the service's start.
+    pub(crate) fn cannot_listen(
+        service: &'static str,
+        address: SocketAddr,
+        variable: &'static str,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        move |source| Self::Listen {
+            service,
+            address,
+            variable,
+            source,
+        }
+    }
+}

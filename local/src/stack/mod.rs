@@ -86,22 +86,20 @@ impl Stack {
         // 3. X-Ray.
         let xray = LocalXrayDaemon::start(config.xray, config.print_traces)
             .await
-            .map_err(|source| StackError::Listen {
-                service: "the X-Ray daemon",
-                address: config.xray,
-                variable: "ORDERS_LOCAL_XRAY",
-                source,
-            })?;
+            .map_err(StackError::cannot_listen(
+                "the X-Ray daemon",
+                config.xray,
+                "ORDERS_LOCAL_XRAY",
+            ))?;
 
         // 4. Lambda: every function, with the template's environment.
         let lambda = LambdaService::start(config.lambda, config.logs.clone(), Some(xray.address()))
             .await
-            .map_err(|source| StackError::Listen {
-                service: "the Lambda Runtime API",
-                address: config.lambda,
-                variable: "ORDERS_LOCAL_LAMBDA",
-                source,
-            })?;
+            .map_err(StackError::cannot_listen(
+                "the Lambda Runtime API",
+                config.lambda,
+                "ORDERS_LOCAL_LAMBDA",
+            ))?;
         let functions = template.functions();
         for function in &functions {
             let executable = config.binaries.join(&function.binary);
@@ -131,12 +129,11 @@ impl Stack {
             .map_err(|error| StackError::Resources(error.to_string()))?;
         let api = ApiGateway::serve(config.api, settings, lambda.clone(), Some(xray.address()))
             .await
-            .map_err(|source| StackError::Listen {
-                service: "API Gateway",
-                address: config.api,
-                variable: "ORDERS_LOCAL_API",
-                source,
-            })?;
+            .map_err(StackError::cannot_listen(
+                "API Gateway",
+                config.api,
+                "ORDERS_LOCAL_API",
+            ))?;
         let (stop, stopped) = watch::channel(false);
         let mut stack = Self {
             config,
@@ -153,6 +150,18 @@ impl Stack {
         };
         stack.pollers = stack.start_pollers(stopped);
         Ok(stack)
+    }
+
+    /// [`Stack::start`] for the binaries (`make dev`, `make demo`): `None` once it has said on
+    /// stderr why the stack did not start.
+    pub async fn start_or_report(config: StackConfig) -> Option<Self> {
+        match Self::start(config).await {
+            Ok(stack) => Some(stack),
+            Err(error) => {
+                eprintln!("error: the local stack did not start: {error}");
+                None
+            }
+        }
     }
 
     /// `http://127.0.0.1:3000/<stage>`-less base URL: the local API serves paths at the root, as
