@@ -17,7 +17,7 @@ impl Demo<'_> {
         // Wait until the audit trail has the confirmation: the whole pipeline has run.
         let types = self
             .wait_for(Duration::from_secs(60), || async {
-                let types = self.audit_types(&id).await?;
+                let types = self.audit_trail(&id, "eventType").await?;
                 Ok(types
                     .contains(&"OrderConfirmed".to_owned())
                     .then_some(types))
@@ -127,8 +127,8 @@ impl Demo<'_> {
             format!("  3 messages to the audit queue: 2 events and 1 poison message ({poison})\n");
         let mates = self
             .wait_for(Duration::from_secs(30), || async {
-                let types = self.audit_event_ids(&id).await?;
-                let mates: Vec<String> = types
+                let event_ids = self.audit_trail(&id, "eventId").await?;
+                let mates: Vec<String> = event_ids
                     .into_iter()
                     .filter(|e| e.starts_with("demo-batch-mate"))
                     .collect();
@@ -186,22 +186,14 @@ impl Demo<'_> {
         ))
     }
 
-    /// The event types of the order's audit trail, in version order.
-    async fn audit_types(&self, id: &str) -> Result<Vec<String>, String> {
+    /// One string attribute (`eventType`, `eventId`) of each entry of the order's audit trail,
+    /// in version order.
+    async fn audit_trail(&self, id: &str, attribute: &str) -> Result<Vec<String>, String> {
         Ok(self
             .audit_items(id)
             .await?
             .iter()
-            .filter_map(|item| item.get("eventType")?.as_s().ok().cloned())
-            .collect())
-    }
-
-    async fn audit_event_ids(&self, id: &str) -> Result<Vec<String>, String> {
-        Ok(self
-            .audit_items(id)
-            .await?
-            .iter()
-            .filter_map(|item| item.get("eventId")?.as_s().ok().cloned())
+            .filter_map(|item| item.get(attribute)?.as_s().ok().cloned())
             .collect())
     }
 
