@@ -168,11 +168,17 @@ mod tests {
             .collect()
     }
 
+    // The one key of the usage plan that `keys` makes: its id and its value.
+    const KEY_ID: &str = "key-id-1";
+    const KEY_VALUE: &str = "a-valid-api-key-value-0001";
+
     fn keys() -> ApiKeys {
-        ApiKeys::new([(
-            "key-id-1".to_owned(),
-            "a-valid-api-key-value-0001".to_owned(),
-        )])
+        ApiKeys::new([(KEY_ID.to_owned(), KEY_VALUE.to_owned())])
+    }
+
+    /// A request's headers with the usage plan's key in `x-api-key`.
+    fn valid_key() -> HeaderMap {
+        headers(&[("x-api-key", KEY_VALUE)])
     }
 
     #[test]
@@ -202,18 +208,12 @@ mod tests {
             access.admit(&keys(), &headers(&[("x-api-key", "guessed")]), now),
             Err(Denied::UnknownApiKey)
         );
-        let admitted = access
-            .admit(
-                &keys(),
-                &headers(&[("x-api-key", "a-valid-api-key-value-0001")]),
-                now,
-            )
-            .unwrap();
+        let admitted = access.admit(&keys(), &valid_key(), now).unwrap();
         assert_eq!(
             admitted.api_key,
             Some(UsedApiKey {
-                id: "key-id-1".into(),
-                value: "a-valid-api-key-value-0001".into()
+                id: KEY_ID.into(),
+                value: KEY_VALUE.into()
             })
         );
         assert_eq!(admitted.claims, None);
@@ -239,13 +239,7 @@ mod tests {
             "{denied:?}"
         );
         // A valid key does not make up for a missing token.
-        let denied = access
-            .admit(
-                &keys(),
-                &headers(&[("x-api-key", "a-valid-api-key-value-0001")]),
-                now,
-            )
-            .unwrap_err();
+        let denied = access.admit(&keys(), &valid_key(), now).unwrap_err();
         assert!(matches!(denied, Denied::Unauthorized { .. }), "{denied:?}");
         let garbage = headers(&[("authorization", "not-a-token")]);
         assert!(matches!(
