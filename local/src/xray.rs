@@ -254,8 +254,20 @@ fn describe(document: &Value) -> String {
 }
 
 #[cfg(test)]
+impl LocalXrayDaemon {
+    /// The unit tests' daemon: on a free port of 127.0.0.1, printing nothing. A test sends it
+    /// documents as Lambda does, with [`crate::lambda::SegmentSender`].
+    pub(crate) async fn on_free_port() -> Self {
+        Self::start("127.0.0.1:0".parse().unwrap(), false)
+            .await
+            .unwrap()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lambda::SegmentSender;
     use serde_json::json;
 
     fn document(id: &str, parent: Option<&str>, name: &str, start: f64) -> Value {
@@ -292,14 +304,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_daemon_keeps_documents_by_trace() {
-        let daemon = LocalXrayDaemon::start("127.0.0.1:0".parse().unwrap(), false)
-            .await
-            .unwrap();
+        let daemon = LocalXrayDaemon::on_free_port().await;
+        let function = SegmentSender::connect(daemon.address()).await.unwrap();
+        function.send(&document("a", None, "f", 1.0)).await;
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let datagram = format!("{HEADER}\n{}", document("a", None, "f", 1.0));
-        socket
-            .send_to(datagram.as_bytes(), daemon.address())
-            .unwrap();
         socket.send_to(b"no header", daemon.address()).unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(daemon.trace_ids(), ["1-a-b"]);

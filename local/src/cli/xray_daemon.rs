@@ -172,7 +172,7 @@ fn check_complete(document: &Value) -> Result<(), XrayDaemonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xray::HEADER;
+    use crate::lambda::SegmentSender;
     use serde_json::json;
 
     fn arguments(text: &str) -> Vec<String> {
@@ -204,17 +204,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_daemon_waits_until_the_function_is_quiet() {
-        let daemon = LocalXrayDaemon::start("127.0.0.1:0".parse().unwrap(), false)
-            .await
-            .unwrap();
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let daemon = LocalXrayDaemon::on_free_port().await;
+        let function = SegmentSender::connect(daemon.address()).await.unwrap();
         for id in ["a", "b"] {
             let document = json!({"id": id, "trace_id": "1-a-b", "name": "f",
                 "start_time": 1.0, "end_time": 1.5});
-            let datagram = format!("{HEADER}\n{document}");
-            socket
-                .send_to(datagram.as_bytes(), daemon.address())
-                .unwrap();
+            function.send(&document).await;
         }
         let args = XrayDaemonArgs {
             idle: Duration::from_millis(300),
