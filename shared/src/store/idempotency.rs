@@ -404,47 +404,39 @@ mod tests {
 
     #[test]
     fn only_a_failed_record_condition_is_a_lost_race() {
-        assert_eq!(
-            cancellation(&["None", "ConditionalCheckFailed"]),
-            Cancellation::LostRace
-        );
-        assert_eq!(
-            cancellation(&["None", "TransactionConflict"]),
-            Cancellation::Conflict
-        );
-        assert_eq!(
-            cancellation(&["TransactionConflict", "None"]),
-            Cancellation::Conflict
-        );
-        assert_eq!(
-            cancellation(&["ThrottlingError", "None"]),
-            Cancellation::Throttled
-        );
-        assert_eq!(
-            cancellation(&["None", "ProvisionedThroughputExceeded"]),
-            Cancellation::Throttled
-        );
-        // The order's own condition failing (an id collision) or a validation error: internal.
-        assert_eq!(
-            cancellation(&["ConditionalCheckFailed", "None"]),
-            Cancellation::Other
-        );
-        assert_eq!(
-            cancellation(&["ValidationError", "None"]),
-            Cancellation::Other
-        );
-        assert_eq!(cancellation(&[]), Cancellation::Other);
+        let cases: [(&[&str], Cancellation); 8] = [
+            (&["None", "ConditionalCheckFailed"], Cancellation::LostRace),
+            (&["None", "TransactionConflict"], Cancellation::Conflict),
+            (&["TransactionConflict", "None"], Cancellation::Conflict),
+            (&["ThrottlingError", "None"], Cancellation::Throttled),
+            (
+                &["None", "ProvisionedThroughputExceeded"],
+                Cancellation::Throttled,
+            ),
+            // The order's own condition failing (an id collision) or a validation error: internal.
+            (&["ConditionalCheckFailed", "None"], Cancellation::Other),
+            (&["ValidationError", "None"], Cancellation::Other),
+            (&[], Cancellation::Other),
+        ];
+        for (reasons, expected) in cases {
+            assert_eq!(cancellation(reasons), expected, "{reasons:?}");
+        }
+    }
+
+    /// The record of a first request (its fingerprint) that created the sample order.
+    fn record_of_request(fingerprint: &str, expires_at: u64) -> IdempotencyRecord {
+        IdempotencyRecord {
+            pk: "IDEMPOTENCY#k".into(),
+            sk: IDEMPOTENCY_SK.into(),
+            request_fingerprint: fingerprint.into(),
+            order: sample_order(),
+            expires_at,
+        }
     }
 
     #[test]
     fn a_replay_needs_the_same_request() {
-        let record = IdempotencyRecord {
-            pk: "IDEMPOTENCY#k".into(),
-            sk: IDEMPOTENCY_SK.into(),
-            request_fingerprint: "abc".into(),
-            order: sample_order(),
-            expires_at: 0,
-        };
+        let record = record_of_request("abc", 0);
         assert_eq!(record.clone().replay("abc").unwrap(), sample_order());
         assert!(matches!(
             record.replay("abd"),
@@ -454,13 +446,7 @@ mod tests {
 
     #[test]
     fn the_record_is_not_in_the_customer_index() {
-        let record = IdempotencyRecord {
-            pk: "IDEMPOTENCY#k".into(),
-            sk: IDEMPOTENCY_SK.into(),
-            request_fingerprint: "abc".into(),
-            order: sample_order(),
-            expires_at: 1,
-        };
+        let record = record_of_request("abc", 1);
         let item = to_item(&record).unwrap();
         // A top-level customerId would put it in the sparse byCustomer index.
         assert!(!item.contains_key("customerId"));
