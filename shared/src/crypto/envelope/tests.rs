@@ -52,6 +52,30 @@ fn cipher_with(rules: &[&Rule], policy: CachePolicy) -> EnvelopeCipher {
     EnvelopeCipher::new(client, KEY_ARN, EncryptionContext::payment_card(), policy)
 }
 
+/// KMS that generates the one data key and decrypts only its blob: its rules, to count the calls
+/// each one answered.
+struct Kms {
+    generate: Rule,
+    accept: Rule,
+    refuse: Rule,
+}
+
+impl Kms {
+    fn new() -> Self {
+        let [accept, refuse] = decrypt_rules();
+        Self {
+            generate: generate_rule(),
+            accept,
+            refuse,
+        }
+    }
+
+    /// A cipher that seals and opens through this KMS.
+    fn cipher(&self, policy: CachePolicy) -> EnvelopeCipher {
+        cipher_with(&[&self.generate, &self.accept, &self.refuse], policy)
+    }
+}
+
 fn card() -> PaymentCard {
     let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
     PaymentCard::parse("4539 1488 0343 6467", "12/29", today).unwrap()
@@ -65,9 +89,8 @@ fn flip(base64: &str, index: usize) -> String {
 
 #[tokio::test]
 async fn a_sealed_card_opens_for_its_order_only() {
-    let [accept, refuse] = decrypt_rules();
-    let generate = generate_rule();
-    let cipher = cipher_with(&[&generate, &accept, &refuse], CachePolicy::DEFAULT);
+    let kms = Kms::new();
+    let cipher = kms.cipher(CachePolicy::DEFAULT);
     let order = OrderId::new();
     let envelope = cipher.seal_card(&card(), order).await.unwrap();
 
@@ -89,9 +112,8 @@ async fn a_sealed_card_opens_for_its_order_only() {
 
 #[tokio::test]
 async fn any_changed_byte_of_nonce_or_ct_is_refused() {
-    let [accept, refuse] = decrypt_rules();
-    let generate = generate_rule();
-    let cipher = cipher_with(&[&generate, &accept, &refuse], CachePolicy::DEFAULT);
+    let kms = Kms::new();
+    let cipher = kms.cipher(CachePolicy::DEFAULT);
     let envelope = cipher.seal(b"secret", b"order-1").await.unwrap();
     for i in 0..BASE64.decode(&envelope.nonce).unwrap().len() {
         let tampered = Envelope {
@@ -160,12 +182,8 @@ async fn the_cache_cuts_generate_data_key_calls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_cipher_is_shared_safely_by_concurrent_requests() {
-    let [accept, refuse] = decrypt_rules();
-    let generate = generate_rule();
-    let cipher = std::sync::Arc::new(cipher_with(
-        &[&generate, &accept, &refuse],
-        CachePolicy::DEFAULT,
-    ));
+    let kms = Kms::new();
+    let cipher = std::sync::Arc::new(kms.cipher(CachePolicy::DEFAULT));
     let tasks: Vec<_> = (0..8)
         .map(|task| {
             let cipher = std::sync::Arc::clone(&cipher);
@@ -184,7 +202,7 @@ async fn one_cipher_is_shared_safely_by_concurrent_requests() {
     }
     let stats = cipher.cache_stats();
     assert_eq!(stats.encrypt_hits + stats.encrypt_misses, 400);
-    assert_eq!(stats.encrypt_misses, generate.num_calls() as u64);
+    assert_eq!(stats.encrypt_misses, kms.generate.num_calls() as u64);
     // 400 messages need at least 4 data keys; when a key runs out, each of the 8 tasks that
     // misses at that moment may fetch one (at most 8 per rollover), still far below 400.
     assert!((4..=40).contains(&stats.encrypt_misses), "{stats:?}");
@@ -192,14 +210,13 @@ async fn one_cipher_is_shared_safely_by_concurrent_requests() {
 
 #[tokio::test]
 async fn decryption_keys_are_cached_by_edk() {
-    let [accept, refuse] = decrypt_rules();
-    let generate = generate_rule();
-    let cipher = cipher_with(&[&generate, &accept, &refuse], CachePolicy::DEFAULT);
+    let kms = Kms::new();
+    let cipher = kms.cipher(CachePolicy::DEFAULT);
     let envelope = cipher.seal(b"card", b"aad").await.unwrap();
     for _ in 0..10 {
         cipher.open(&envelope, b"aad").await.unwrap();
     }
-    assert_eq!(accept.num_calls(), 1);
+    assert_eq!(kms.accept.num_calls(), 1);
     let stats = cipher.cache_stats();
     assert_eq!((stats.decrypt_hits, stats.decrypt_misses), (9, 1));
 }
