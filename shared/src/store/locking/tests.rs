@@ -6,7 +6,7 @@ use crate::store::tests::{sample_order, store};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
-use aws_smithy_mocks::{mock, mock_client};
+use aws_smithy_mocks::{Rule, mock, mock_client};
 
 fn failed_with(item: Option<Item>) -> UpdateItemError {
     UpdateItemError::ConditionalCheckFailedException(
@@ -138,6 +138,20 @@ fn a_note_may_change_in_any_status() {
     );
 }
 
+/// The owner cancels the sample order, expecting `version`, through a store whose `UpdateItem`
+/// answers as `rule` says.
+async fn cancel_as_owner(rule: &Rule, version: u64) -> Result<Order, AppError> {
+    let store = store(mock_client!(aws_sdk_dynamodb, [rule]));
+    let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel").by(&owner());
+    store
+        .update_if_version(
+            sample_order().order_id,
+            &Precondition::version(version),
+            update,
+        )
+        .await
+}
+
 #[tokio::test]
 async fn the_write_carries_the_version_owner_and_status_condition() {
     let rule = mock!(Client::update_item)
@@ -162,12 +176,7 @@ async fn the_write_carries_the_version_owner_and_status_condition() {
                 .set_attributes(Some(order_item(&order).unwrap()))
                 .build()
         });
-    let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
-    let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel").by(&owner());
-    let order = store
-        .update_if_version(sample_order().order_id, &Precondition::version(3), update)
-        .await
-        .unwrap();
+    let order = cancel_as_owner(&rule, 3).await.unwrap();
     assert_eq!((order.version, order.status), (4, OrderStatus::Cancelled));
     assert_eq!(rule.num_calls(), 1);
 }
@@ -176,12 +185,7 @@ async fn the_write_carries_the_version_owner_and_status_condition() {
 async fn a_failed_condition_is_explained_from_the_old_item_without_a_second_read() {
     let rule = mock!(Client::update_item)
         .then_error(|| failed_with(Some(order_item(&sample_order()).unwrap())));
-    let store = store(mock_client!(aws_sdk_dynamodb, [&rule]));
-    let update = ConditionalUpdate::transition(OrderStatus::Cancelled, "cancel").by(&owner());
-    let error = store
-        .update_if_version(sample_order().order_id, &Precondition::version(1), update)
-        .await
-        .unwrap_err();
+    let error = cancel_as_owner(&rule, 1).await.unwrap_err();
     assert!(
         matches!(error, AppError::VersionConflict { .. }),
         "{error:?}"
