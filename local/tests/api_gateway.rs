@@ -123,7 +123,7 @@ async fn api_gateway_answers_failed_invocations_and_oversized_requests_as_aws_do
     let api = serve_api(&lambda, routes, None).await;
     let internal_error = json!({"message": "Internal server error"});
 
-    let (status, _, body) = http_get(api.address(), "/echo").await;
+    let (status, _, body) = http_get(api.address(), "/echo", &[]).await;
     assert_eq!(
         (status, as_json(&body)),
         (502, internal_error.clone()),
@@ -201,27 +201,21 @@ async fn api_gateway_checks_the_token_routes_to_get_order_and_answers_403_withou
     let api = serve_api(&lambda, routes, Some(daemon_address)).await;
 
     // No token: API Gateway's 401, and the function never runs.
-    let (status, _, body) = http_get(api.address(), "/orders/not-a-uuid").await;
+    let (status, _, body) = http_get(api.address(), "/orders/not-a-uuid", &[]).await;
     assert_eq!(
         (status, as_json(&body)),
         (401, json!({"message": "Unauthorized"}))
     );
     // No authorizer on the method: the function itself refuses a request without claims.
-    let (status, _, body) = http_get(api.address(), "/open/not-a-uuid").await;
+    let (status, _, body) = http_get(api.address(), "/open/not-a-uuid", &[]).await;
     assert_eq!(status, 401);
     assert_eq!(as_json(&body)["error"]["code"], "Unauthorized");
 
     // get-order refuses an id that is not a UUID before any AWS call: its own 404.
     let token = support::tokens::id_token("c-1");
     let authorization = [("Authorization", token.as_str())];
-    let (status, headers, body) = http(
-        api.address(),
-        "GET",
-        "/orders/not-a-uuid",
-        &authorization,
-        b"",
-    )
-    .await;
+    let (status, headers, body) =
+        http_get(api.address(), "/orders/not-a-uuid", &authorization).await;
     assert_eq!(status, 404);
     assert_eq!(as_json(&body)["error"]["code"], "OrderNotFound");
     assert!(headers.contains_key("x-amzn-requestid"));
@@ -229,18 +223,16 @@ async fn api_gateway_checks_the_token_routes_to_get_order_and_answers_403_withou
     assert!(trace.starts_with("Root=1-"), "{trace}");
 
     // The query string reaches the function: an invalid `consistent` is its 400.
-    let (status, _, body) = http(
+    let (status, _, body) = http_get(
         api.address(),
-        "GET",
         "/orders/0194a3f2-7c1e-7b3a-9d2e-5f6a7b8c9d0e?consistent=maybe",
         &authorization,
-        b"",
     )
     .await;
     assert_eq!(status, 400);
     assert_eq!(as_json(&body)["error"]["code"], "BadRequest");
 
-    let (status, _, body) = http_get(api.address(), "/customers").await;
+    let (status, _, body) = http_get(api.address(), "/customers", &[]).await;
     assert_eq!(status, 403);
     assert_eq!(
         as_json(&body),

@@ -240,9 +240,11 @@ pub async fn http(
     (status, headers, body)
 }
 
+/// A `GET` of `target` with `headers` (none, or a token), through [`http`].
 pub async fn http_get(
     address: SocketAddr,
     target: &str,
+    headers: &[(&str, &str)],
 ) -> (u16, HashMap<String, String>, Vec<u8>) {
-    http(address, "GET", target, &[], b"").await
+    http(address, "GET", target, headers, b"").await
 }
