@@ -127,23 +127,22 @@ pub fn patch(rng: &mut Prng) -> Value {
             patch.insert("items".into(), items(rng));
         }
         if rng.percent(50) {
-            let note = if rng.percent(20) {
-                Value::Null
-            } else {
-                note(rng)
-            };
-            patch.insert("note".into(), note);
+            patch.insert("note".into(), removal_or(note, rng));
         }
         if rng.percent(30) {
-            let address = if rng.percent(20) {
-                Value::Null
-            } else {
-                address(rng)
-            };
-            patch.insert("shippingAddress".into(), address);
+            patch.insert("shippingAddress".into(), removal_or(address, rng));
         }
     }
     Value::Object(patch)
+}
+
+/// A patch's value for an optional field: `null` (remove it) a fifth of the time, else a new one.
+fn removal_or(value: fn(&mut Prng) -> Value, rng: &mut Prng) -> Value {
+    if rng.percent(20) {
+        Value::Null
+    } else {
+        value(rng)
+    }
 }
 
 /// `body`, with up to three mutations (none a third of the time).
