@@ -30,44 +30,31 @@ fn item(pk: &str, version: u32) -> HashMap<String, AttributeValue> {
 }
 
 /// The template's orders table (keyed `pk`, `sk`, with a stream of new and old images), in a
-/// stack of the test's own; returns its name.
-async fn orders_table(stack_name: &str) -> (String, aws_config::SdkConfig) {
+/// stack of the test's own; returns its name and its stream's ARN.
+async fn orders_table(stack_name: &str) -> (String, String, aws_config::SdkConfig) {
     let (deployed, aws) = deploy_stack(stack_name).await;
     let table = deployed
         .table_name("OrdersTable")
         .expect("the template's table");
-    (table.to_owned(), aws)
+    let stream_arn = deployed
+        .stream_arn("OrdersTable")
+        .expect("the template's table has a stream");
+    (table.to_owned(), stream_arn.to_owned(), aws)
 }
 
-/// Every stream record so far, as (event name, key `pk`).
-async fn stream_records(
-    config: &aws_config::SdkConfig,
-    dynamodb: &Client,
-    table: &str,
-) -> Vec<(String, String)> {
+/// Every record so far on the stream `stream_arn`, as (event name, key `pk`).
+async fn stream_records(config: &aws_config::SdkConfig, stream_arn: &str) -> Vec<(String, String)> {
     let streams = aws_sdk_dynamodbstreams::Client::new(config);
-    let described = dynamodb
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .unwrap();
-    let stream_arn = described
-        .table()
-        .unwrap()
-        .latest_stream_arn()
-        .unwrap()
-        .to_owned();
     let stream = streams
         .describe_stream()
-        .stream_arn(&stream_arn)
+        .stream_arn(stream_arn)
         .send()
         .await
         .unwrap();
     let shard = &stream.stream_description().unwrap().shards()[0];
     let iterator = streams
         .get_shard_iterator()
-        .stream_arn(&stream_arn)
+        .stream_arn(stream_arn)
         .shard_id(shard.shard_id().unwrap())
         .shard_iterator_type(ShardIteratorType::TrimHorizon)
         .send()
@@ -127,7 +114,7 @@ fn bump_version(table: &str, pk: &str) -> TransactWriteItem {
 
 #[tokio::test]
 async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
-    let (table, config) = orders_table("transactions-cancelled").await;
+    let (table, stream_arn, config) = orders_table("transactions-cancelled").await;
     let table = table.as_str();
     let dynamodb = Client::new(&config);
     for pk in ["existing", "taken"] {
@@ -164,18 +151,16 @@ async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
     let old = reasons[2].item().expect("ALL_OLD returns the item");
     assert_eq!(old["version"].as_n().unwrap(), "1");
 
-    assert_eq!(version_of(&dynamodb, table, "new").await, None);
-    assert_eq!(
-        version_of(&dynamodb, table, "existing").await.as_deref(),
-        Some("1")
-    );
-    assert_eq!(
-        version_of(&dynamodb, table, "taken").await.as_deref(),
-        Some("1")
-    );
+    for (pk, version) in [("new", None), ("existing", Some("1")), ("taken", Some("1"))] {
+        assert_eq!(
+            version_of(&dynamodb, table, pk).await.as_deref(),
+            version,
+            "{pk} after the cancelled transaction"
+        );
+    }
     let inserted = |pk: &str| ("INSERT".to_owned(), pk.to_owned());
     assert_eq!(
-        stream_records(&config, &dynamodb, table).await,
+        stream_records(&config, &stream_arn).await,
         [inserted("existing"), inserted("taken")],
         "a cancelled transaction writes no stream record"
     );
@@ -188,15 +173,14 @@ async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        version_of(&dynamodb, table, "new").await.as_deref(),
-        Some("1")
-    );
-    assert_eq!(
-        version_of(&dynamodb, table, "existing").await.as_deref(),
-        Some("2")
-    );
-    let records = stream_records(&config, &dynamodb, table).await;
+    for (pk, version) in [("new", "1"), ("existing", "2")] {
+        assert_eq!(
+            version_of(&dynamodb, table, pk).await.as_deref(),
+            Some(version),
+            "{pk} after the applied transaction"
+        );
+    }
+    let records = stream_records(&config, &stream_arn).await;
     assert_eq!(
         records[2..],
         [inserted("new"), ("MODIFY".into(), "existing".into())]
@@ -205,7 +189,7 @@ async fn a_cancelled_transaction_writes_nothing_and_says_why_item_by_item() {
 
 #[tokio::test]
 async fn a_transaction_moto_refuses_before_the_end_leaves_no_write_behind() {
-    let (table, config) = orders_table("transactions-refused").await;
+    let (table, stream_arn, config) = orders_table("transactions-refused").await;
     let table = table.as_str();
     let dynamodb = Client::new(&config);
 
@@ -224,5 +208,5 @@ async fn a_transaction_moto_refuses_before_the_end_leaves_no_write_behind() {
         "{refused:?}"
     );
     assert_eq!(version_of(&dynamodb, table, "twice").await, None);
-    assert!(stream_records(&config, &dynamodb, table).await.is_empty());
+    assert!(stream_records(&config, &stream_arn).await.is_empty());
 }
