@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Credentials, Demo, Outcome, expect, new_order};
+use super::{Credentials, Demo, Outcome, expect, new_order, proved};
 use crate::sign_in::LOCAL_PASSWORD;
 
 impl Demo<'_> {
@@ -177,13 +177,12 @@ impl Demo<'_> {
             mine.body["version"] == 1 && mine.body["status"] == "PLACED",
             || format!("nothing should have changed Ada's order: {}", mine.body),
         )?;
-        let _ = writeln!(
+        proved(
             out,
-            "  proves: API Gateway refused requests without a valid token (401) or key (403) before any function ran; \
+            "API Gateway refused requests without a valid token (401) or key (403) before any function ran; \
              the functions took the customer from the token's sub: Bob could neither see nor change Ada's order, \
-             which looked unknown to him, and support (cognito:groups) could read it but not cancel it"
-        );
-        Ok(out)
+             which looked unknown to him, and support (cognito:groups) could read it but not cancel it",
+        )
     }
 }
 

@@ -14,6 +14,7 @@ mod identity;
 mod orders;
 mod pipeline;
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use reqwest::{Client, Method, StatusCode};
@@ -251,6 +252,12 @@ fn new_order(note: &str) -> Value {
         "payment": {"cardNumber": CARD, "expiry": "12/35"},
         "note": note
     })
+}
+
+/// A step's report, closed by the line it is for: what the step proves.
+fn proved(mut report: String, proof: &str) -> Outcome {
+    let _ = writeln!(report, "  proves: {proof}");
+    Ok(report)
 }
 
 fn expect(condition: bool, reason: impl FnOnce() -> String) -> Result<(), String> {

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{CARD, Demo, Outcome, clip, expect, new_order, short};
+use super::{CARD, Demo, Outcome, clip, expect, new_order, proved, short};
 
 impl Demo<'_> {
     pub(super) async fn create(&mut self) -> Outcome {
@@ -45,12 +45,11 @@ impl Demo<'_> {
         expect(answer.allow_origin.is_some(), || {
             "the answer lacks Access-Control-Allow-Origin (the template's AllowedOrigin)".to_owned()
         })?;
-        let _ = writeln!(
-            out,
-            "  proves: the order was stored at version 1 (ETag \"1\"), the total computed by the server, the card shown only as its last four digits"
-        );
         self.order = Some((id, trace));
-        Ok(out)
+        proved(
+            out,
+            "the order was stored at version 1 (ETag \"1\"), the total computed by the server, the card shown only as its last four digits",
+        )
     }
 
     pub(super) async fn conflict(&mut self) -> Outcome {
@@ -84,11 +83,10 @@ impl Demo<'_> {
         expect(loser.body["error"]["code"] == "VersionConflict", || {
             format!("the 412 should be a VersionConflict: {}", loser.body)
         })?;
-        let _ = writeln!(
+        proved(
             out,
-            "  proves: both read version 1; DynamoDB applied exactly one write (version = 1 -> 2) and refused the other, which got the current order to merge and retry: no lost update"
-        );
-        Ok(out)
+            "both read version 1; DynamoDB applied exactly one write (version = 1 -> 2) and refused the other, which got the current order to merge and retry: no lost update",
+        )
     }
 
     pub(super) async fn idempotent_retry(&mut self) -> Outcome {
@@ -133,11 +131,10 @@ impl Demo<'_> {
                 reused.status
             )
         })?;
-        let _ = writeln!(
+        proved(
             out,
-            "  proves: a client may retry safely: one order, the same answer; a key is bound to its request"
-        );
-        Ok(out)
+            "a client may retry safely: one order, the same answer; a key is bound to its request",
+        )
     }
 
     pub(super) async fn envelope(&mut self) -> Outcome {
@@ -188,10 +185,9 @@ impl Demo<'_> {
         let digits = CARD.replace(' ', "");
         let leaked = (0..=digits.len() - 6).any(|i| raw.contains(&digits[i..i + 6]));
         expect(!leaked, || "the raw item holds card digits".to_owned())?;
-        let _ = writeln!(
+        proved(
             out,
-            "  proves: the stored item holds no run of six card digits; only KMS can open the data key, only with the encryption context, and the order id is bound as AES-GCM associated data"
-        );
-        Ok(out)
+            "the stored item holds no run of six card digits; only KMS can open the data key, only with the encryption context, and the order id is bound as AES-GCM associated data",
+        )
     }
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{Demo, Outcome, expect, indent};
+use super::{Demo, Outcome, expect, indent, proved};
 use crate::xray::render_tree;
 
 impl Demo<'_> {
@@ -43,11 +43,10 @@ impl Demo<'_> {
                 format!("the audit trail lacks {expected}: {types:?}")
             })?;
         }
-        let _ = writeln!(
+        proved(
             out,
-            "  proves: every change became one event on the topic; the fulfillment subscription's filter policy passed only OrderPlaced, the audit queue got every event"
-        );
-        Ok(out)
+            "every change became one event on the topic; the fulfillment subscription's filter policy passed only OrderPlaced, the audit queue got every event",
+        )
     }
 
     pub(super) async fn confirmed(&mut self) -> Outcome {
@@ -70,8 +69,9 @@ impl Demo<'_> {
         expect(answer.body["status"] == "CONFIRMED", || {
             format!("expected CONFIRMED, got {}", answer.body["status"])
         })?;
-        Ok(
-            out + "  proves: fulfill-order opened the card (the only function allowed kms:Decrypt), checked it, and moved PLACED -> CONFIRMED with a write conditional on version and status\n"
+        proved(
+            out,
+            "fulfill-order opened the card (the only function allowed kms:Decrypt), checked it, and moved PLACED -> CONFIRMED with a write conditional on version and status",
         )
     }
 
@@ -157,11 +157,10 @@ impl Demo<'_> {
             out,
             "  -> after 5 receives the poison message is in the DLQ: {dead}"
         );
-        let _ = writeln!(
+        proved(
             out,
-            "  proves: record-audit reported only the poison message in batchItemFailures; its batch-mates were deleted, the poison came back until maxReceiveCount and SQS moved it, same id, to the dead-letter queue (the demo shortens the 60 s visibility timeout to seconds)"
-        );
-        Ok(out)
+            "record-audit reported only the poison message in batchItemFailures; its batch-mates were deleted, the poison came back until maxReceiveCount and SQS moved it, same id, to the dead-letter queue (the demo shortens the 60 s visibility timeout to seconds)",
+        )
     }
 
     pub(super) async fn trace(&mut self) -> Outcome {
@@ -180,10 +179,10 @@ impl Demo<'_> {
             })?;
         }
         let tree = render_tree(&documents);
-        Ok(format!(
-            "{}\n  proves: API Gateway started the trace; Lambda's segment, the invocation's subsegment (annotated with the orderId) and one subsegment per AWS call nest under it\n",
-            indent(&tree)
-        ))
+        proved(
+            indent(&tree) + "\n",
+            "API Gateway started the trace; Lambda's segment, the invocation's subsegment (annotated with the orderId) and one subsegment per AWS call nest under it",
+        )
     }
 
     /// One string attribute (`eventType`, `eventId`) of each entry of the order's audit trail,
