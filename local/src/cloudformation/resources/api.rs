@@ -8,7 +8,8 @@
 
 use aws_sdk_apigateway::Client;
 use aws_sdk_apigateway::types::{
-    ApiStage, QuotaPeriodType, QuotaSettings, RestApi, ThrottleSettings, UsagePlan,
+    ApiKey, ApiStage, QuotaPeriodType, QuotaSettings, RestApi, ThrottleSettings, UsagePlan,
+    UsagePlanKey,
 };
 
 use super::{DeployError, Deployed, Physical, failed, find_listed, incomplete};
@@ -73,17 +74,10 @@ async fn deploy_key_and_plan(
 ) -> Result<(), DeployError> {
     let key_logical_id = format!("{}ApiKey", api.logical_id);
     let key_name = deployed.physical_name(&key_logical_id);
-    let existing = apigateway
-        .get_api_keys()
-        .name_query(&key_name)
-        .include_values(true)
-        .send()
-        .await
-        .map_err(failed(&key_logical_id, "GetApiKeys"))?
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .find(|key| key.name() == Some(key_name.as_str()));
+    let request = apigateway.get_api_keys().name_query(&key_name);
+    let listed = request.include_values(true).into_paginator().items().send();
+    let named = |key: &ApiKey| key.name() == Some(key_name.as_str());
+    let existing = find_listed(listed.collect(), &key_logical_id, "GetApiKeys", named).await?;
     let (key_id, value) = match existing {
         Some(key) => (key.id, key.value),
         None => {
@@ -155,16 +149,17 @@ async fn deploy_key_and_plan(
     );
 
     let link_logical_id = format!("{}UsagePlanKey", api.logical_id);
-    let linked = apigateway
-        .get_usage_plan_keys()
-        .usage_plan_id(&plan_id)
-        .send()
-        .await
-        .map_err(failed(&link_logical_id, "GetUsagePlanKeys"))?
-        .items
-        .unwrap_or_default()
-        .iter()
-        .any(|key| key.id() == Some(key_id.as_str()));
+    let request = apigateway.get_usage_plan_keys().usage_plan_id(&plan_id);
+    let listed = request.into_paginator().items().send();
+    let this_key = |key: &UsagePlanKey| key.id() == Some(key_id.as_str());
+    let linked = find_listed(
+        listed.collect(),
+        &link_logical_id,
+        "GetUsagePlanKeys",
+        this_key,
+    )
+    .await?
+    .is_some();
     if !linked {
         apigateway
             .create_usage_plan_key()
