@@ -167,12 +167,8 @@ fn read_event(
             queue: properties
                 .required("Queue")?
                 .reference_to(SQS_QUEUE, types)?,
-            batch_size: properties
-                .optional("BatchSize", Node::number)?
-                .unwrap_or(10),
-            batching_window_seconds: properties
-                .optional("MaximumBatchingWindowInSeconds", Node::number)?
-                .unwrap_or(0),
+            batch_size: batch_size(&properties, 10)?,
+            batching_window_seconds: batching_window_seconds(&properties)?,
             report_batch_item_failures: reports_batch_item_failures(&properties)?,
         },
         "DynamoDB" => {
@@ -191,12 +187,8 @@ fn read_event(
                     .required("Stream")?
                     .reference_to(DYNAMODB_TABLE, types)?,
                 starting_position: properties.required("StartingPosition")?.text()?,
-                batch_size: properties
-                    .optional("BatchSize", Node::number)?
-                    .unwrap_or(100),
-                batching_window_seconds: properties
-                    .optional("MaximumBatchingWindowInSeconds", Node::number)?
-                    .unwrap_or(0),
+                batch_size: batch_size(&properties, 100)?,
+                batching_window_seconds: batching_window_seconds(&properties)?,
                 report_batch_item_failures: reports_batch_item_failures(&properties)?,
                 maximum_retry_attempts: properties
                     .optional("MaximumRetryAttempts", Node::number)?,
@@ -230,6 +222,21 @@ fn on_failure_queue(
         .required("Destination")?
         .reference_to(SQS_QUEUE, types)
         .map(Some)
+}
+
+/// `BatchSize`: the most records one invocation gets; unset, Lambda's default for the source
+/// (10 for a queue, 100 for a stream).
+fn batch_size(properties: &Node, default: u32) -> Result<u32, TemplateError> {
+    Ok(properties
+        .optional("BatchSize", Node::number)?
+        .unwrap_or(default))
+}
+
+/// `MaximumBatchingWindowInSeconds`: how long Lambda may wait to fill a batch; unset, 0.
+fn batching_window_seconds(properties: &Node) -> Result<u32, TemplateError> {
+    Ok(properties
+        .optional("MaximumBatchingWindowInSeconds", Node::number)?
+        .unwrap_or(0))
 }
 
 fn reports_batch_item_failures(properties: &Node) -> Result<bool, TemplateError> {
