@@ -260,15 +260,13 @@ fn rate(node: &Node) -> Result<f64, TemplateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudformation::template::tests::real_template;
+    use crate::cloudformation::template::tests::{real_template, the_one};
     use crate::cloudformation::template::{EventSpec, Template};
 
     #[test]
     fn the_orders_api_has_the_cognito_authorizer_by_default_and_needs_a_key() {
         let apis = real_template().apis();
-        let [api] = apis.as_slice() else {
-            panic!("one API: {apis:?}")
-        };
+        let api = the_one(&apis, "API");
         assert_eq!(api.logical_id, "OrdersApi");
         assert_eq!(api.stage_name, Expr::Ref("StageName".into()));
         let auth = &api.auth;
@@ -276,9 +274,7 @@ mod tests {
             auth.default_authorizer.as_deref(),
             Some("CustomerPoolAuthorizer")
         );
-        let [authorizer] = auth.authorizers.as_slice() else {
-            panic!("one authorizer: {:?}", auth.authorizers)
-        };
+        let authorizer = the_one(&auth.authorizers, "authorizer");
         assert_eq!(authorizer.user_pool, "CustomerPool");
         assert_eq!(authorizer.header, "Authorization");
         assert_eq!(

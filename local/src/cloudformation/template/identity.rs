@@ -163,15 +163,13 @@ fn flag(properties: &Node, key: &str) -> Result<bool, TemplateError> {
 #[cfg(test)]
 mod tests {
     use crate::cloudformation::template::Template;
-    use crate::cloudformation::template::tests::real_template;
+    use crate::cloudformation::template::tests::{real_template, the_one};
     use std::time::Duration;
 
     #[test]
     fn the_customer_pool_signs_in_by_email_with_its_password_policy() {
         let pools = real_template().user_pools();
-        let [pool] = pools.as_slice() else {
-            panic!("one pool: {pools:?}")
-        };
+        let pool = the_one(&pools, "pool");
         assert_eq!(pool.logical_id, "CustomerPool");
         assert_eq!(pool.username_attributes, ["email"]);
         assert_eq!(pool.auto_verified_attributes, ["email"]);
@@ -184,9 +182,7 @@ mod tests {
     #[test]
     fn the_app_client_is_public_and_its_id_tokens_live_fifteen_minutes() {
         let clients = real_template().user_pool_clients();
-        let [client] = clients.as_slice() else {
-            panic!("one client: {clients:?}")
-        };
+        let client = the_one(&clients, "client");
         assert_eq!(client.user_pool, "CustomerPool");
         assert!(!client.generate_secret);
         assert!(

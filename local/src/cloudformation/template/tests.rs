@@ -8,6 +8,22 @@ pub(super) fn real_template() -> Template {
     Template::load(Path::new(TEMPLATE_PATH)).expect("template.yaml parses")
 }
 
+/// The one item of `items`, for a test of the template's one table, API or pool: none, or more
+/// than one, fails the test.
+pub(super) fn the_one<'a, T: std::fmt::Debug>(items: &'a [T], what: &str) -> &'a T {
+    let [item] = items else {
+        panic!("one {what}: {items:?}")
+    };
+    item
+}
+
+/// Each YAML value (one environment variable's) read as the expression beside it.
+fn assert_reads(cases: &[(&str, Expr)]) {
+    for (yaml, expected) in cases {
+        assert_eq!(&parse_value(yaml).unwrap(), expected, "{yaml}");
+    }
+}
+
 fn function(template: &Template, logical_id: &str) -> FunctionSpec {
     template
         .functions()
@@ -32,8 +48,7 @@ fn parse_value(value: &str) -> Result<Expr, TemplateError> {
 #[test]
 fn the_orders_table_has_its_keys_index_stream_and_ttl() {
     let tables = real_template().tables();
-    assert_eq!(tables.len(), 1);
-    let table = &tables[0];
+    let table = the_one(&tables, "table");
     assert_eq!(table.logical_id, "OrdersTable");
     assert_eq!(table.hash_key, "pk");
     assert_eq!(table.range_key.as_deref(), Some("sk"));
@@ -49,9 +64,7 @@ fn the_orders_table_has_its_keys_index_stream_and_ttl() {
     );
     assert_eq!(table.ttl_attribute.as_deref(), Some("expiresAt"));
 
-    let [index] = table.indexes.as_slice() else {
-        panic!("one GSI, got {:?}", table.indexes);
-    };
+    let index = the_one(&table.indexes, "GSI");
     assert_eq!(index.name, "byCustomer");
     assert_eq!(index.hash_key, "customerId");
     assert_eq!(index.range_key.as_deref(), Some("createdAt"));
@@ -309,48 +322,37 @@ fn a_condition_on_an_unknown_parameter_is_an_error() {
 
 #[test]
 fn ref_and_get_att_in_short_and_long_form() {
-    assert_eq!(parse_value("!Ref T").unwrap(), Expr::Ref("T".into()));
-    assert_eq!(parse_value("{Ref: T}").unwrap(), Expr::Ref("T".into()));
-    assert_eq!(parse_value("!GetAtt T.Arn").unwrap(), get_att("T", "Arn"));
-    assert_eq!(
-        parse_value("!GetAtt [T, Arn]").unwrap(),
-        get_att("T", "Arn")
-    );
-    assert_eq!(
-        parse_value("{'Fn::GetAtt': [T, StreamArn]}").unwrap(),
-        get_att("T", "StreamArn")
-    );
-    assert_eq!(
-        parse_value("{'Fn::GetAtt': T.Arn}").unwrap(),
-        get_att("T", "Arn")
-    );
+    assert_reads(&[
+        ("!Ref T", Expr::Ref("T".into())),
+        ("{Ref: T}", Expr::Ref("T".into())),
+        ("!GetAtt T.Arn", get_att("T", "Arn")),
+        ("!GetAtt [T, Arn]", get_att("T", "Arn")),
+        ("{'Fn::GetAtt': [T, StreamArn]}", get_att("T", "StreamArn")),
+        ("{'Fn::GetAtt': T.Arn}", get_att("T", "Arn")),
+    ]);
 }
 
 #[test]
 fn sub_in_short_and_long_form_with_and_without_variables() {
     let sub = Expr::Sub("${AWS::StackName}-${T.Arn}".into());
-    assert_eq!(
-        parse_value("!Sub '${AWS::StackName}-${T.Arn}'").unwrap(),
-        sub
-    );
-    assert_eq!(
-        parse_value("{'Fn::Sub': '${AWS::StackName}-${T.Arn}'}").unwrap(),
-        sub
-    );
-    assert_eq!(
-        parse_value("!Sub ['${A}-x', {A: !Ref T}]").unwrap(),
-        Expr::SubWith(
-            "${A}-x".into(),
-            BTreeMap::from([("A".into(), Expr::Ref("T".into()))])
-        )
-    );
-    assert_eq!(
-        parse_value("{'Fn::Sub': ['${A}', {A: b}]}").unwrap(),
-        Expr::SubWith(
-            "${A}".into(),
-            BTreeMap::from([("A".into(), Expr::Literal("b".into()))])
-        )
-    );
+    assert_reads(&[
+        ("!Sub '${AWS::StackName}-${T.Arn}'", sub.clone()),
+        ("{'Fn::Sub': '${AWS::StackName}-${T.Arn}'}", sub),
+        (
+            "!Sub ['${A}-x', {A: !Ref T}]",
+            Expr::SubWith(
+                "${A}-x".into(),
+                BTreeMap::from([("A".into(), Expr::Ref("T".into()))]),
+            ),
+        ),
+        (
+            "{'Fn::Sub': ['${A}', {A: b}]}",
+            Expr::SubWith(
+                "${A}".into(),
+                BTreeMap::from([("A".into(), Expr::Literal("b".into()))]),
+            ),
+        ),
+    ]);
 }
 
 #[test]
@@ -376,41 +378,35 @@ fn if_join_select_split_in_short_and_long_form() {
         Box::new(Expr::Literal("true".into())),
         Box::new(Expr::Literal("false".into())),
     );
-    assert_eq!(parse_value("!If [IsProd, true, false]").unwrap(), if_expr);
-    assert_eq!(
-        parse_value("{'Fn::If': [IsProd, true, false]}").unwrap(),
-        if_expr
-    );
-
     let join = Expr::Join(
         "-".into(),
         vec![Expr::Literal("a".into()), Expr::Ref("T".into())],
     );
-    assert_eq!(parse_value("!Join ['-', [a, !Ref T]]").unwrap(), join);
-    assert_eq!(
-        parse_value("{'Fn::Join': ['-', [a, {Ref: T}]]}").unwrap(),
-        join
-    );
-
     let split = Expr::Split("/".into(), Box::new(Expr::Ref("AWS::StackId".into())));
     let select = Expr::Select(2, Box::new(split.clone()));
-    assert_eq!(
-        parse_value("!Select [2, !Split ['/', !Ref AWS::StackId]]").unwrap(),
-        select
-    );
-    assert_eq!(
-        parse_value("{'Fn::Select': ['2', {'Fn::Split': ['/', {Ref: AWS::StackId}]}]}").unwrap(),
-        select
-    );
-    // A Join over a function that gives a list.
-    assert_eq!(
-        parse_value("!Join [',', !Split ['/', !Ref AWS::StackId]]").unwrap(),
-        Expr::Join(",".into(), vec![split])
-    );
-    assert_eq!(
-        parse_value("[a, 5]").unwrap(),
-        Expr::List(vec![Expr::Literal("a".into()), Expr::Literal("5".into())])
-    );
+    assert_reads(&[
+        ("!If [IsProd, true, false]", if_expr.clone()),
+        ("{'Fn::If': [IsProd, true, false]}", if_expr),
+        ("!Join ['-', [a, !Ref T]]", join.clone()),
+        ("{'Fn::Join': ['-', [a, {Ref: T}]]}", join),
+        (
+            "!Select [2, !Split ['/', !Ref AWS::StackId]]",
+            select.clone(),
+        ),
+        (
+            "{'Fn::Select': ['2', {'Fn::Split': ['/', {Ref: AWS::StackId}]}]}",
+            select,
+        ),
+        // A Join over a function that gives a list.
+        (
+            "!Join [',', !Split ['/', !Ref AWS::StackId]]",
+            Expr::Join(",".into(), vec![split]),
+        ),
+        (
+            "[a, 5]",
+            Expr::List(vec![Expr::Literal("a".into()), Expr::Literal("5".into())]),
+        ),
+    ]);
 }
 
 #[test]
