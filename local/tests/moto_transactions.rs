@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 
-use crate::support::moto::deploy_stack;
+use crate::support::moto::{deploy_stack, orders_table_and_stream};
 
 fn key(pk: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
@@ -33,12 +33,7 @@ fn item(pk: &str, version: u32) -> HashMap<String, AttributeValue> {
 /// stack of the test's own; returns its name and its stream's ARN.
 async fn orders_table(stack_name: &str) -> (String, String, aws_config::SdkConfig) {
     let (deployed, aws) = deploy_stack(stack_name).await;
-    let table = deployed
-        .table_name("OrdersTable")
-        .expect("the template's table");
-    let stream_arn = deployed
-        .stream_arn("OrdersTable")
-        .expect("the template's table has a stream");
+    let (table, stream_arn) = orders_table_and_stream(&deployed);
     (table.to_owned(), stream_arn.to_owned(), aws)
 }
 

@@ -22,10 +22,7 @@ async fn a_change_publish_events_keeps_failing_on_is_described_in_stream_failure
         .await
         .unwrap_or_else(|error| panic!("the stack did not start: {error}"));
     let deployed = stack.deployed();
-    let table = deployed
-        .table_name("OrdersTable")
-        .expect("the orders table");
-    let stream_arn = deployed.stream_arn("OrdersTable").expect("its stream");
+    let (table, stream_arn) = support::moto::orders_table_and_stream(deployed);
     let queue_url = deployed
         .queue_url("StreamFailureQueue")
         .expect("the on-failure queue");

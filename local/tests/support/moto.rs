@@ -41,3 +41,14 @@ pub async fn deploy_stack(stack_name: &str) -> (Deployed, SdkConfig) {
         .unwrap_or_else(|e| panic!("deploy {stack_name}: {e}"));
     (deployed, aws)
 }
+
+/// The template's orders table in `deployed`: its name and its stream's ARN.
+pub fn orders_table_and_stream(deployed: &Deployed) -> (&str, &str) {
+    let table = deployed
+        .table_name("OrdersTable")
+        .expect("the template's orders table");
+    let stream_arn = deployed
+        .stream_arn("OrdersTable")
+        .expect("the orders table's stream");
+    (table, stream_arn)
+}
