@@ -22,10 +22,7 @@ pub(super) async fn deploy_apis(
 ) -> Result<(), DeployError> {
     for api in deployed.template.apis() {
         let logical_id = api.logical_id.as_str();
-        let name = match &api.name {
-            Some(name) => deployed.resolve_for(logical_id, name)?,
-            None => deployed.physical_name(logical_id),
-        };
+        let name = deployed.name_for(logical_id, api.name.as_ref())?;
         let listed = apigateway.get_rest_apis().into_paginator().items().send();
         let named = |rest_api: &RestApi| rest_api.name() == Some(name.as_str());
         let existing = find_listed(listed.collect(), logical_id, "GetRestApis", named).await?;

@@ -24,10 +24,7 @@ pub(super) async fn deploy_user_pools(
     deployed: &mut Deployed,
 ) -> Result<(), DeployError> {
     for pool in deployed.template.user_pools() {
-        let name = match &pool.name {
-            Some(name) => deployed.resolve_for(&pool.logical_id, name)?,
-            None => deployed.physical_name(&pool.logical_id),
-        };
+        let name = deployed.name_for(&pool.logical_id, pool.name.as_ref())?;
         let id = match find_user_pool(cognito, &pool.logical_id, &name).await? {
             Some(id) => id,
             None => create_user_pool(cognito, &pool, &name).await?,
@@ -39,10 +36,7 @@ pub(super) async fn deploy_user_pools(
     for client in deployed.template.user_pool_clients() {
         let logical_id = client.logical_id.as_str();
         let pool_id = deployed.resolve_for(logical_id, &Expr::Ref(client.user_pool.clone()))?;
-        let name = match &client.name {
-            Some(name) => deployed.resolve_for(logical_id, name)?,
-            None => deployed.physical_name(logical_id),
-        };
+        let name = deployed.name_for(logical_id, client.name.as_ref())?;
         let request = cognito.list_user_pool_clients().user_pool_id(&pool_id);
         let listed = request.into_paginator().items().send();
         let named = |c: &UserPoolClientDescription| c.client_name() == Some(name.as_str());
@@ -91,10 +85,8 @@ pub(super) async fn deploy_user_pools(
                     Some(GetGroupError::ResourceNotFoundException(_))
                 ) =>
             {
-                let description = match &group.description {
-                    Some(description) => Some(deployed.resolve_for(logical_id, description)?),
-                    None => None,
-                };
+                let description =
+                    deployed.resolve_optional_for(logical_id, group.description.as_ref())?;
                 cognito
                     .create_group()
                     .user_pool_id(&pool_id)

@@ -38,10 +38,8 @@ pub(super) async fn deploy_keys_and_aliases(
                 .key_metadata
                 .ok_or(incomplete(&key.logical_id, "DescribeKey", "KeyMetadata"))?,
             None => {
-                let description = match &key.description {
-                    Some(description) => Some(deployed.resolve_for(&key.logical_id, description)?),
-                    None => None,
-                };
+                let description =
+                    deployed.resolve_optional_for(&key.logical_id, key.description.as_ref())?;
                 kms.create_key()
                     .set_description(description)
                     .send()

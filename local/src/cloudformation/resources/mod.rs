@@ -321,6 +321,15 @@ impl Deployed {
         format!("{}-{logical_id}", self.stack_name)
     }
 
+    /// The name the template gives `logical_id` (`UserPoolName`, `Name`, ...), resolved; without
+    /// one, the stack's name for it ([`Self::physical_name`]).
+    fn name_for(&self, logical_id: &str, name: Option<&Expr>) -> Result<String, DeployError> {
+        match name {
+            Some(name) => self.resolve_for(logical_id, name),
+            None => Ok(self.physical_name(logical_id)),
+        }
+    }
+
     fn record(&mut self, logical_id: &str, physical: Physical) {
         self.created.push((logical_id.to_owned(), physical));
     }
@@ -338,6 +347,16 @@ impl Deployed {
             logical_id: logical_id.to_owned(),
             cause,
         })
+    }
+
+    /// An optional property (a description) resolved while creating `logical_id`, if it is set.
+    fn resolve_optional_for(
+        &self,
+        logical_id: &str,
+        expr: Option<&Expr>,
+    ) -> Result<Option<String>, DeployError> {
+        expr.map(|expr| self.resolve_for(logical_id, expr))
+            .transpose()
     }
 }
 
