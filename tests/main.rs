@@ -3,6 +3,7 @@
 //! `cargo test -p orders-tests --test workspace -- <module>::`.
 
 mod api_contract;
+mod capacity;
 mod card_data;
 mod contention;
 mod event_pipeline;
@@ -17,3 +18,4 @@ mod template;
 mod trace_propagation;
 mod translated_api;
 mod translated_template;
+mod ttl;

@@ -14,6 +14,7 @@
 //! | [`store`]         | the DynamoDB single-table store: item mapping, queries, pagination      |
 //! | [`store::locking`]| optimistic locking with conditional writes                              |
 //! | [`store::idempotency`] | `Idempotency-Key`: a retried request returns the first response    |
+//! | [`store::capacity`] | read/write capacity units: 4 KB reads (strong, eventual, transactional), 1 KB writes |
 //! | [`domain::payment`] | card data: Luhn, expiry, and a type that cannot leak the number     |
 //! | [`domain::settlement`] | what a payment check means: `CONFIRMED` or `PAYMENT_FAILED`      |
 //! | [`crypto::envelope`] | KMS envelope encryption: `GenerateDataKey`, AES-256-GCM, context, AAD |

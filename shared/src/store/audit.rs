@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{OrderStore, from_item, sdk_failure, to_item};
+use super::{CONSUMED_CAPACITY, OrderStore, from_item, sdk_failure, to_item};
 use crate::domain::order::now_timestamp;
 use crate::domain::{EventType, Order, OrderEvent, OrderId};
 use crate::error::AppError;
@@ -76,6 +76,7 @@ impl OrderStore {
             .client
             .put_item()
             .table_name(&self.table)
+            .return_consumed_capacity(CONSUMED_CAPACITY)
             .set_item(Some(item))
             // Exam: idempotent consumer. The put succeeds only for the first delivery.
             .condition_expression("attribute_not_exists(pk)")
@@ -102,6 +103,8 @@ impl OrderStore {
                 .client
                 .query()
                 .table_name(&self.table)
+                .return_consumed_capacity(CONSUMED_CAPACITY)
+                .return_consumed_capacity(CONSUMED_CAPACITY)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .filter_expression("expiresAt > :now")
                 .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{id}")))

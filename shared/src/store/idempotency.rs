@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Item, OrderStore, from_item, new_order_item, sdk_failure, to_item};
+use super::{CONSUMED_CAPACITY, Item, OrderStore, from_item, new_order_item, sdk_failure, to_item};
 use crate::crypto::Envelope;
 use crate::domain::{CustomerId, Order};
 use crate::error::AppError;
@@ -154,6 +154,7 @@ impl OrderStore {
             .client
             .get_item()
             .table_name(&self.table)
+            .return_consumed_capacity(CONSUMED_CAPACITY)
             .key("pk", AttributeValue::S(key.partition_key()))
             .key("sk", AttributeValue::S(IDEMPOTENCY_SK.into()))
             // Strongly consistent: a retry right after the first request must see its record.
@@ -198,6 +199,8 @@ impl OrderStore {
         let result = self
             .client
             .transact_write_items()
+            // Exam: a transaction costs twice the units of the same writes made one by one.
+            .return_consumed_capacity(CONSUMED_CAPACITY)
             .transact_items(TransactWriteItem::builder().put(put_order).build())
             .transact_items(TransactWriteItem::builder().put(put_record).build())
             .send()

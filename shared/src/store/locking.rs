@@ -31,7 +31,7 @@
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
-use super::{Item, OrderStore, from_item, order_key, sdk_failure};
+use super::{CONSUMED_CAPACITY, Item, OrderStore, from_item, order_key, sdk_failure};
 use crate::domain::order::{now_timestamp, total_cents};
 use crate::domain::{Order, OrderId, OrderPatch, OrderStatus};
 use crate::error::AppError;
@@ -161,6 +161,7 @@ impl OrderStore {
             .client
             .update_item()
             .table_name(&self.table)
+            .return_consumed_capacity(CONSUMED_CAPACITY)
             .set_key(Some(order_key(id)))
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#updatedAt", "updatedAt")

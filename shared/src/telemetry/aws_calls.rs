@@ -9,16 +9,27 @@
 //! interceptor, and names the error codes of its own operations with
 //! [`AwsCallTracing::reading_error_codes`] (the pre-traffic hook does, for CodeDeploy and Lambda).
 //!
+//! DynamoDB calls that asked for it (`ReturnConsumedCapacity`, as every call of the store does)
+//! also get the capacity units DynamoDB reports they consumed: X-Ray metadata
+//! `consumedCapacity` on the subsegment, and a log line `consumed capacity` with the operation and
+//! table, inside the invocation's span (request id, trace id). Exam: capacity units
+//! (`store::capacity`); a strongly consistent read reports twice the units of an eventual one.
+//!
 //! Exam: trace propagation. Each request also carries the `X-Amzn-Trace-Id` header, naming the
 //! call's subsegment as the parent: a service with active tracing continues the trace from there.
 //! SNS does, and passes the header on to SQS, which keeps it with the message as the
 //! `AWSTraceHeader` system attribute for the consumer to read.
 
-use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemInput};
-use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput};
-use aws_sdk_dynamodb::operation::query::{QueryError, QueryInput};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemInput};
+use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemInput, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::operation::query::{QueryError, QueryInput, QueryOutput};
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::operation::update_item::{
+    UpdateItemError, UpdateItemInput, UpdateItemOutput,
+};
+use aws_sdk_dynamodb::types::ConsumedCapacity;
 use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
 use aws_sdk_sns::operation::publish::PublishError;
@@ -27,7 +38,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut, Error,
-    FinalizerInterceptorContextRef,
+    FinalizerInterceptorContextRef, Output,
 };
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -94,9 +105,13 @@ where
         .map(|error| error.code().unwrap_or("ServiceError").to_owned())
 }
 
-/// The span of the operation in flight.
+/// The span of the operation in flight, and what it calls (for the consumed-capacity log line).
 #[derive(Debug)]
-struct CallSpan(tracing::Span);
+struct CallSpan {
+    span: tracing::Span,
+    operation: String,
+    table: Option<String>,
+}
 
 impl Storable for CallSpan {
     type Storer = StoreReplace<Self>;
@@ -130,11 +145,18 @@ impl Intercept for AwsCallTracing {
             rpc.method = %operation,
             aws.table.name = Empty,
             http.response.status_code = Empty,
+            // The `metadata.` prefix makes the X-Ray exporter file it as (unindexed) metadata.
+            metadata.consumedCapacity = Empty,
         );
-        if let Some(table) = table_name(context) {
-            span.record("aws.table.name", table);
+        let table = table_name(context);
+        if let Some(table) = &table {
+            span.record("aws.table.name", table.as_str());
         }
-        cfg.interceptor_state().store_put(CallSpan(span));
+        cfg.interceptor_state().store_put(CallSpan {
+            span,
+            operation,
+            table,
+        });
         Ok(())
     }
 
@@ -147,7 +169,7 @@ impl Intercept for AwsCallTracing {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(CallSpan(span)) = cfg.load::<CallSpan>()
+        if let Some(CallSpan { span, .. }) = cfg.load::<CallSpan>()
             && let Some(header) = xray::trace_header(span)
         {
             context
@@ -164,11 +186,27 @@ impl Intercept for AwsCallTracing {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(CallSpan(span)) = cfg.load::<CallSpan>() else {
+        let Some(CallSpan {
+            span,
+            operation,
+            table,
+        }) = cfg.load::<CallSpan>()
+        else {
             return Ok(());
         };
         if let Some(response) = context.response() {
             span.record("http.response.status_code", response.status().as_u16());
+        }
+        if let Some(Ok(output)) = context.output_or_error()
+            && let Some(units) = consumed_capacity_units(output)
+        {
+            span.record("metadata.consumedCapacity", units);
+            tracing::info!(
+                operation = %operation,
+                table = table.as_deref().unwrap_or_default(),
+                consumedCapacity = units,
+                "consumed capacity"
+            );
         }
         if let Some(Err(error)) = context.output_or_error() {
             span.record("otel.status_code", "error");
@@ -221,6 +259,31 @@ fn error_code(error: &OrchestratorError<Error>, more_error_codes: Option<ErrorCo
     more_error_codes
         .and_then(|error_code_of| error_code_of(error))
         .unwrap_or_else(|| "ServiceError".into())
+}
+
+/// The capacity units a DynamoDB call reports it consumed, if it was asked to
+/// (`ReturnConsumedCapacity`); a transaction reports one figure per table, added up here.
+fn consumed_capacity_units(output: &Output) -> Option<f64> {
+    let total = |consumed: Option<&ConsumedCapacity>| consumed?.capacity_units();
+    if let Some(output) = output.downcast_ref::<GetItemOutput>() {
+        total(output.consumed_capacity())
+    } else if let Some(output) = output.downcast_ref::<QueryOutput>() {
+        total(output.consumed_capacity())
+    } else if let Some(output) = output.downcast_ref::<PutItemOutput>() {
+        total(output.consumed_capacity())
+    } else if let Some(output) = output.downcast_ref::<UpdateItemOutput>() {
+        total(output.consumed_capacity())
+    } else if let Some(output) = output.downcast_ref::<TransactWriteItemsOutput>() {
+        let tables = output.consumed_capacity();
+        (!tables.is_empty()).then(|| {
+            tables
+                .iter()
+                .filter_map(ConsumedCapacity::capacity_units)
+                .sum()
+        })
+    } else {
+        None
+    }
 }
 
 /// X-Ray's names for the services this application calls (the service map shows these).
