@@ -11,10 +11,14 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use orders_shared::crypto::Envelope;
+use orders_shared::domain::CustomerId;
 use orders_shared::domain::{Order, OrderId};
-use orders_shared::store::capacity::{KB, Read, read_units};
+use orders_shared::store::capacity::{KB, Read, Write, read_units, write_units};
+use orders_shared::store::idempotency::IdempotencyKey;
 use orders_shared::telemetry::aws_calls::AwsCallTracing;
 use orders_shared::{Config, OrderStore};
 use orders_tests::observed::{Observed, by_name, trace_header};
@@ -64,17 +68,22 @@ fn recorded_in_logs(observed: &Observed) -> Vec<(String, f64, String)> {
         .collect()
 }
 
-/// An order item of about 3 KB (its note makes it so), as stored.
-fn order_item_of_3_kb() -> std::collections::HashMap<String, AttributeValue> {
-    let order: Order = serde_json::from_value(json!({
+/// An order whose note is `note_bytes` long.
+fn order_with_note(note_bytes: usize) -> Order {
+    serde_json::from_value(json!({
         "orderId": ID, "customerId": CUSTOMER,
         "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
         "totalCents": 1250, "status": "PLACED", "version": 1,
         "createdAt": "2026-11-30T00:00:00.000Z", "updatedAt": "2026-11-30T00:00:00.000Z",
-        "note": "n".repeat(3 * KB as usize - 400),
+        "note": "n".repeat(note_bytes),
         "payment": {"cardLast4": "1111", "brand": "visa"}
     }))
-    .expect("an order");
+    .expect("an order")
+}
+
+/// An order item of about 3 KB (its note makes it so), as stored.
+fn order_item_of_3_kb() -> std::collections::HashMap<String, AttributeValue> {
+    let order = order_with_note(3 * KB as usize - 400);
     let mut item: std::collections::HashMap<String, AttributeValue> =
         serde_dynamo::to_item(&order).expect("an item");
     item.insert("pk".into(), AttributeValue::S(format!("ORDER#{ID}")));
@@ -207,4 +216,64 @@ async fn the_figure_recorded_for_each_call_is_the_one_moto_reports() {
         .map(|(operation, units, _)| (operation, units))
         .collect();
     assert_eq!(logged, reported);
+}
+
+#[tokio::test]
+async fn a_transaction_records_the_units_of_every_item_it_wrote() {
+    // Two items of up to 1 KB each (the order and its idempotency record), written in a
+    // transaction: 2 x 2 write units, twice what the same two writes cost one by one.
+    let units = 2.0 * write_units(KB, Write::Transactional);
+    assert_eq!(units, 2.0 * 2.0 * write_units(KB, Write::Standard));
+    let transaction = mock!(Client::transact_write_items)
+        .match_requests(|req| {
+            req.return_consumed_capacity() == Some(&ReturnConsumedCapacity::Total)
+        })
+        .then_output(move || {
+            TransactWriteItemsOutput::builder()
+                .consumed_capacity(
+                    ConsumedCapacity::builder()
+                        .table_name("orders")
+                        .capacity_units(units)
+                        .build(),
+                )
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&transaction],
+        |config| config.interceptor(AwsCallTracing::default())
+    );
+    let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "orders".into()))
+        .expect("a table name");
+    let store = OrderStore::new(client, &config);
+    let card = Envelope {
+        v: 1,
+        key_id: "k".into(),
+        edk: "e".into(),
+        nonce: "n".into(),
+        ct: "c".into(),
+    };
+    let key = IdempotencyKey::parse(&CustomerId::parse(CUSTOMER).unwrap(), "k-1").unwrap();
+
+    let observed = Observed::start("create-order").await;
+    let (header, _, _) = trace_header(true);
+    let written = observed
+        .telemetry
+        .invocation("req-tx", Some(&header), async {
+            store
+                .create_with_idempotency_key(&order_with_note(10), &card, &key, "f")
+                .await
+        })
+        .await;
+    assert!(matches!(written, Ok(None)), "both items written");
+    assert_eq!(
+        transaction.num_calls(),
+        1,
+        "the transaction asked for TOTAL"
+    );
+    assert_eq!(
+        recorded_on_subsegments(&observed.documents().await),
+        [("TransactWriteItems".to_owned(), 4.0)]
+    );
 }
