@@ -26,7 +26,7 @@ CFN_GUARD_VERSION := 3.2.1
 CFN_GUARD := .tools/bin/cfn-guard
 TRANSLATED_TEMPLATE := target/translated-template.json
 
-.PHONY: help venv tools demo dev token redrive functions test lint validate build deploy delete logs traces watch invoke sam-invoke sam-check xray-smoke clean
+.PHONY: help venv tools demo dev token redrive functions test lint exam-guide-check validate build deploy delete logs traces watch invoke sam-invoke sam-check xray-smoke clean
 
 help:
 	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
@@ -45,7 +45,8 @@ help:
 	@echo "                           stream (QUEUE=fulfillment|audit|stream, default all), on make dev's stack"
 	@echo "           [STACK=<name>]  ... on a deployed stack (e.g. STACK=orders-on-lambda), found by its outputs"
 	@echo "make test                  every unit and integration test (starts moto itself)"
-	@echo "make lint                  rustfmt check + clippy -D warnings + rustdoc -D warnings"
+	@echo "make lint                  rustfmt check + clippy -D warnings + rustdoc -D warnings + exam-guide-check"
+	@echo "make exam-guide-check      every file, test and demo step docs/exam-guide.md names exists; the [CORE] count"
 	@echo "make validate              sam validate --lint, sam validate, cfn-lint, cfn-guard on the translated template (offline)"
 	@echo "make build                 sam build with cargo-lambda, no Docker (ARCH=$(ARCH))"
 	@echo "make deploy                sam deploy what make build built (AWS credentials; see docs/deploy.md)"
@@ -105,11 +106,18 @@ endif
 test: venv
 	cargo test --workspace
 
-# The doc comments are the guided tour of the code: a broken doc link fails lint too.
-lint:
+# The doc comments are the guided tour of the code: a broken doc link fails lint too, and so does
+# an exam guide that names a file or test that does not exist.
+lint: exam-guide-check
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+# docs/exam-guide.md and the README's exam table: every file, test (path.rs::fn) and demo step
+# they name must exist (scripts/check_exam_guide.py, its own fixture first). Python 3 only.
+exam-guide-check:
+	python3 scripts/check_exam_guide.py --self-test
+	python3 scripts/check_exam_guide.py
 
 tools:
 	@$(CFN_GUARD) --version 2>/dev/null | grep -qx 'cfn-guard $(CFN_GUARD_VERSION)' || \
