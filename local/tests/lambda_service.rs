@@ -1,7 +1,8 @@
 //! The local Lambda service, with real function binaries and no AWS.
 //!
-//! `record-audit` is built from this workspace and run as Lambda runs it: a process per function,
-//! talking to the Runtime API. It is driven down a path that fails before any AWS call (a message
+//! `record-audit` is built from this workspace and run as Lambda runs it: a process per execution environment,
+//! talking to the Runtime API. (Concurrency, several environments and throttling:
+//! `lambda_concurrency.rs`.) It is driven down a path that fails before any AWS call (a message
 //! that is not an order event), so no AWS, and no moto, is needed. Behaviour a real function
 //! cannot be made to show on demand (hanging, crashing, reporting an error) comes from a custom
 //! runtime in bash (`support/functions.rs`).
@@ -134,7 +135,8 @@ async fn a_process_gets_the_template_environment_and_lambdas_variables_and_nothi
     assert_eq!(variables["TABLE_NAME"], "orders");
     assert_eq!(
         variables["AWS_LAMBDA_RUNTIME_API"],
-        format!("http://{}/Inspect", lambda.address())
+        format!("http://{}/Inspect/1", lambda.address()),
+        "the function's first execution environment's own path"
     );
     assert_eq!(
         variables["AWS_LAMBDA_FUNCTION_NAME"],
@@ -226,37 +228,6 @@ async fn a_handler_error_is_reported_and_the_environment_stays_warm() {
         .await
         .unwrap();
     assert_eq!(lambda.pid("Failing").await, Some(pid));
-    lambda.shutdown().await;
-}
-
-#[tokio::test]
-async fn concurrent_invocations_take_turns_in_one_environment() {
-    let lambda = start_lambda_with(bash_function("Echo", Duration::from_secs(1))).await;
-
-    // All at once, on a cold function: one process, one invocation at a time. Each takes 0.4 s
-    // of its 1 s timeout; the last waits 1.2 s in the queue, which does not count against it.
-    let invocations: Vec<_> = (0..4)
-        .map(|n| {
-            let lambda = lambda.clone();
-            tokio::spawn(async move {
-                let payload = json!({ "pid": n, "nap": true }).to_string().into_bytes();
-                as_json(&lambda.invoke("Echo", payload, None).await.unwrap())
-            })
-        })
-        .collect();
-    let mut pids = Vec::new();
-    for (n, invocation) in invocations.into_iter().enumerate() {
-        let response = invocation.await.unwrap();
-        assert_eq!(
-            response["event"],
-            json!({ "pid": n, "nap": true }),
-            "each caller gets its own answer"
-        );
-        pids.push(response["pid"].as_u64().unwrap());
-    }
-    pids.dedup();
-    assert_eq!(pids.len(), 1, "one execution environment: {pids:?}");
-    assert_eq!(lambda.pid("Echo").await.map(u64::from), Some(pids[0]));
     lambda.shutdown().await;
 }
 

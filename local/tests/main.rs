@@ -11,6 +11,7 @@ mod burst;
 mod card_in_logs;
 mod demo;
 mod fuzz;
+mod lambda_concurrency;
 mod lambda_service;
 mod moto_transactions;
 mod resources;

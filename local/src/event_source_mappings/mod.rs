@@ -13,6 +13,12 @@
 //!   SQS itself moves a message to the queue's dead-letter queue. A function error leaves the whole
 //!   batch in flight.
 //!
+//! A **throttled** invocation (the function's reserved concurrency all in use) is a failed
+//! invocation to a mapping: an SQS batch stays on the queue and comes back after its visibility
+//! timeout, a stream batch is retried (its records are not lost). The difference: a throttle
+//! never reached the function, so it does not count toward a stream mapping's
+//! `MaximumRetryAttempts`, while each SQS receive counts toward the queue's `maxReceiveCount`.
+//!
 //! Polls never wait on the server (`WaitTimeSeconds = 0`): the local moto serves one request at a
 //! time, and a long poll would hold it; an empty poll sleeps here instead. Lambda event filtering
 //! (`FilterCriteria`) is applied to stream records before a batch is built ([`matches_pattern`]).
@@ -35,11 +41,12 @@ pub mod stream;
 pub use sqs::{QueueDelivery, QueuePoller};
 pub use stream::{StreamDelivery, StreamPoller, matches_pattern};
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::lambda::LambdaService;
+use crate::lambda::{InvokeError, LambdaService};
 
 /// A poll or a delete failed (moto went away, say). The message names the operation.
 #[derive(Debug, thiserror::Error)]
@@ -59,17 +66,25 @@ fn failed<E: std::fmt::Debug>(operation: &'static str) -> impl FnOnce(E) -> Poll
 /// A function's answer to a batch: its batch response, or the error of a failed invocation.
 pub type Invocation<R> = Result<R, String>;
 
-/// Invokes `function` with a batch event and reads its batch response.
+/// Invokes `function` with a batch event and reads its batch response. `throttled` is set when
+/// Lambda refused the invocation for want of concurrency: the batch never reached the function.
 async fn invoke<R: serde::de::DeserializeOwned, E: serde::Serialize>(
     lambda: &LambdaService,
     function: &str,
     event: E,
+    throttled: &AtomicBool,
 ) -> Invocation<R> {
     let payload = serde_json::to_vec(&event).map_err(|error| error.to_string())?;
     let output = lambda
         .invoke(function, payload, None)
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| {
+            throttled.store(
+                matches!(error, InvokeError::Throttled { .. }),
+                Ordering::SeqCst,
+            );
+            error.to_string()
+        })?;
     serde_json::from_slice(&output)
         .map_err(|error| format!("the function's answer is not a batch response: {error}"))
 }

@@ -5,6 +5,7 @@
 //! is the loop Lambda runs for it.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -241,10 +242,23 @@ pub(crate) async fn poll_queue(
     let mut pace = PollPace::new(stopped, interval);
     while pace.running() {
         let round: Result<bool, PollError> = async {
+            let throttled = AtomicBool::new(false);
             let delivery = poller
-                .deliver(|event| invoke::<SqsBatchResponse, _>(&lambda, &function, event))
+                .deliver(|event| {
+                    invoke::<SqsBatchResponse, _>(&lambda, &function, event, &throttled)
+                })
                 .await?;
-            if !delivery.failed.is_empty() {
+            if throttled.load(Ordering::SeqCst) {
+                // Exam: a throttled SQS batch is not lost: it stays on the queue and comes back
+                // after the visibility timeout, but each receive counts toward the queue's
+                // maxReceiveCount, so steady throttling can move good messages to the DLQ. That
+                // is why AWS recommends capping an SQS consumer with the mapping's
+                // ScalingConfig.MaximumConcurrency rather than with reserved concurrency.
+                println!(
+                    "{function}: throttled; {} messages stay on the queue until their visibility timeout ends",
+                    delivery.received.len()
+                );
+            } else if !delivery.failed.is_empty() {
                 println!(
                     "{function}: {} of {} messages failed and stay on the queue{}",
                     delivery.failed.len(),

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
@@ -281,6 +282,40 @@ pub fn matches_pattern(pattern: &Value, event: &Value) -> bool {
     }
 }
 
+/// How many times each failing record has been sent to the function, to give it up after
+/// `MaximumRetryAttempts` retries.
+struct Retries {
+    /// -1: never give up (the record is retried until it expires from the stream).
+    maximum_retry_attempts: i64,
+    invocations: HashMap<String, i64>,
+}
+
+impl Retries {
+    fn new(maximum_retry_attempts: i64) -> Self {
+        Self {
+            maximum_retry_attempts,
+            invocations: HashMap::new(),
+        }
+    }
+
+    /// A batch failed at record `sequence`. Returns how many times the function has been sent
+    /// the record when it is to be given up.
+    fn failed(&mut self, sequence: &str, throttled: bool) -> Option<i64> {
+        // Exam: a throttled batch never reached the function, so it is retried without counting
+        // toward MaximumRetryAttempts; its records are not lost.
+        if throttled {
+            return None;
+        }
+        let count = self.invocations.entry(sequence.to_owned()).or_default();
+        *count += 1;
+        (self.maximum_retry_attempts >= 0 && *count > self.maximum_retry_attempts).then_some(*count)
+    }
+
+    fn given_up(&mut self, sequence: &str) {
+        self.invocations.remove(sequence);
+    }
+}
+
 /// A DynamoDB stream event source mapping, until told to stop. A record that keeps failing is
 /// given up after `maximum_retry_attempts` retries (-1: until it expires from the stream), and
 /// described to the mapping's on-failure destination if it has one.
@@ -292,29 +327,32 @@ pub(crate) async fn poll_stream(
     stopped: watch::Receiver<bool>,
     interval: Duration,
 ) {
-    let mut attempts: HashMap<String, i64> = HashMap::new();
+    let mut retries = Retries::new(maximum_retry_attempts);
     let mut pace = PollPace::new(stopped, interval);
     while pace.running() {
         let round: Result<bool, PollError> = async {
-        let delivery = poller
-            .deliver(|event| invoke::<DynamoDbEventResponse, _>(&lambda, &function, event))
-            .await?;
-        let failed = match (
-            &delivery.error,
-            delivery.response.batch_item_failures.first(),
-        ) {
-            (Some(_), _) => delivery
-                .records
-                .first()
-                .and_then(|r| r.change.sequence_number.clone()),
-            (None, Some(failure)) => failure.item_identifier.clone(),
-            (None, None) => None,
-        };
-        if let Some(sequence) = failed {
-            let count = attempts.entry(sequence.clone()).or_default();
-            *count += 1;
-            let invocations = *count;
-            if maximum_retry_attempts >= 0 && invocations > maximum_retry_attempts {
+            let throttled = AtomicBool::new(false);
+            let delivery = poller
+                .deliver(|event| {
+                    invoke::<DynamoDbEventResponse, _>(&lambda, &function, event, &throttled)
+                })
+                .await?;
+            let failed = match (
+                &delivery.error,
+                delivery.response.batch_item_failures.first(),
+            ) {
+                (Some(_), _) => delivery
+                    .records
+                    .first()
+                    .and_then(|r| r.change.sequence_number.clone()),
+                (None, Some(failure)) => failure.item_identifier.clone(),
+                (None, None) => None,
+            };
+            let Some(sequence) = failed else {
+                return Ok(delivery.records.is_empty());
+            };
+            if let Some(invocations) = retries.failed(&sequence, throttled.load(Ordering::SeqCst))
+            {
                 // Exam: bounded retries. The record's description goes to the on-failure
                 // destination (`DestinationConfig.OnFailure`), then the shard reads on.
                 match poller.give_up(&delivery, &sequence, invocations).await {
@@ -327,13 +365,12 @@ pub(crate) async fn poll_stream(
                         println!(
                             "{function}: gave up on stream record {sequence} after {maximum_retry_attempts} retries{destination}"
                         );
-                        attempts.remove(&sequence);
+                        retries.given_up(&sequence);
                     }
                     Err(error) => eprintln!("{function}: {error}"),
                 }
             }
-        }
-        Ok(delivery.records.is_empty())
+            Ok(delivery.records.is_empty())
         }
         .await;
         pace.after(&function, round).await;
@@ -343,6 +380,32 @@ pub(crate) async fn poll_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_given_up_after_its_retries_and_throttles_do_not_count() {
+        let mut retries = Retries::new(1);
+        for _ in 0..5 {
+            assert_eq!(retries.failed("7", true), None, "a throttle is not a retry");
+        }
+        assert_eq!(
+            retries.failed("7", false),
+            None,
+            "the first invocation failed"
+        );
+        assert_eq!(retries.failed("7", true), None);
+        assert_eq!(
+            retries.failed("7", false),
+            Some(2),
+            "its one retry failed too"
+        );
+        retries.given_up("7");
+        assert_eq!(retries.failed("7", false), None, "counted afresh");
+
+        let mut forever = Retries::new(-1);
+        for _ in 0..100 {
+            assert_eq!(forever.failed("8", false), None);
+        }
+    }
 
     #[test]
     fn a_filter_pattern_matches_exact_values_at_its_leaves() {

@@ -1,13 +1,16 @@
 //! # An execution environment: cold start, one process, and its end
 //!
-//! Lambda starts an execution environment on an invocation that finds none warm (a **cold
-//! start**), runs the runtime's init phase (process start and `main` up to `run`, 10 s at most),
-//! then reuses it for every later invocation (**warm**). A timed-out or crashed environment is
-//! never reused: it is killed and forgotten, and the next invocation cold-starts a new one.
+//! Lambda starts an execution environment when an invocation finds none of the function's idle
+//! (a **cold start**), runs the runtime's init phase (process start and `main` up to `run`, 10 s
+//! at most), then reuses it for later invocations, one at a time (**warm**). A function has as
+//! many environments as it has had invocations in flight at once, up to its concurrency (see
+//! `functions.rs`). A timed-out or crashed environment is never reused: it is killed and
+//! forgotten, and a later invocation cold-starts a new one.
 //!
 //! Here an environment is a child process in its own process group, with only the template's
-//! variables and Lambda's (see `function_environment.rs`); a supervisor task owns the child,
-//! delivers SIGTERM/SIGKILL and publishes how it ended.
+//! variables and Lambda's (see `function_environment.rs`), and its own log stream name and path
+//! on the Runtime API; a supervisor task owns the child, delivers SIGTERM/SIGKILL and publishes
+//! how it ended.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -31,19 +34,20 @@ use super::{InvokeError, lock};
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Service {
-    /// The function's warm environment, or a new one once its init phase is over (a cold start:
-    /// the returned span is the init phase).
+    /// An idle warm environment of the function, or a new one once its init phase is over (a
+    /// cold start: the returned span is the init phase). Either way it is marked busy until
+    /// [`Function::release`] or [`Service::discard`]. The caller holds a concurrency permit.
     pub(super) async fn ready_environment(
         &self,
         function: &Function,
     ) -> Result<(Arc<Environment>, Option<(SystemTime, SystemTime)>), InvokeError> {
-        if let Some(environment) = function.live_environment() {
+        if let Some(environment) = function.take_idle() {
             return Ok((environment, None));
         }
         let init_start = SystemTime::now();
         let clock = Instant::now();
         let environment = Arc::new(Environment::start(self, function)?);
-        *lock(&function.environment) = Some(environment.clone());
+        function.add_busy(environment.clone());
         function.log.line(&format!(
             "INIT_START Runtime Version: provided:al2023 (local process {}, log stream {})",
             environment.pid, environment.log_stream
@@ -80,17 +84,9 @@ impl Service {
         }
     }
 
-    /// Kills an environment and forgets it: the next invocation starts a new one.
+    /// Kills an environment and forgets it: a later invocation starts a new one.
     pub(super) async fn discard(&self, function: &Function, environment: &Arc<Environment>) {
-        {
-            let mut current = lock(&function.environment);
-            if current
-                .as_ref()
-                .is_some_and(|current| Arc::ptr_eq(current, environment))
-            {
-                *current = None;
-            }
-        }
+        function.forget(environment);
         environment.stop(Duration::ZERO).await;
     }
 }
@@ -98,6 +94,8 @@ impl Service {
 /// One execution environment: a running process of a function, and what the Runtime API
 /// handlers and the invoker share about it.
 pub(super) struct Environment {
+    /// Its number among the function's environments: its path on the Runtime API.
+    pub(super) number: u64,
     pub(super) pid: u32,
     pub(super) log_stream: String,
     /// Set by the first `GET /next`: the init phase is over.
@@ -152,6 +150,7 @@ impl Environment {
     /// Starts the function's process with Lambda's environment, pointed at this service.
     fn start(service: &Service, function: &Function) -> Result<Self, InvokeError> {
         let config = &function.config;
+        let number = function.next_environment_number();
         let log_stream = format!(
             "{}/[$LATEST]{}",
             chrono::Utc::now().format("%Y/%m/%d"),
@@ -168,7 +167,13 @@ impl Environment {
         command
             .env_clear()
             .envs(&config.environment)
-            .envs(lambda_variables(service, function, &log_stream, &task_root))
+            .envs(lambda_variables(
+                service,
+                function,
+                number,
+                &log_stream,
+                &task_root,
+            ))
             .current_dir(&task_root)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -209,6 +214,7 @@ impl Environment {
 
         let (events, next_event) = mpsc::channel(1);
         Ok(Self {
+            number,
             pid,
             log_stream,
             ready: watch::Sender::new(false),

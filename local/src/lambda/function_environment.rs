@@ -15,15 +15,17 @@ use super::functions::{Function, Service};
 pub(super) fn lambda_variables(
     service: &Service,
     function: &Function,
+    environment_number: u64,
     log_stream: &str,
     task_root: &Path,
 ) -> Vec<(String, String)> {
     let config = &function.config;
     let runtime_api = SocketAddr::new(loopback_for(service.address.ip()), service.address.port());
     let mut variables = vec![
+        // Each environment has its own path: on Lambda each has its own Runtime API.
         (
             "AWS_LAMBDA_RUNTIME_API",
-            format!("http://{runtime_api}/{}", config.name),
+            format!("http://{runtime_api}/{}/{environment_number}", config.name),
         ),
         ("AWS_LAMBDA_FUNCTION_NAME", config.function_name.clone()),
         (

@@ -1,10 +1,11 @@
-//! # One invocation: its turn, the event handed over, the timeout, the `REPORT` line
+//! # One invocation: admission, the event handed over, the timeout, the `REPORT` line
 //!
-//! Lambda runs one invocation at a time per execution environment; here each function has one
-//! environment, so an invocation first waits for the function's turn (in arrival order), then
-//! gets a warm environment or cold-starts one, hands the event to the process's `GET /next`, and
-//! waits for its answer until the function's timeout. It writes Lambda's `START`, `END` and
-//! `REPORT` lines, and, with X-Ray, sends the function segment.
+//! An invocation is first admitted under the function's concurrency (throttled at once when its
+//! reserved concurrency is all in use; waiting for a free environment when a function without
+//! reserved concurrency has reached the local cap), then takes an idle warm environment or
+//! cold-starts one, hands the event to that process's `GET /next`, and waits for its answer until
+//! the function's timeout. One invocation at a time per environment. It writes Lambda's `START`,
+//! `END` and `REPORT` lines, and, with X-Ray, sends the function segment.
 
 use std::time::{Instant, SystemTime};
 
@@ -19,14 +20,15 @@ use super::xray_segments::{TraceHeader, function_segment, new_segment_id};
 use super::{InvokeError, lock};
 
 impl Service {
-    /// One invocation, from its turn in the queue to its `REPORT` line. The caller holds no lock.
+    /// One invocation, from its admission to its `REPORT` line. The caller holds no lock.
     pub(super) async fn invoke(
         &self,
         function: &Function,
         payload: Bytes,
         trace_header: Option<String>,
     ) -> Result<Vec<u8>, InvokeError> {
-        let _turn = function.turn.lock().await;
+        // Held to the end: one of the function's concurrent executions.
+        let _permit = function.admit().await?;
         self.refuse_when_shutting_down()?;
         let request_id = Uuid::new_v4().to_string();
         let trace = trace_header
@@ -89,7 +91,7 @@ impl Service {
         // the clock starts as the event is handed over.
         let timeout = function.config.timeout;
         let deadline = tokio::time::Instant::now() + timeout;
-        // Room for exactly one event, and this invocation holds the function's turn: never waits.
+        // Room for exactly one event, and this invocation alone uses this environment: never waits.
         let _ = environment.events.send(event).await;
         let handed_over = tokio::select! {
             biased;
@@ -131,10 +133,11 @@ impl Service {
             Err(InvokeError::Crashed(_)) => "\tStatus: error\tError Type: Runtime.ExitError",
             _ => "",
         };
-        if matches!(
+        let reusable = !matches!(
             outcome,
             Err(InvokeError::Timeout(_) | InvokeError::Crashed(_))
-        ) {
+        );
+        if !reusable {
             lock(&environment.answers).remove(request_id);
             self.discard(function, &environment).await;
         }
@@ -154,6 +157,9 @@ impl Service {
             duration.as_micros().div_ceil(1000),
             function.config.memory_mb,
         ));
+        if reusable {
+            function.release(&environment);
+        }
         outcome
     }
 }

@@ -1,4 +1,4 @@
-//! # Lambda, locally: the Runtime API and one process per function
+//! # Lambda, locally: the Runtime API and one process per execution environment
 //!
 //! On Lambda a Rust function is a *custom runtime*: an executable named `bootstrap` that Lambda
 //! starts in an execution environment (a micro-VM) and that then talks to Lambda over one small
@@ -17,9 +17,10 @@
 //! (the X-Ray header, which `lambda_runtime` puts in `_X_AMZN_TRACE_ID`).
 //!
 //! That API is the whole contract, so this module runs the functions' own binaries unchanged: it
-//! serves the Runtime API and starts each function as a child process pointed at it. One server
-//! serves every function, each under its own path prefix:
-//! `AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:9001/CreateOrderFunction`. `lambda_runtime` joins
+//! serves the Runtime API and starts each execution environment as a child process pointed at
+//! it. One server serves every environment of every function, each under its own path prefix
+//! (function, then environment number):
+//! `AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:9001/CreateOrderFunction/1`. `lambda_runtime` joins
 //! that base path to the paths above; the `http://` is needed because the `http` crate refuses a
 //! `host:port/path` without a scheme (Lambda itself sets a bare `host:port`).
 //!
@@ -32,9 +33,24 @@
 //!
 //! Lambda's rules, as this service plays them:
 //!
-//! - **One invocation at a time per execution environment.** Each function has one environment
-//!   here (like reserved concurrency 1): further invocations wait their turn, in arrival order,
-//!   where Lambda would start more environments.
+//! - **One invocation at a time per execution environment; as many environments as invocations
+//!   in flight.** An invocation takes an idle warm environment, or cold-starts a new one (its own
+//!   process, init phase and log stream). Exam: the concurrency a function needs is requests per
+//!   second × average duration in seconds (100 rps × 0.05 s = 5 environments).
+//! - **Reserved concurrency** (`ReservedConcurrentExecutions`) both guarantees and caps: the
+//!   function may run that many environments and no more. With all of them busy, a synchronous
+//!   invocation fails at once: [`InvokeError::Throttled`], AWS's `TooManyRequestsException`
+//!   (HTTP 429, "Rate Exceeded"); 0 throttles every invocation. What the caller sees then: an
+//!   asynchronous invocation is retried by Lambda itself (up to 6 hours, then its failure
+//!   destination or DLQ); an SQS event source mapping leaves the batch on the queue (visible
+//!   again after the visibility timeout, and each receive counts toward `maxReceiveCount`); a
+//!   stream mapping retries the batch; API Gateway answers 500.
+//! - **Unreserved concurrency.** A function without reserved concurrency shares the account's
+//!   unreserved pool (1,000 concurrent executions per region by default; reservations may take
+//!   all but 100 of it) and throttles only when that pool is used up. *Locally* each environment
+//!   is a process on one machine, so such a function runs at most
+//!   [`LOCAL_UNRESERVED_ENVIRONMENTS`] environments and further invocations **wait** for a free
+//!   one, in arrival order, instead of being throttled.
 //! - **Cold start, then warm.** The process starts on the first invocation (or [`LambdaService::warm`],
 //!   like provisioned concurrency) and stays up; everything `main` built before `run` (config, SDK
 //!   clients, connection pools) is reused by every later invocation. The init phase has its own
@@ -53,8 +69,8 @@
 //! | file                        | what it plays                                                   |
 //! |-----------------------------|-----------------------------------------------------------------|
 //! | `mod.rs`                    | the service's public face: [`LambdaService`], [`FunctionProcess`], [`InvokeError`] |
-//! | `functions.rs`              | the service's state: the registered functions, each with at most one environment |
-//! | `invocation.rs`             | one invocation: its turn in the queue, the timeout, the `START`/`END`/`REPORT` lines |
+//! | `functions.rs`              | the service's state: the functions, their concurrency (reserved or not) and their environments |
+//! | `invocation.rs`             | one invocation: admission or throttle, the timeout, the `START`/`END`/`REPORT` lines |
 //! | `execution_environment.rs`  | an execution environment: cold start and init phase, the process, its end |
 //! | `function_environment.rs`   | the variables Lambda sets in every execution environment        |
 //! | `runtime_api.rs`            | the Runtime API: `/next`, `/response`, `/error`, `/init/error`  |
@@ -91,6 +107,11 @@ pub use xray_segments::{TraceHeader, epoch_seconds, new_segment_id};
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// How long a process may take to exit after SIGTERM at shutdown before it is killed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How many execution environments a function *without* reserved concurrency may run at once
+/// locally. On AWS it draws on the account's unreserved pool (1,000 by default) and is
+/// throttled only when the pool is empty; here each environment is a process on one machine, so
+/// invocations beyond this many wait for a free environment instead.
+pub const LOCAL_UNRESERVED_ENVIRONMENTS: u32 = 4;
 /// The account and region of every ARN the local stack makes up.
 const ACCOUNT_ID: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -112,6 +133,9 @@ pub struct FunctionProcess {
     pub timeout: Duration,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`. Reported, not enforced locally.
     pub memory_mb: u32,
+    /// Exam: `ReservedConcurrentExecutions`: at most this many environments, throttled beyond.
+    /// `None`: the unreserved pool ([`LOCAL_UNRESERVED_ENVIRONMENTS`] locally).
+    pub reserved_concurrency: Option<u32>,
 }
 
 /// Where the functions' output goes.
@@ -156,6 +180,13 @@ pub enum InvokeError {
         executable: PathBuf,
         source: std::io::Error,
     },
+    /// Exam: every environment the function's reserved concurrency allows is busy, so Lambda
+    /// refuses the invocation at once, without running it: `TooManyRequestsException`, HTTP 429,
+    /// "Rate Exceeded" (reason `ReservedFunctionConcurrentInvocationLimitExceeded`).
+    #[error(
+        "Rate Exceeded. (TooManyRequestsException: the function's reserved concurrency, {reserved}, is in use)"
+    )]
+    Throttled { reserved: u32 },
     #[error("the Lambda service is shutting down")]
     ShuttingDown,
 }
@@ -231,28 +262,26 @@ impl LambdaService {
             "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}",
             function.function_name
         );
-        let function = Arc::new(Function {
-            config: function,
-            arn,
-            log,
-            turn: tokio::sync::Mutex::new(()),
-            environment: Mutex::new(None),
-        });
+        let function = Arc::new(Function::new(function, arn, log));
         let replaced = lock(&self.inner.functions).insert(function.config.name.clone(), function);
         if let Some(replaced) = replaced {
             replaced.retire(Duration::ZERO).await;
         }
     }
 
-    /// Starts a function's execution environment now and waits for its init phase to end, so the
-    /// next invocation is warm. Exam: this is what provisioned concurrency buys.
+    /// Makes sure a function has an idle warm execution environment: starts one now (and waits
+    /// for its init phase to end) unless one is idle, so the next invocation is warm. Exam: this
+    /// is what provisioned concurrency buys. It takes a concurrency permit while it runs, so it
+    /// is throttled or waits as an invocation would.
     pub async fn warm(&self, name: &str) -> Result<(), InvokeError> {
         let function = self.inner.function(name)?;
         let service = self.inner.clone();
         run_to_completion(async move {
-            let _turn = function.turn.lock().await;
+            let _permit = function.admit().await?;
             service.refuse_when_shutting_down()?;
-            service.ready_environment(&function).await.map(|_| ())
+            let (environment, _) = service.ready_environment(&function).await?;
+            function.release(&environment);
+            Ok(())
         })
         .await
     }
@@ -281,16 +310,35 @@ impl LambdaService {
         .await
     }
 
-    /// The process id of a function's warm execution environment, if it has one.
+    /// The process id of a function's oldest live execution environment, if it has one.
     pub async fn pid(&self, name: &str) -> Option<u32> {
-        let function = self.inner.function(name).ok()?;
-        function
-            .live_environment()
-            .map(|environment| environment.pid)
+        self.pids(name).await.first().copied()
     }
 
-    /// Stops every process: waits for the invocation in flight in each (at most its timeout),
-    /// refuses those still queued, sends SIGTERM, then SIGKILL after a grace period. Then stops
+    /// How many invocations of a function are in flight now, each in its own execution
+    /// environment: CloudWatch's `ConcurrentExecutions` for this function.
+    pub async fn concurrent_executions(&self, name: &str) -> u32 {
+        self.inner
+            .function(name)
+            .map(|function| function.in_flight())
+            .unwrap_or(0)
+    }
+
+    /// The process ids of a function's live execution environments, busy or idle, oldest first.
+    pub async fn pids(&self, name: &str) -> Vec<u32> {
+        let Ok(function) = self.inner.function(name) else {
+            return Vec::new();
+        };
+        function
+            .live_environments()
+            .iter()
+            .map(|environment| environment.pid)
+            .collect()
+    }
+
+    /// Stops every process: waits for the invocations in flight (each at most its timeout),
+    /// refuses those still waiting for an environment, sends SIGTERM, then SIGKILL after a grace
+    /// period. Then stops
     /// the Runtime API server.
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
@@ -318,7 +366,7 @@ impl LambdaService {
 }
 
 /// Runs `work` on its own task and waits for it: dropping the caller's future does not cancel
-/// the work (an invocation, once its turn came, runs to its end and frees its environment).
+/// the work (an invocation, once admitted, runs to its end and frees its environment).
 async fn run_to_completion<T: Send + 'static>(
     work: impl Future<Output = Result<T, InvokeError>> + Send + 'static,
 ) -> Result<T, InvokeError> {

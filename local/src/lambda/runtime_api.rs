@@ -3,8 +3,9 @@
 //! A custom runtime asks for an event with `GET /2018-06-01/runtime/invocation/next` (a long
 //! poll whose response carries the event and its context headers), answers it with
 //! `POST .../invocation/{id}/response` or `.../error`, and reports a failed `main` with
-//! `POST .../runtime/init/error`. One server serves every function, under its logical id:
-//! `/{function}/2018-06-01/runtime/...`.
+//! `POST .../runtime/init/error`. On Lambda each execution environment has its own Runtime API;
+//! here one server serves every environment of every function, under the function's logical id
+//! and the environment's number: `/{function}/{environment}/2018-06-01/runtime/...`.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,6 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::oneshot;
 
@@ -26,19 +28,19 @@ use super::functions::Service;
 pub(super) fn runtime_api(service: Arc<Service>) -> Router {
     Router::new()
         .route(
-            "/{function}/2018-06-01/runtime/invocation/next",
+            "/{function}/{environment}/2018-06-01/runtime/invocation/next",
             get(next_invocation),
         )
         .route(
-            "/{function}/2018-06-01/runtime/invocation/{request_id}/response",
+            "/{function}/{environment}/2018-06-01/runtime/invocation/{request_id}/response",
             post(invocation_response),
         )
         .route(
-            "/{function}/2018-06-01/runtime/invocation/{request_id}/error",
+            "/{function}/{environment}/2018-06-01/runtime/invocation/{request_id}/error",
             post(invocation_error),
         )
         .route(
-            "/{function}/2018-06-01/runtime/init/error",
+            "/{function}/{environment}/2018-06-01/runtime/init/error",
             post(init_error),
         )
         .with_state(service)
@@ -132,7 +134,25 @@ async fn invocation_error(
     accepted()
 }
 
-/// The execution environment of the function `/{function}/...` names; an unknown one is a 404.
+/// The path of a request: which environment of which function, and for a response or an error,
+/// which invocation.
+#[derive(Deserialize)]
+struct RuntimePath {
+    function: String,
+    environment: u64,
+    request_id: Option<String>,
+}
+
+impl RuntimePath {
+    async fn of(parts: &mut Parts, service: &Arc<Service>) -> Result<Self, Response> {
+        UrlPath::<Self>::from_request_parts(parts, service)
+            .await
+            .map(|UrlPath(path)| path)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// The execution environment `/{function}/{environment}/...` names; an unknown one is a 404.
 struct FunctionEnvironment(Arc<Environment>);
 
 impl FromRequestParts<Arc<Service>> for FunctionEnvironment {
@@ -142,21 +162,22 @@ impl FromRequestParts<Arc<Service>> for FunctionEnvironment {
         parts: &mut Parts,
         service: &Arc<Service>,
     ) -> Result<Self, Response> {
-        let UrlPath(function) = UrlPath::<String>::from_request_parts(parts, service)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        service.environment_of(&function).map(Self).ok_or_else(|| {
-            runtime_error(
-                StatusCode::NOT_FOUND,
-                "ResourceNotFound",
-                "no such function",
-            )
-        })
+        let path = RuntimePath::of(parts, service).await?;
+        service
+            .environment_of(&path.function, path.environment)
+            .map(Self)
+            .ok_or_else(|| {
+                runtime_error(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFound",
+                    "no such function or execution environment",
+                )
+            })
     }
 }
 
-/// The caller waiting for the invocation that `/{function}/.../invocation/{request_id}/...` is
-/// about, taken: a request id is answered once, and one no caller waits for is refused.
+/// The caller waiting for the invocation that `/{function}/{environment}/.../invocation/{request_id}/...`
+/// is about, taken: a request id is answered once, and one no caller waits for is refused.
 struct WaitingCaller(oneshot::Sender<Answer>);
 
 impl FromRequestParts<Arc<Service>> for WaitingCaller {
@@ -166,12 +187,10 @@ impl FromRequestParts<Arc<Service>> for WaitingCaller {
         parts: &mut Parts,
         service: &Arc<Service>,
     ) -> Result<Self, Response> {
-        let UrlPath((function, request_id)) =
-            UrlPath::<(String, String)>::from_request_parts(parts, service)
-                .await
-                .map_err(IntoResponse::into_response)?;
+        let path = RuntimePath::of(parts, service).await?;
+        let request_id = path.request_id.as_deref().unwrap_or_default();
         service
-            .take_waiting_answer(&function, &request_id)
+            .take_waiting_answer(&path.function, path.environment, request_id)
             .map(Self)
             .ok_or_else(unknown_request_id)
     }

@@ -190,6 +190,7 @@ fn error_type(error: &InvokeError) -> &str {
         InvokeError::Crashed(_) => "Runtime.ExitError",
         InvokeError::PayloadTooLarge(_) => "RequestEntityTooLargeException",
         InvokeError::UnknownFunction(_) => "ResourceNotFoundException",
+        InvokeError::Throttled { .. } => "TooManyRequestsException",
         InvokeError::Spawn { .. } | InvokeError::ShuttingDown => "ServiceException",
     }
 }

@@ -118,6 +118,7 @@ impl Stack {
                     environment,
                     timeout: Duration::from_secs(function.timeout_seconds),
                     memory_mb: function.memory_mb,
+                    reserved_concurrency: function.reserved_concurrency,
                 })
                 .await;
         }

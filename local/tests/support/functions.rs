@@ -31,7 +31,8 @@ pub fn function_binary(package: &str) -> PathBuf {
 
 /// A custom runtime in bash: echoes each event back (after 0.4 s if it contains `nap`), except
 /// that an event containing `sleep` hangs, `crash` exits mid-invocation, `fail` reports a handler error, `pid` is answered with
-/// `{"pid": <its process id>, "event": <the event>}`, and `environment` with the process's
+/// `{"pid": <its process id>, "event": <the event>}`, `{"hold": "<path>"}` the same once a file
+/// exists at `<path>` (so a test decides when it ends), and `environment` with the process's
 /// exported variables (`["NAME=value", ...]`).
 const BASH_RUNTIME: &str = r#"#!/bin/bash
 api=${AWS_LAMBDA_RUNTIME_API#http://}
@@ -61,6 +62,10 @@ while true; do
     *sleep*) sleep 60 ;;
     *crash*) echo "about to crash" >&2; exit 3 ;;
     *fail*) request POST "invocation/$id/error" '{"errorType":"Boom","errorMessage":"it failed"}' ;;
+    *hold*)
+      file=${event#*\"hold\":\"}; file=${file%%\"*}
+      while [ ! -e "$file" ]; do sleep 0.05; done
+      request POST "invocation/$id/response" "{\"pid\":$$,\"event\":$event}" ;;
     *pid*) request POST "invocation/$id/response" "{\"pid\":$$,\"event\":$event}" ;;
     *environment*)
       list=; for name in $(compgen -e); do list="$list\"$name=${!name}\","; done
@@ -104,6 +109,7 @@ pub fn function(
             .collect::<BTreeMap<_, _>>(),
         timeout,
         memory_mb: 128,
+        reserved_concurrency: None,
     }
 }
 

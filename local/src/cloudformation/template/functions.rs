@@ -22,6 +22,9 @@ pub struct FunctionSpec {
     pub timeout_seconds: u64,
     /// Lambda's default is 128.
     pub memory_mb: u32,
+    /// `ReservedConcurrentExecutions` (the function's or `Globals.Function`'s). `None`: the
+    /// function draws on the account's unreserved pool; `Some(0)`: every invocation is throttled.
+    pub reserved_concurrency: Option<u32>,
     /// `Environment.Variables`, the globals' and the function's own (which win).
     pub environment: BTreeMap<String, Expr>,
     /// `LoggingConfig.LogFormat`: `JSON` or `Text`.
@@ -122,6 +125,7 @@ pub(super) fn read_function(
         memory_mb: properties
             .optional("MemorySize", Node::number)?
             .unwrap_or(128),
+        reserved_concurrency: properties.optional("ReservedConcurrentExecutions", Node::number)?,
         environment,
         log_format: match &logging {
             Some(logging) => logging.optional("LogFormat", Node::text)?,
@@ -273,5 +277,39 @@ fn merge_globals(global: &Value, own: &Value) -> Value {
         }
         (global, Value::Null) => global.clone(),
         (_, own) => own.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Template;
+
+    /// A template with `globals` under `Globals.Function` and functions `A` (with `own` among
+    /// its properties) and `B` (with nothing of its own).
+    fn reserved_concurrency(globals: &str, own: &str) -> Vec<(String, Option<u32>)> {
+        let yaml = format!(
+            "Globals:\n  Function:\n    Timeout: 3\n{globals}Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: a\n    Properties:\n      MemorySize: 128\n{own}  B:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: b\n"
+        );
+        let mut functions: Vec<_> = Template::parse(&yaml)
+            .expect("the template parses")
+            .functions()
+            .into_iter()
+            .map(|function| (function.logical_id, function.reserved_concurrency))
+            .collect();
+        functions.sort();
+        functions
+    }
+
+    #[test]
+    fn reserved_concurrency_comes_from_the_function_or_the_globals() {
+        let none = reserved_concurrency("", "");
+        assert_eq!(none, [("A".into(), None), ("B".into(), None)]);
+        let own = reserved_concurrency("", "      ReservedConcurrentExecutions: 2\n");
+        assert_eq!(own, [("A".into(), Some(2)), ("B".into(), None)]);
+        let global = reserved_concurrency(
+            "    ReservedConcurrentExecutions: 5\n",
+            "      ReservedConcurrentExecutions: 0\n",
+        );
+        assert_eq!(global, [("A".into(), Some(0)), ("B".into(), Some(5))]);
     }
 }
