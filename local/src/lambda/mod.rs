@@ -40,23 +40,25 @@
 //! - **Reserved concurrency** (`ReservedConcurrentExecutions`) both guarantees and caps: the
 //!   function may run that many environments and no more. With all of them busy, a synchronous
 //!   invocation fails at once: [`InvokeError::Throttled`], AWS's `TooManyRequestsException`
-//!   (HTTP 429, "Rate Exceeded"); 0 throttles every invocation. What the caller sees then: an
-//!   asynchronous invocation is retried by Lambda itself (up to 6 hours, then its failure
-//!   destination or DLQ); an SQS event source mapping leaves the batch on the queue (visible
-//!   again after the visibility timeout, and each receive counts toward `maxReceiveCount`); a
-//!   stream mapping retries the batch; API Gateway answers 500.
+//!   (HTTP 429, "Rate Exceeded"); 0 throttles every invocation. What the caller sees then, on
+//!   AWS: an asynchronous invocation is retried by Lambda itself (up to 6 hours, then its
+//!   failure destination or DLQ); an SQS event source mapping leaves the batch on the queue
+//!   (visible again after the visibility timeout, and each receive counts toward
+//!   `maxReceiveCount`); a stream mapping retries the batch; API Gateway (REST, Lambda proxy)
+//!   answers the client 500.
 //! - **Unreserved concurrency.** A function without reserved concurrency shares the account's
 //!   unreserved pool (1,000 concurrent executions per region by default; reservations may take
 //!   all but 100 of it) and throttles only when that pool is used up. *Locally* each environment
 //!   is a process on one machine, so such a function runs at most
 //!   [`LOCAL_UNRESERVED_ENVIRONMENTS`] environments and further invocations **wait** for a free
 //!   one, in arrival order, instead of being throttled.
-//! - **Cold start, then warm.** The process starts on the first invocation (or [`LambdaService::warm`],
-//!   like provisioned concurrency) and stays up; everything `main` built before `run` (config, SDK
-//!   clients, connection pools) is reused by every later invocation. The init phase has its own
-//!   10 s limit; the function's timeout counts from the moment the event is handed over.
+//! - **Cold start, then warm.** An environment's process starts on the invocation that needs it
+//!   (or on [`LambdaService::warm`], like provisioned concurrency) and stays up; everything `main`
+//!   built before `run` (config, SDK clients, connection pools) is reused by every later
+//!   invocation in that environment. The init phase has its own 10 s limit; the function's
+//!   timeout counts from the moment the event is handed over.
 //! - **A timed-out or crashed environment is never reused.** The process is killed, the invocation
-//!   fails, and the next invocation cold-starts a new one. A handler that *returns* an error
+//!   fails, and a later invocation cold-starts a new one. A handler that *returns* an error
 //!   leaves its environment warm.
 //! - **Logs** are the process's stdout and stderr, line by line, plus Lambda's own
 //!   `INIT_START`/`START`/`END`/`REPORT` lines, as in the function's CloudWatch log stream.
