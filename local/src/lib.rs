@@ -8,7 +8,7 @@
 //!  curl ──HTTP (ID token, API key)──> api_gateway (127.0.0.1:3000) ──REST proxy event──┐
 //!                                                                  v
 //!  event_source_mappings (stream, SQS) ──batch events────> lambda (Runtime API)
-//!     ^                                                            │ one process per function,
+//!     ^                                                            │ a process per execution environment,
 //!     │                                                            │ the template's environment
 //!     └───── moto (127.0.0.1:5000): DynamoDB, streams, SNS, SQS, KMS <┘   + AWS_ENDPOINT_URL
 //!
@@ -19,7 +19,7 @@
 //! |---------------------------|-----------------------------------------------------------------------|
 //! | [`cloudformation`]        | CloudFormation: reads `template.yaml` (tags, intrinsics, `Globals`), creates its resources on moto |
 //! | [`moto`]                  | the AWS services: a moto server from the project's `.venv`            |
-//! | [`lambda`]                | Lambda: the Runtime API, one process per function, invocations       |
+//! | [`lambda`]                | Lambda: the Runtime API, a process per execution environment, concurrency and throttling |
 //! | [`api_gateway`]           | API Gateway: routes of the `Api` events, REST proxy events            |
 //! | [`event_source_mappings`] | event source mappings: stream and queue pollers with partial batch responses |
 //! | [`xray`]                  | the X-Ray daemon: receives segments, prints each trace as a tree      |
