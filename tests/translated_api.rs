@@ -193,6 +193,7 @@ fn gateway_errors_answer_in_the_apps_error_shape_with_the_cors_origin() {
         ("DEFAULT_5XX", None),
         ("THROTTLED", Some("429")),
         ("QUOTA_EXCEEDED", Some("429")),
+        ("INTEGRATION_TIMEOUT", Some("504")),
         ("INVALID_API_KEY", Some("403")),
         ("UNAUTHORIZED", Some("401")),
         ("MISSING_AUTHENTICATION_TOKEN", Some("404")),
@@ -232,11 +233,20 @@ fn gateway_errors_answer_in_the_apps_error_shape_with_the_cors_origin() {
         assert!(error["message"].is_string(), "{kind}");
     }
     // A 5XX never passes API Gateway's own text on.
+    for kind in ["DEFAULT_5XX", "INTEGRATION_TIMEOUT"] {
+        assert!(
+            !responses[kind]["responseTemplates"]["application/json"]
+                .as_str()
+                .unwrap()
+                .contains("$context"),
+            "{kind}"
+        );
+    }
     assert!(
-        !responses["DEFAULT_5XX"]["responseTemplates"]["application/json"]
+        responses["INTEGRATION_TIMEOUT"]["responseTemplates"]["application/json"]
             .as_str()
             .unwrap()
-            .contains("$context")
+            .contains(r#""code": "GatewayTimeout""#)
     );
 }
 

@@ -12,7 +12,12 @@
 //!   exactly once. An idempotent retry answers with the first order; the same key with another
 //!   body is a 422.
 //!
-//! Deterministic: the requests follow from the seed. `FUZZ_SEED` and `FUZZ_REQUESTS` change the
+//! The fuzzer is a client of a throttled API: the stage's, the methods' and the usage plan's
+//! token buckets (`api_throttling.rs`) refuse some of its requests with a `429` before any
+//! function runs, and it sends each of those again after a backoff, as AWS SDKs do; what it
+//! checks is the answer that is not a `429`. How many were throttled is printed.
+//!
+//! Deterministic: the requests follow from the seed (only the backoffs' pauses are not). `FUZZ_SEED` and `FUZZ_REQUESTS` change the
 //! seed and the count (README, "Tests"); a failure names the seed to replay it with.
 
 use crate::support;
@@ -25,7 +30,7 @@ use orders_local::stack::Stack;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use support::answer_checks::{answer_problems, order_answer_problems};
-use support::api_client::{Answer, ApiRequest, Credentials, send};
+use support::api_client::{Answer, ApiRequest, Credentials, send_retrying_throttled};
 use support::fuzz_bodies::{self, CARD_NUMBERS};
 use support::fuzz_requests::{self, Aim, Context, KnownOrder, encode};
 use support::prng::Prng;
@@ -89,6 +94,7 @@ async fn generated_requests_get_well_formed_4xx_leak_no_card_and_leave_consisten
     let mut with_keys: Vec<SentWithKey> = Vec::new();
     let mut next_token: Option<String> = None;
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut throttled = 0;
     let mut failures: Vec<String> = Vec::new();
     let customers: Vec<String> = callers
         .iter()
@@ -116,7 +122,9 @@ async fn generated_requests_get_well_formed_4xx_leak_no_card_and_leave_consisten
         // A retry goes out as its first sender.
         let who = retry_of.map_or(who, |earlier| with_keys[earlier].caller);
         let caller = retry_of.map_or(caller, |_| &callers[who]);
-        let answer = send(&client, &base, &caller.credentials, &request).await;
+        let (answer, retried) =
+            send_retrying_throttled(&client, &base, &caller.credentials, &request).await;
+        throttled += retried;
         *statuses.entry(answer.status.as_u16()).or_default() += 1;
 
         let has_body = request.method != Method::HEAD;
@@ -164,7 +172,7 @@ async fn generated_requests_get_well_formed_4xx_leak_no_card_and_leave_consisten
         (started.elapsed() - fuzzing).as_secs_f64(),
         orders.len()
     );
-    println!("fuzz: answers by status {statuses:?}");
+    println!("fuzz: answers by status {statuses:?}; {throttled} 429s sent again");
     stack.shutdown().await;
     assert!(
         failures.is_empty(),
@@ -388,7 +396,7 @@ async fn final_state_problems(
         let owner =
             owner(&order.owner).unwrap_or_else(|| panic!("order {order:?} of no fuzzing customer"));
         let read = ApiRequest::new(Method::GET, format!("/orders/{}?consistent=true", order.id));
-        let answer = send(client, base, &owner.credentials, &read).await;
+        let (answer, _) = send_retrying_throttled(client, base, &owner.credentials, &read).await;
         let body = answer.json().unwrap_or_default();
         let mut found = order_answer_problems(&answer, &body);
         if answer.status != StatusCode::OK || body["orderId"] != order.id.as_str() {
@@ -401,7 +409,8 @@ async fn final_state_problems(
             .find(|c| c.customer != owner.customer && !c.support)
             && index % 5 == 0
         {
-            let answer = send(client, base, &other.credentials, &read).await;
+            let (answer, _) =
+                send_retrying_throttled(client, base, &other.credentials, &read).await;
             if answer.status != StatusCode::NOT_FOUND {
                 found.push(format!("{} read it: {}", other.name, answer.status));
             }
@@ -451,7 +460,8 @@ async fn list_everything(client: &reqwest::Client, base: &str, who: &Credentials
             None => "/orders?limit=25".to_owned(),
             Some(token) => format!("/orders?limit=25&nextToken={}", encode(token)),
         };
-        let answer = send(client, base, who, &ApiRequest::new(Method::GET, target)).await;
+        let list = ApiRequest::new(Method::GET, target);
+        let (answer, _) = send_retrying_throttled(client, base, who, &list).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.describe());
         let page = answer.json().expect("a page is JSON");
         for order in page["items"].as_array().expect("a page has items") {

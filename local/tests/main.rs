@@ -7,6 +7,7 @@ mod support;
 mod access_control;
 mod answer_checks;
 mod api_gateway;
+mod api_throttling;
 mod burst;
 mod card_in_logs;
 mod demo;

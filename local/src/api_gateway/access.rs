@@ -5,7 +5,7 @@
 //! | 1    | a route for the method and path                | `MISSING_AUTHENTICATION_TOKEN` (403) |
 //! | 2    | the method's authorizer: a valid ID token      | `UNAUTHORIZED` (401)                |
 //! | 3    | the method's API key: `x-api-key` of the plan  | `INVALID_API_KEY` (403)             |
-//! | 4    | the usage plan's throttle and quota            | `THROTTLED`, `QUOTA_EXCEEDED` (429), not played locally |
+//! | 4    | the quota and the throttles: usage plan (per key), method, account | `QUOTA_EXCEEDED`, `THROTTLED` (429), see [`throttling`](super::throttling) |
 //!
 //! Why the authorizer comes before the key: AWS documents that an API may take its keys from the
 //! authorizer (`apiKeySource: AUTHORIZER`, the Lambda authorizer returns `usageIdentifierKey`),

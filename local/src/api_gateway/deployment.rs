@@ -5,7 +5,8 @@
 //! that a stage serves. Here it is built once at start: each method with its access (the API's
 //! default authorizer and `ApiKeyRequired`, unless its event overrides them), each Cognito
 //! authorizer with its user pool's public keys (fetched from moto), the usage plan's API key, the
-//! gateway responses and the CORS preflight.
+//! gateway responses, the CORS preflight, and the limits: `MethodSettings`' throttling, the usage
+//! plan's `Throttle` and `Quota`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,9 @@ use axum::http::{HeaderName, HeaderValue};
 use super::access::{Access, ApiKeys, RouteAuthorizer};
 use super::authorizer::{AuthorizerError, CognitoAuthorizer, UserPoolTrust};
 use super::gateway_responses::{GatewayResponse, GatewayResponses, static_value};
+use super::quota::{Quota, QuotaPeriod};
 use super::routes::Route;
+use super::throttling::{MethodThrottle, RateLimit, ThrottleSettings};
 use super::{ApiSettings, Preflight};
 use crate::cloudformation::template::{ApiSpec, CognitoAuthorizerSpec, EventSpec, FunctionSpec};
 use crate::cloudformation::{Deployed, ResolveError};
@@ -51,6 +54,8 @@ pub enum DeploymentError {
     },
     #[error("{api}: {header} is not a valid header name or value")]
     Header { api: String, header: String },
+    #[error("{api}: {setting}")]
+    Limits { api: String, setting: String },
 }
 
 /// The API the functions' `Api` events belong to, ready to serve. `endpoint` is where the
@@ -140,6 +145,67 @@ pub async fn deploy(
         api_keys,
         gateway_responses: GatewayResponses::new(gateway_responses),
         preflight,
+        throttling: throttling(api)?,
+    })
+}
+
+/// The stage's limits: `MethodSettings`' throttling (an entry without a limit of its own takes
+/// the stage default's), the usage plan's `Throttle` and `Quota`, and the account's limit.
+fn throttling(api: &ApiSpec) -> Result<ThrottleSettings, DeploymentError> {
+    let invalid = |setting: String| DeploymentError::Limits {
+        api: api.logical_id.clone(),
+        setting,
+    };
+    let limit = |rate: Option<f64>, burst: Option<u32>, default: Option<RateLimit>| match (
+        rate.or(default.map(|d| d.rate_per_second)),
+        burst.or(default.map(|d| d.burst)),
+    ) {
+        (Some(rate_per_second), Some(burst)) => Some(RateLimit {
+            rate_per_second,
+            burst,
+        }),
+        _ => None,
+    };
+    let stage_default = api
+        .method_settings
+        .iter()
+        .find(|setting| setting.is_stage_default())
+        .and_then(|setting| limit(setting.rate_limit, setting.burst_limit, None));
+    let mut methods = Vec::new();
+    for setting in &api.method_settings {
+        let Some(resource) = setting.resource() else {
+            continue;
+        };
+        if let Some(own) = limit(setting.rate_limit, setting.burst_limit, stage_default) {
+            methods.push(MethodThrottle {
+                http_method: setting.http_method.clone(),
+                resource,
+                limit: own,
+            });
+        }
+    }
+    let plan = api.auth.usage_plan.as_ref();
+    let per_key = plan
+        .and_then(|plan| plan.throttle)
+        .map(|(burst, rate)| RateLimit {
+            rate_per_second: rate,
+            burst: u32::try_from(burst).unwrap_or(0),
+        });
+    let quota = match plan.and_then(|plan| plan.quota.as_ref()) {
+        Some((limit, period)) => Some(Quota {
+            limit: u64::try_from(*limit)
+                .map_err(|_| invalid(format!("a usage plan quota of {limit}")))?,
+            period: QuotaPeriod::parse(period)
+                .ok_or_else(|| invalid(format!("a usage plan quota period of {period}")))?,
+        }),
+        None => None,
+    };
+    Ok(ThrottleSettings {
+        stage_default,
+        methods,
+        per_key,
+        quota,
+        ..ThrottleSettings::default()
     })
 }
 

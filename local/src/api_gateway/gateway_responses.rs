@@ -2,7 +2,9 @@
 //!
 //! Each of API Gateway's own answers has a *type* and a default: `UNAUTHORIZED` is `401
 //! {"message":"Unauthorized"}`, `INVALID_API_KEY` `403 {"message":"Forbidden"}`, an unknown route
-//! `MISSING_AUTHENTICATION_TOKEN` `403 {"message":"Missing Authentication Token"}`, and so on.
+//! `MISSING_AUTHENTICATION_TOKEN` `403 {"message":"Missing Authentication Token"}`, `THROTTLED`
+//! `429 {"message":"Too Many Requests"}`, `QUOTA_EXCEEDED` `429 {"message":"Limit Exceeded"}`,
+//! `INTEGRATION_TIMEOUT` `504`, `INTEGRATION_FAILURE` `500`, and so on.
 //! The API's `GatewayResponses` can replace the status, add headers and rewrite the body with a
 //! mapping template, in which `$context.error.messageString` is the default message as a quoted
 //! JSON string. A type without its own entry falls back to `DEFAULT_4XX` or `DEFAULT_5XX`, then to
@@ -28,8 +30,17 @@ pub enum GatewayError {
     InvalidApiKey,
     /// A request body over 10 MB.
     RequestTooLarge,
+    /// Over a throttling limit: the usage plan's per-key throttle, the method's, the account's.
+    Throttled,
+    /// The API key's usage plan quota for the period is used up.
+    QuotaExceeded,
     /// No answer within the integration timeout (29 s).
     IntegrationTimeout,
+    /// Lambda refused the invocation (throttled: `TooManyRequestsException`), so no function
+    /// ran. The Lambda guide: "If the Lambda API rejects the invocation request, API Gateway
+    /// returns a 500" (type `INTEGRATION_FAILURE`, whose table default of 504 is for other
+    /// integrations). Exam: a throttled function behind API Gateway is a 500, not a 429.
+    IntegrationFailure,
     /// The function failed, crashed, timed out or gave a malformed answer: a 502 of no type of
     /// its own, so `DEFAULT_5XX` shapes it.
     LambdaFailed,
@@ -43,7 +54,10 @@ impl GatewayError {
             GatewayError::Unauthorized(_) => "UNAUTHORIZED",
             GatewayError::InvalidApiKey => "INVALID_API_KEY",
             GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
+            GatewayError::Throttled => "THROTTLED",
+            GatewayError::QuotaExceeded => "QUOTA_EXCEEDED",
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
+            GatewayError::IntegrationFailure => "INTEGRATION_FAILURE",
             GatewayError::LambdaFailed => return None,
         })
     }
@@ -55,7 +69,9 @@ impl GatewayError {
             }
             GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             GatewayError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::Throttled | GatewayError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::IntegrationTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::IntegrationFailure => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::LambdaFailed => StatusCode::BAD_GATEWAY,
         }
     }
@@ -67,7 +83,10 @@ impl GatewayError {
             GatewayError::Unauthorized(message) => message,
             GatewayError::InvalidApiKey => "Forbidden",
             GatewayError::RequestTooLarge => "Request Too Long",
+            GatewayError::Throttled => "Too Many Requests",
+            GatewayError::QuotaExceeded => "Limit Exceeded",
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
+            GatewayError::IntegrationFailure => "Internal server error",
             GatewayError::LambdaFailed => "Internal server error",
         }
     }
@@ -189,6 +208,7 @@ mod tests {
                 "MISSING_AUTHENTICATION_TOKEN".into(),
                 shaped(Some(404), "RouteNotFound"),
             ),
+            ("THROTTLED".into(), shaped(Some(429), "TooManyRequests")),
             ("DEFAULT_5XX".into(), shaped(None, "InternalError")),
         ])
     }
@@ -209,10 +229,17 @@ mod tests {
             ),
             (GatewayError::InvalidApiKey, 403, "Forbidden"),
             (GatewayError::RequestTooLarge, 413, "Request Too Long"),
+            (GatewayError::Throttled, 429, "Too Many Requests"),
+            (GatewayError::QuotaExceeded, 429, "Limit Exceeded"),
             (
                 GatewayError::IntegrationTimeout,
                 504,
                 "Endpoint request timed out",
+            ),
+            (
+                GatewayError::IntegrationFailure,
+                500,
+                "Internal server error",
             ),
             (GatewayError::LambdaFailed, 502, "Internal server error"),
         ];
@@ -239,6 +266,25 @@ mod tests {
             parts(responses.answer(&GatewayError::MissingAuthenticationToken, "r-1")).await;
         assert_eq!(status, 404, "the template's StatusCode replaces the 403");
         assert_eq!(body["error"]["code"], "RouteNotFound");
+    }
+
+    #[tokio::test]
+    async fn a_throttled_request_gets_the_templates_429_a_browser_can_read() {
+        let (status, origin, body) =
+            parts(app_shape().answer(&GatewayError::Throttled, "r-1")).await;
+        assert_eq!(status, 429);
+        assert_eq!(origin.as_deref(), Some("*"));
+        assert_eq!(
+            body,
+            json!({"error": {"code": "TooManyRequests", "message": "Too Many Requests"}})
+        );
+        // Lambda's own throttling is no 429: INTEGRATION_FAILURE, here shaped by DEFAULT_5XX.
+        let (status, _, body) =
+            parts(app_shape().answer(&GatewayError::IntegrationFailure, "r-1")).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (500, &json!("InternalError"))
+        );
     }
 
     #[tokio::test]

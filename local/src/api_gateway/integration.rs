@@ -7,7 +7,16 @@
 //! | body over 10 MB (declared or read), or over Lambda's 6 MB payload | `413`                  |
 //! | the function answered a proxy response          | that response                            |
 //! | a malformed answer, a function error, a crash, a Lambda timeout | `502`                    |
-//! | no answer within 29 s                           | `504`                                    |
+//! | Lambda refused the invocation: throttled (`TooManyRequestsException`) | `500` (`INTEGRATION_FAILURE`) |
+//! | no answer within 29 s                           | `504` (`INTEGRATION_TIMEOUT`)            |
+//!
+//! Exam: which of 502 and 504 a slow function gives depends on which timeout ends first. Its own
+//! `Timeout` under the integration's (here 10 s < 29 s): Lambda stops it, a failed invocation,
+//! `502`. Over it: API Gateway stops waiting, `504`, while the function may still run to its end.
+//! The integration timeout is 29 s unless the method sets a lower `TimeoutInMillis` (50 ms at
+//! least; the template sets none, and the local stack plays 29 s for every method). A function
+//! that Lambda throttles never ran: that is a `500` for the client, not a `429`, since only API
+//! Gateway's own limits answer 429 ([`throttling`](super::throttling)).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -84,6 +93,12 @@ impl Gateway {
                 failed()
             }),
             Ok(Err(InvokeError::PayloadTooLarge(_))) => too_long(),
+            // Exam: Lambda refused the invocation (its reserved concurrency in use): no function
+            // ran, and the client gets a 500, not Lambda's 429.
+            Ok(Err(error @ InvokeError::Throttled { .. })) => {
+                eprintln!("{} | Lambda invocation failed with status: 429: {error}", self.name);
+                self.answer(&GatewayError::IntegrationFailure, request.request_id)
+            }
             Ok(Err(error)) => {
                 eprintln!("{} | Lambda invocation failed: {error}", self.name);
                 failed()

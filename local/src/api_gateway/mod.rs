@@ -31,18 +31,25 @@
 //! | no route for the method and path                 | `403 {"message":"Missing Authentication Token"}` |
 //! | no token, or one the authorizer refuses          | `401 {"message":"Unauthorized"}` (expired: `"The incoming token has expired"`) |
 //! | no API key, or one of no usage plan of the API   | `403 {"message":"Forbidden"}`                   |
+//! | over a throttling limit (key, method, account)   | `429 {"message":"Too Many Requests"}` (`THROTTLED`) |
+//! | over the API key's usage plan quota              | `429 {"message":"Limit Exceeded"}` (`QUOTA_EXCEEDED`) |
 //! | request body over 10 MB                          | `413 {"message":"Request Too Long"}`            |
 //! | function error, crash, Lambda timeout, malformed answer | `502 {"message":"Internal server error"}` |
+//! | Lambda refused the invocation (throttled)        | `500 {"message":"Internal server error"}` (`INTEGRATION_FAILURE`) |
 //! | no answer within the 29 s integration timeout    | `504 {"message":"Endpoint request timed out"}`  |
 //!
 //! Who may call a method is checked before any function runs, in API Gateway's order: route,
-//! authorizer, API key ([`access`]). A browser's CORS preflight (`OPTIONS` on a path of the API)
+//! authorizer, API key ([`access`]), then the throttles and the quota ([`throttling`],
+//! [`quota`]). A browser's CORS preflight (`OPTIONS` on a path of the API)
 //! is answered by API Gateway itself from the API's `Cors` setting, without either check unless
 //! the template adds them to the preflight ([`Preflight`]).
 //!
 //! Exam: a function that times out after its own timeout (say 3 s) is a *failed invocation*, so
-//! the client gets 502; 504 comes only from API Gateway's own 29 s limit, which no function
-//! timeout can extend.
+//! the client gets 502; 504 comes from API Gateway's own integration timeout (29 s by default,
+//! 50 ms at least; this template lowers it nowhere), which no function timeout can extend. So a
+//! function whose timeout is under 29 s gives 502 when it runs too long, and one whose timeout
+//! is over 29 s gives 504. A `429` comes only from API Gateway's own limits (stage, method, usage
+//! plan, account); a function that Lambda throttles is a `500`.
 //!
 //! Every response carries `x-amzn-RequestId` (the `requestContext.requestId` the function saw)
 //! and `X-Amzn-Trace-Id`. The stage has `TracingEnabled`: each request starts a sampled trace, or
@@ -51,8 +58,7 @@
 //!
 //! Unlike AWS, the local API is served without the stage in its URL (as `sam local start-api`):
 //! `http://127.0.0.1:3000/orders`, while the event still says `requestContext.path: /dev/orders`.
-//! Not played locally: the stage's and the usage plan's throttling and quota (429), response
-//! caching, resource policies, and the authorizer's result caching.
+//! Not played locally: response caching, resource policies, and the authorizer's result caching.
 //!
 //! | module                 | what it plays                                                        |
 //! |------------------------|----------------------------------------------------------------------|
@@ -60,6 +66,8 @@
 //! | [`access`]             | who may call it: the authorizer, then the API key                    |
 //! | [`authorizer`]         | the Cognito user pool authorizer: the ID token's signature and claims |
 //! | [`proxy`]              | the proxy integration: the event, and the function's answer          |
+//! | [`throttling`]         | the token buckets: stage, method, usage plan per key, account (429)  |
+//! | [`quota`]              | the usage plan's quota per API key and period (429)                  |
 //! | [`gateway_responses`]  | API Gateway's own answers, as the template shapes them               |
 //! | [`deployment`]         | the template's API, resolved: what the stage serves                  |
 //! | `server`               | the stage's HTTP server: each request read, routed, checked, answered ([`ApiGateway`]) |
@@ -72,17 +80,21 @@ pub mod deployment;
 pub mod gateway_responses;
 mod integration;
 pub mod proxy;
+pub mod quota;
 pub mod routes;
 mod segment;
 mod server;
+pub mod throttling;
 
 use axum::http::header::{HeaderName, HeaderValue};
 
 pub use access::{Access, ApiKeys, RouteAuthorizer};
 pub use gateway_responses::{GatewayError, GatewayResponse, GatewayResponses};
 pub use proxy::{MalformedResponse, http_response, proxy_event};
+pub use quota::{Quota, QuotaPeriod};
 pub use routes::{Route, match_route};
 pub use server::ApiGateway;
+pub use throttling::{RateLimit, ThrottleSettings};
 
 /// The account of the local API's events (moto's account).
 const ACCOUNT_ID: &str = "123456789012";
@@ -103,10 +115,13 @@ pub struct ApiSettings {
     pub gateway_responses: GatewayResponses,
     /// The CORS preflight, if the API has `Cors`.
     pub preflight: Option<Preflight>,
+    /// The stage's, the methods' and the usage plan's limits.
+    pub throttling: ThrottleSettings,
 }
 
 impl ApiSettings {
-    /// An API with no checks, no preflight and API Gateway's default answers.
+    /// An API with no checks, no preflight, no limits but the account's, and API Gateway's
+    /// default answers.
     pub fn open(name: &str, stage: &str, routes: Vec<Route>) -> Self {
         Self {
             name: name.to_owned(),
@@ -116,6 +131,7 @@ impl ApiSettings {
             api_keys: ApiKeys::default(),
             gateway_responses: GatewayResponses::default(),
             preflight: None,
+            throttling: ThrottleSettings::default(),
         }
     }
 }

@@ -25,7 +25,8 @@ use uuid::Uuid;
 use super::access::{Access, Admitted, Denied};
 use super::integration::{Incoming, add_proxy_headers};
 use super::proxy::{extended_request_id, header_text};
-use super::routes::{self, match_route};
+use super::routes::{self, Route, match_route};
+use super::throttling::{Caller, Throttled, Throttles};
 use super::{ApiSettings, GatewayError, MAX_REQUEST_BODY_BYTES};
 use crate::lambda::{LambdaService, SegmentSender, TraceHeader, new_segment_id};
 
@@ -54,6 +55,7 @@ impl ApiGateway {
         };
         let gateway = Arc::new(Gateway {
             name: format!("{}/{}", api.name, api.stage),
+            throttles: Throttles::new(api.throttling.clone(), Instant::now()),
             api,
             lambda,
             xray,
@@ -98,6 +100,8 @@ pub(super) struct Gateway {
     /// The X-Ray segment name, `OrdersApi/dev`.
     pub(super) name: String,
     pub(super) api: ApiSettings,
+    /// The stage's token buckets and the keys' quota counts.
+    pub(super) throttles: Throttles,
     pub(super) lambda: LambdaService,
     pub(super) xray: Option<SegmentSender>,
 }
@@ -127,7 +131,10 @@ async fn handle_request(
 
     let (mut response, function) = match match_route(&gateway.api.routes, method.as_str(), &target)
     {
-        Some((route, parameters)) => match gateway.admit(&route.access, &parts.headers) {
+        Some((route, parameters)) => match gateway
+            .admit(&route.access, &parts.headers)
+            .and_then(|admitted| gateway.throttle(route, &admitted).map(|()| admitted))
+        {
             Ok(admitted) => {
                 let downstream = trace.with_parent(&segment_id);
                 add_proxy_headers(&mut parts.headers, &downstream, client);
@@ -202,6 +209,30 @@ impl Gateway {
             })
     }
 
+    /// The throttles and the quota, for a request the method's checks admitted: after the API
+    /// key, since the usage plan's limits are the key's ([`throttling`](super::throttling)).
+    fn throttle(&self, route: &Route, admitted: &Admitted) -> Result<(), GatewayError> {
+        let caller = Caller {
+            http_method: &route.method,
+            resource: &route.path,
+            api_key_id: admitted.api_key.as_ref().map(|key| key.id.as_str()),
+        };
+        self.throttles
+            .admit(caller, Instant::now(), SystemTime::now())
+            .map_err(|throttled| self.refuse_throttled(throttled))
+    }
+
+    /// A throttled request, logged as API Gateway's execution log does, and its answer.
+    fn refuse_throttled(&self, throttled: Throttled) -> GatewayError {
+        eprintln!("{} | throttled: {throttled}", self.name);
+        match throttled {
+            Throttled::Quota { .. } => GatewayError::QuotaExceeded,
+            Throttled::Key { .. } | Throttled::Method { .. } | Throttled::Account => {
+                GatewayError::Throttled
+            }
+        }
+    }
+
     /// API Gateway's own answer, shaped by the template's gateway responses.
     pub(super) fn answer(&self, error: &GatewayError, request_id: &str) -> Response {
         self.api.gateway_responses.answer(error, request_id)
@@ -210,6 +241,9 @@ impl Gateway {
     /// A request no method takes: a CORS preflight on a path of the API (if the API has `Cors`),
     /// else the unknown route's answer.
     fn preflight_or_no_route(&self, parts: &Parts, request_id: &str) -> Response {
+        if let Err(throttled) = self.throttles.admit_unrouted(Instant::now()) {
+            return self.answer(&self.refuse_throttled(throttled), request_id);
+        }
         let path = parts.uri.path();
         match &self.api.preflight {
             Some(preflight)

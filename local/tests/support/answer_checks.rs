@@ -28,6 +28,8 @@ fn codes_of(status: u16) -> &'static [&'static str] {
         422 => &["IdempotencyKeyReused"],
         428 => &["PreconditionRequired"],
         429 => &["TooManyRequests", "QuotaExceeded"],
+        500 | 502 => &["InternalError"],
+        504 => &["GatewayTimeout"],
         _ => &["BadRequest"],
     }
 }

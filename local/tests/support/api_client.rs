@@ -147,3 +147,37 @@ fn cut(text: &str, max_chars: usize) -> String {
         format!("{start}... ({} bytes)", text.len())
     }
 }
+
+/// How a client of a throttled API behaves (AWS SDKs do the same): a `429` means that no function
+/// ran, so the request is sent again after an exponential backoff with full jitter (up to 100 ms,
+/// 200 ms, ... 3.2 s), up to [`THROTTLED_ATTEMPTS`] times. The answer is the first that is not a
+/// `429` (or the last `429`), with the number of `429`s before it.
+pub async fn send_retrying_throttled(
+    client: &reqwest::Client,
+    base: &str,
+    who: &Credentials,
+    request: &ApiRequest,
+) -> (Answer, usize) {
+    let mut throttled = 0;
+    loop {
+        let answer = send(client, base, who, request).await;
+        if answer.status != StatusCode::TOO_MANY_REQUESTS || throttled + 1 >= THROTTLED_ATTEMPTS {
+            return (answer, throttled);
+        }
+        let ceiling_ms = 100u64 << throttled.min(5);
+        tokio::time::sleep(std::time::Duration::from_millis(jitter(ceiling_ms))).await;
+        throttled += 1;
+    }
+}
+
+/// How many times [`send_retrying_throttled`] sends a request that keeps being throttled.
+pub const THROTTLED_ATTEMPTS: usize = 12;
+
+/// A pause between 0 and `ceiling_ms` (full jitter: clients throttled together do not come back
+/// together). Only the pause is random, never what a test asserts.
+fn jitter(ceiling_ms: u64) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    u64::from(nanos) % (ceiling_ms + 1)
+}

@@ -48,8 +48,8 @@ use serde_norway::Value;
 use super::intrinsics::Expr;
 
 pub use api::{
-    ApiAuthSpec, ApiSpec, CognitoAuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteAuth,
-    UsagePlanSpec,
+    ApiAuthSpec, ApiSpec, CognitoAuthorizerSpec, CorsSpec, GatewayResponseSpec, MethodSettingSpec,
+    RouteAuth, UsagePlanSpec,
 };
 pub use functions::{EventSpec, FunctionSpec};
 pub use identity::{PasswordPolicySpec, UserPoolClientSpec, UserPoolGroupSpec, UserPoolSpec};
@@ -236,7 +236,9 @@ impl Template {
                         value: &merged,
                         ..definition.child("Properties")
                     };
-                    template.apis.push(api::read_api(&properties, types)?)
+                    template
+                        .apis
+                        .push(api::read_api(&properties, types, &template.conditions)?)
                 }
                 identity::USER_POOL => template
                     .user_pools
