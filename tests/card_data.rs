@@ -2,6 +2,7 @@
 //! reaches a log, and how many KMS calls the data-key cache saves.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -126,6 +127,38 @@ async fn kms_refuses_a_different_encryption_context() {
             .unwrap(),
         card
     );
+}
+
+/// Exam: KMS `Encrypt` takes at most 4,096 bytes of plaintext (`ValidationException` above),
+/// hence envelope encryption: data of any size is encrypted locally with a data key, and KMS
+/// encrypts only that key (`shared/src/crypto/envelope.rs`).
+#[tokio::test]
+async fn kms_encrypt_takes_at_most_4096_bytes_of_plaintext() {
+    let stack = TestStack::start().await;
+    let encrypt = |bytes: usize| {
+        stack
+            .kms
+            .encrypt()
+            .key_id(&stack.key_arn)
+            .plaintext(Blob::new(vec![7u8; bytes]))
+            .send()
+    };
+
+    let sealed = encrypt(4096).await.expect("4,096 bytes are accepted");
+    let opened = stack
+        .kms
+        .decrypt()
+        .ciphertext_blob(sealed.ciphertext_blob.expect("a ciphertext"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        opened.plaintext.expect("the plaintext").into_inner(),
+        vec![7u8; 4096]
+    );
+
+    let refused = encrypt(4097).await.expect_err("4,097 bytes are refused");
+    assert_eq!(refused.code(), Some("ValidationException"), "{refused:?}");
 }
 
 fn flip(base64: &str, index: usize) -> String {

@@ -408,3 +408,60 @@ fn codedeploy_moves_only_this_stacks_aliases_and_invokes_only_the_hook() {
     .into();
     assert_eq!(grants_of("CodeDeployRole"), expected);
 }
+
+/// Exam: every KMS key has a key policy, the root of access to it. A statement giving the account
+/// root `kms:*` (what the default key policy does) delegates to IAM: any principal of the account
+/// whose IAM policy allows an action on the key may perform it, so among this stack's roles the
+/// ones above decide who uses the card key. The policy adds two grants, no more: any principal of
+/// the account may use the key through DynamoDB (the table's encryption at rest; no direct call),
+/// and DynamoDB may describe it.
+#[test]
+fn the_key_policy_delegates_to_iam_and_lets_the_account_use_the_key_through_dynamodb() {
+    let policy = &resource(translated(), "OrdersKey")["Properties"]["KeyPolicy"];
+    let statements: BTreeSet<String> = strings(&policy["Statement"])
+        .into_iter()
+        .map(|statement| {
+            assert_eq!(statement["Effect"], "Allow", "{statement}");
+            let mut actions = strings(&statement["Action"]);
+            actions.sort_by_key(Value::to_string);
+            canonical(json!({
+                "Principal": statement["Principal"],
+                "Action": actions,
+                "Resource": statement["Resource"],
+                "Condition": statement["Condition"],
+            }))
+            .to_string()
+        })
+        .collect();
+
+    let account_root = json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"});
+    let expected: BTreeSet<String> = [
+        json!({
+            "Principal": {"AWS": account_root},
+            "Action": ["kms:*"],
+            "Resource": "*",
+            "Condition": null,
+        }),
+        json!({
+            "Principal": {"AWS": "*"},
+            "Action": ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt",
+                       "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+            "Resource": "*",
+            // Through DynamoDB only, for callers of this account: no direct call.
+            "Condition": {"StringEquals": {
+                "kms:CallerAccount": {"Ref": "AWS::AccountId"},
+                "kms:ViaService": {"Fn::Sub": "dynamodb.${AWS::Region}.${AWS::URLSuffix}"},
+            }},
+        }),
+        json!({
+            "Principal": {"Service": "dynamodb.amazonaws.com"},
+            "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
+            "Resource": "*",
+            "Condition": null,
+        }),
+    ]
+    .into_iter()
+    .map(|statement| canonical(statement).to_string())
+    .collect();
+    assert_eq!(statements, expected);
+}

@@ -345,3 +345,82 @@ fn no_deployed_function_gets_an_endpoint_url_though_sam_local_may_set_one() {
         );
     }
 }
+
+/// Exam: CodeDeploy's compute platforms are EC2/on-premises, Lambda and ECS (its agent runs only
+/// on EC2/on-premises instances). A Lambda deployment is always blue/green: no instance is updated
+/// in place; the `live` alias shifts traffic from the old version to the new one (in-place
+/// deployments exist for EC2/on-premises only).
+#[test]
+fn every_deployment_group_is_a_blue_green_traffic_shift_of_a_lambda_application() {
+    let template = translated();
+    let (application, properties) = only(template, "AWS::CodeDeploy::Application");
+    assert_eq!(properties["Properties"]["ComputePlatform"], "Lambda");
+
+    let groups = resources_of_type(template, "AWS::CodeDeploy::DeploymentGroup");
+    assert_eq!(groups.len(), canary_functions(template).len(), "{groups:?}");
+    for (group, declared) in groups {
+        let properties = &declared["Properties"];
+        assert_eq!(
+            properties["ApplicationName"],
+            reference(application),
+            "{group}"
+        );
+        assert_eq!(
+            properties["DeploymentStyle"],
+            json!({"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"}),
+            "{group}"
+        );
+    }
+}
+
+/// Exam: a function's memory is 128 to 10,240 MB, in 1 MB steps; CPU and network grow with it
+/// (about one vCPU at 1,769 MB). Lambda refuses a value outside the range at deploy time.
+#[test]
+fn every_function_has_a_memory_size_lambda_accepts() {
+    let template = translated();
+    for function in functions(template) {
+        let memory = &resource(template, function)["Properties"]["MemorySize"];
+        let megabytes = memory
+            .as_u64()
+            .unwrap_or_else(|| panic!("{function}: MemorySize is {memory}"));
+        assert!(
+            (128..=10_240).contains(&megabytes),
+            "{function}: {megabytes} MB"
+        );
+    }
+}
+
+/// Exam: every API Gateway endpoint is HTTPS only, on the default domain
+/// `https://{restApiId}.execute-api.{region}.amazonaws.com/{stage}/`; the stage is the last
+/// segment of the path, so each stage of an API has its own base URL.
+#[test]
+fn the_api_url_is_the_https_execute_api_address_of_the_deployed_stage() {
+    let template = translated();
+    let (api, _) = only(template, "AWS::ApiGateway::RestApi");
+    let (_, stage) = only(template, "AWS::ApiGateway::Stage");
+    let stage_name = &stage["Properties"]["StageName"];
+    let stage_parameter = stage_name["Ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the stage's name is a parameter: {stage_name}"));
+
+    let url = template["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"]
+        .as_str()
+        .expect("ApiUrl is a !Sub string");
+    let address = url
+        .strip_prefix("https://")
+        .unwrap_or_else(|| panic!("not an HTTPS URL: {url}"));
+    let (host, path) = address
+        .split_once('/')
+        .unwrap_or_else(|| panic!("no path after the host: {url}"));
+    // `${AWS::URLSuffix}` is `amazonaws.com` (`amazonaws.com.cn` in the China Regions).
+    assert_eq!(
+        host,
+        format!("${{{api}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}"),
+        "{url}"
+    );
+    assert_eq!(
+        path.trim_end_matches('/'),
+        format!("${{{stage_parameter}}}"),
+        "the stage is the one path segment: {url}"
+    );
+}
