@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use orders_local::api_gateway::{Access, ApiGateway, ApiSettings, Route};
+use orders_local::api_gateway::{Access, ApiGateway, ApiSettings, INTEGRATION_TIMEOUT, Route};
 use orders_local::lambda::LambdaService;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -73,6 +73,7 @@ async fn a_refused_request_with_a_body_leaves_the_connection_usable() {
         method: "POST".to_owned(),
         path: "/orders".to_owned(),
         function: "NoFunction".to_owned(),
+        integration_timeout: INTEGRATION_TIMEOUT,
         access: Access {
             authorizer: None,
             api_key_required: true,
@@ -118,6 +119,7 @@ async fn api_gateway_answers_failed_invocations_and_oversized_requests_as_aws_do
         method: "ANY".to_owned(),
         path: "/echo".to_owned(),
         function: "EchoFunction".to_owned(),
+        integration_timeout: INTEGRATION_TIMEOUT,
         access: Access::default(),
     }];
     let api = serve_api(&lambda, routes, None).await;
@@ -167,6 +169,44 @@ async fn api_gateway_answers_failed_invocations_and_oversized_requests_as_aws_do
     lambda.shutdown().await;
 }
 
+/// Exam: which timeout ends first decides between 502 and 504. A function stopped by its own
+/// `Timeout` is a failed invocation (502); API Gateway that stops waiting first answers 504
+/// (`INTEGRATION_TIMEOUT`), whatever the function does after.
+#[tokio::test]
+async fn the_integration_timeout_is_a_504_when_it_ends_before_the_functions_own() {
+    let lambda = start_lambda_with(bash_function("SlowFunction", Duration::from_secs(5))).await;
+    lambda
+        .add(bash_function("QuickFunction", Duration::from_millis(500)))
+        .await;
+    let route = |path: &str, function: &str, integration_timeout| Route {
+        method: "POST".to_owned(),
+        path: path.to_owned(),
+        function: function.to_owned(),
+        access: Access::default(),
+        integration_timeout,
+    };
+    let routes = vec![
+        // `TimeoutInMillis: 200`, shorter than the function's 5 s.
+        route("/slow", "SlowFunction", Duration::from_millis(200)),
+        // 29 s, longer than the function's 500 ms.
+        route("/quick", "QuickFunction", INTEGRATION_TIMEOUT),
+    ];
+    let api = serve_api(&lambda, routes, None).await;
+    let sleep = [("Content-Length", "5")];
+    let (status, _, body) = http(api.address(), "POST", "/slow", &sleep, b"sleep").await;
+    assert_eq!(
+        (status, as_json(&body)),
+        (504, json!({"message": "Endpoint request timed out"}))
+    );
+    let (status, _, body) = http(api.address(), "POST", "/quick", &sleep, b"sleep").await;
+    assert_eq!(
+        (status, as_json(&body)),
+        (502, json!({"message": "Internal server error"}))
+    );
+    api.shutdown().await;
+    lambda.shutdown().await;
+}
+
 #[tokio::test]
 async fn api_gateway_checks_the_token_routes_to_get_order_and_answers_403_without_a_route() {
     let daemon = start_xray_daemon().await;
@@ -185,6 +225,7 @@ async fn api_gateway_checks_the_token_routes_to_get_order_and_answers_403_withou
             method: "GET".to_owned(),
             path: "/orders/{orderId}".to_owned(),
             function: "GetOrderFunction".to_owned(),
+            integration_timeout: INTEGRATION_TIMEOUT,
             access: Access {
                 authorizer: Some(support::tokens::test_authorizer()),
                 api_key_required: false,
@@ -195,6 +236,7 @@ async fn api_gateway_checks_the_token_routes_to_get_order_and_answers_403_withou
             method: "GET".to_owned(),
             path: "/open/{orderId}".to_owned(),
             function: "GetOrderFunction".to_owned(),
+            integration_timeout: INTEGRATION_TIMEOUT,
             access: Access::default(),
         },
     ];

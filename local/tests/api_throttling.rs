@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use orders_local::api_gateway::{
-    Access, ApiGateway, ApiKeys, ApiSettings, Quota, QuotaPeriod, RateLimit, Route,
-    ThrottleSettings,
+    Access, ApiGateway, ApiKeys, ApiSettings, INTEGRATION_TIMEOUT, Quota, QuotaPeriod, RateLimit,
+    Route, ThrottleSettings,
 };
 use orders_local::lambda::FunctionProcess;
 use orders_local::sign_in::LOCAL_PASSWORD;
@@ -148,6 +148,7 @@ async fn stage_with_a_quota(quota: u64) -> (ApiGateway, orders_local::lambda::La
         method: "GET".to_owned(),
         path: "/echo".to_owned(),
         function: "EchoFunction".to_owned(),
+        integration_timeout: INTEGRATION_TIMEOUT,
         access: Access {
             authorizer: Some(support::tokens::test_authorizer()),
             api_key_required: true,
@@ -216,6 +217,7 @@ async fn a_function_that_lambda_throttles_is_a_500_for_the_client_not_a_429() {
         method: "GET".to_owned(),
         path: "/echo".to_owned(),
         function: "EchoFunction".to_owned(),
+        integration_timeout: INTEGRATION_TIMEOUT,
         access: Access::default(),
     };
     let api = ApiGateway::serve(

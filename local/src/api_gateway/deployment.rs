@@ -19,7 +19,7 @@ use super::gateway_responses::{GatewayResponse, GatewayResponses, static_value};
 use super::quota::{Quota, QuotaPeriod};
 use super::routes::Route;
 use super::throttling::{MethodThrottle, RateLimit, ThrottleSettings};
-use super::{ApiSettings, Preflight};
+use super::{ApiSettings, INTEGRATION_TIMEOUT, MIN_INTEGRATION_TIMEOUT, Preflight};
 use crate::cloudformation::template::{ApiSpec, CognitoAuthorizerSpec, EventSpec, FunctionSpec};
 use crate::cloudformation::{Deployed, ResolveError};
 
@@ -56,6 +56,14 @@ pub enum DeploymentError {
     Header { api: String, header: String },
     #[error("{api}: {setting}")]
     Limits { api: String, setting: String },
+    #[error(
+        "{function}: event {event}: TimeoutInMillis {millis} is outside API Gateway's 50 to 29,000"
+    )]
+    IntegrationTimeout {
+        function: String,
+        event: String,
+        millis: u64,
+    },
 }
 
 /// The API the functions' `Api` events belong to, ready to serve. `endpoint` is where the
@@ -305,10 +313,25 @@ fn routes(
                 path,
                 method,
                 auth,
+                timeout_millis,
                 ..
             } = event
             else {
                 continue;
+            };
+            let integration_timeout = match timeout_millis {
+                None => INTEGRATION_TIMEOUT,
+                Some(millis) => {
+                    let timeout = Duration::from_millis(*millis);
+                    if !(MIN_INTEGRATION_TIMEOUT..=INTEGRATION_TIMEOUT).contains(&timeout) {
+                        return Err(DeploymentError::IntegrationTimeout {
+                            function: function.logical_id.clone(),
+                            event: name.clone(),
+                            millis: *millis,
+                        });
+                    }
+                    timeout
+                }
             };
             let access = match api {
                 None => Access::default(),
@@ -341,6 +364,7 @@ fn routes(
                 path: path.clone(),
                 function: function.logical_id.clone(),
                 access,
+                integration_timeout,
             });
         }
     }

@@ -14,13 +14,12 @@
 //! `Timeout` under the integration's (here 10 s < 29 s): Lambda stops it, a failed invocation,
 //! `502`. Over it: API Gateway stops waiting, `504`, while the function may still run to its end.
 //! The integration timeout is 29 s unless the method sets a lower `TimeoutInMillis` (50 ms at
-//! least; the template sets none, and the local stack plays 29 s for every method). A function
+//! least; the template sets none, so every method waits 29 s). A function
 //! that Lambda throttles never ran: that is a `500` for the client, not a `429`, since only API
 //! Gateway's own limits answer 429 ([`throttling`](super::throttling)).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -33,9 +32,6 @@ use super::routes::Route;
 use super::server::{Gateway, closing};
 use super::{GatewayError, MAX_REQUEST_BODY_BYTES};
 use crate::lambda::{InvokeError, TraceHeader};
-
-/// Exam: the REST API integration timeout, 29 s.
-const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 
 /// A request that passed the method's checks, and what they established.
 pub(super) struct Incoming<'a> {
@@ -83,7 +79,7 @@ impl Gateway {
             trace_header,
         );
         let failed = || self.answer(&GatewayError::LambdaFailed, request.request_id);
-        match tokio::time::timeout(INTEGRATION_TIMEOUT, invocation).await {
+        match tokio::time::timeout(route.integration_timeout, invocation).await {
             Err(_) => self.answer(&GatewayError::IntegrationTimeout, request.request_id),
             Ok(Ok(output)) => http_response(&output).unwrap_or_else(|malformed| {
                 eprintln!(

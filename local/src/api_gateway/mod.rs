@@ -86,6 +86,8 @@ mod segment;
 mod server;
 pub mod throttling;
 
+use std::time::Duration;
+
 use axum::http::header::{HeaderName, HeaderValue};
 
 pub use access::{Access, ApiKeys, RouteAuthorizer};
@@ -100,6 +102,11 @@ pub use throttling::{RateLimit, ThrottleSettings};
 const ACCOUNT_ID: &str = "123456789012";
 /// Exam: API Gateway's payload limit is 10 MB (Lambda's is 6 MB).
 pub const MAX_REQUEST_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Exam: a REST API's integration timeout, 29 s unless a method's `TimeoutInMillis` sets less
+/// (50 ms at least). Since 2024 a Regional or private API may get more through a quota increase.
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+/// The least `TimeoutInMillis` API Gateway takes.
+pub const MIN_INTEGRATION_TIMEOUT: Duration = Duration::from_millis(50);
 
 /// One REST API and its stage, as the template declares them, with every expression resolved.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! it needed credentials, so paths cannot be probed).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::access::Access;
 
@@ -20,6 +21,9 @@ pub struct Route {
     pub function: String,
     /// What the method requires of a caller: the authorizer, the API key.
     pub access: Access,
+    /// How long API Gateway waits for the function: `TimeoutInMillis`, else 29 s
+    /// ([`INTEGRATION_TIMEOUT`](super::INTEGRATION_TIMEOUT)).
+    pub integration_timeout: Duration,
 }
 
 /// The route for a request and its path parameters. Among the routes that match, the most
@@ -111,6 +115,7 @@ pub(super) mod tests {
             path: path.to_owned(),
             function: function.to_owned(),
             access: Access::default(),
+            integration_timeout: crate::api_gateway::INTEGRATION_TIMEOUT,
         }
     }
 

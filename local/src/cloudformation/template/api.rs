@@ -525,6 +525,32 @@ Resources:
     }
 
     #[test]
+    fn a_route_may_lower_its_integration_timeout_and_the_templates_keep_29_s() {
+        let template = Template::parse(
+            "Resources:
+  F:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: f}}
+    Properties:
+      Events:
+        Get: {Type: Api, Properties: {Path: /x, Method: get, TimeoutInMillis: 500}}
+",
+        )
+        .unwrap();
+        let EventSpec::Api { timeout_millis, .. } = &template.functions()[0].events[0] else {
+            panic!("an Api event")
+        };
+        assert_eq!(*timeout_millis, Some(500));
+        for function in real_template().functions() {
+            for event in function.events {
+                if let EventSpec::Api { timeout_millis, .. } = event {
+                    assert_eq!(timeout_millis, None, "{}", function.logical_id);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn what_the_local_stack_cannot_play_is_an_error_naming_it() {
         let lambda = parse(
             "{Authorizers: {L: {FunctionArn: arn:aws:lambda:us-east-1:1:function:f}}}",

@@ -50,6 +50,8 @@ pub enum EventSpec {
         rest_api: Option<String>,
         /// The route's own `Auth`, over the API's defaults.
         auth: RouteAuth,
+        /// `TimeoutInMillis`: the integration timeout; unset, API Gateway's 29 s.
+        timeout_millis: Option<u64>,
     },
     /// An event source mapping on a queue.
     Sqs {
@@ -165,6 +167,7 @@ fn read_event(
                 api.reference_to(api::SERVERLESS_API, types)
             })?,
             auth: api::read_route_auth(&properties)?,
+            timeout_millis: properties.optional("TimeoutInMillis", Node::number)?,
         },
         "SQS" => EventSpec::Sqs {
             name,
