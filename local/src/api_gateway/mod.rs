@@ -66,7 +66,8 @@
 //! | [`access`]             | who may call it: the authorizer, then the API key                    |
 //! | [`authorizer`]         | the Cognito user pool authorizer: the ID token's signature and claims |
 //! | [`proxy`]              | the proxy integration: the event, and the function's answer          |
-//! | [`throttling`]         | the token buckets: stage, method, usage plan per key, account (429)  |
+//! | [`throttling`]         | the limits: stage, method, usage plan per key, account (429)         |
+//! | [`token_bucket`]       | the token bucket each limit is                                       |
 //! | [`quota`]              | the usage plan's quota per API key and period (429)                  |
 //! | [`gateway_responses`]  | API Gateway's own answers, as the template shapes them               |
 //! | [`deployment`]         | the template's API, resolved: what the stage serves                  |
@@ -85,6 +86,7 @@ pub mod routes;
 mod segment;
 mod server;
 pub mod throttling;
+pub mod token_bucket;
 
 use std::time::Duration;
 

@@ -1,23 +1,23 @@
-//! Throttling: API Gateway's token buckets, and the `429` a request over them gets before any
-//! function runs.
+//! Throttling: API Gateway's limits, each a token bucket ([`token_bucket`](super::token_bucket)),
+//! and the `429 Too Many Requests` (`THROTTLED`) a request that finds one empty gets before any
+//! function runs; and the usage plan's quota ([`quota`](super::quota)), `429 Limit Exceeded`
+//! (`QUOTA_EXCEEDED`).
 //!
-//! Exam: API Gateway throttles with the *token bucket* algorithm. A bucket holds at most *burst*
-//! tokens and starts full; it is refilled at *rate* tokens per second; each request takes one
-//! token, and a request that finds the bucket empty gets `429 Too Many Requests` (the `THROTTLED`
-//! gateway response). So a quiet client may send `burst` requests at once, and then `rate` a
-//! second. The burst is the bucket's size, not a number of requests in flight: a slow function
-//! does not use up the burst, and many quick calls do.
+//! Exam: API Gateway throttles with the *token bucket* algorithm: rate = tokens added a second,
+//! burst = the bucket's size (it starts full), not a number of requests in flight. Over it: 429.
+//! The account's default, per Region and across all its APIs, is 10,000 requests a second with a
+//! burst of 5,000.
 //!
-//! The limits, in the order API Gateway applies them (its guide, "How throttling limit settings
-//! are applied"); a request must find a token in every bucket that applies to it:
+//! What a request must pass, in the order the local stack checks it; the buckets in the order
+//! API Gateway's guide applies them ("How throttling limit settings are applied"):
 //!
-//! | limit                                          | bucket                        | here                     |
+//! | limit                                          | per                           | this template            |
 //! |------------------------------------------------|-------------------------------|--------------------------|
-//! | the usage plan's `Throttle`                    | one per API key               | 25/s, burst 50           |
-//! | the usage plan's `Quota` ([`quota`](super::quota)) | one count per API key and period | 10,000 a `DAY`   |
-//! | a method's own `MethodSettings` entry          | that method's                 | `POST /orders`: 10/s, burst 20 |
-//! | the stage's default (`ResourcePath: /*`, `HttpMethod: *`) | one per method, each with these limits | 50/s, burst 100 |
-//! | the account, per Region, across all its APIs   | one                           | 10,000/s, burst 5,000    |
+//! | the usage plan's `Quota`                       | API key and period            | 10,000 a `DAY`           |
+//! | the usage plan's `Throttle`                    | API key                       | 25/s, burst 50           |
+//! | a method's own `MethodSettings` entry          | method                        | `POST /orders`: 10/s, burst 20 |
+//! | the stage's default (`ResourcePath: /*`, `HttpMethod: *`) | method (each its own bucket) | 50/s, burst 100 |
+//! | the account                                    | Region                        | 10,000/s, burst 5,000    |
 //!
 //! A method's limits and the account's are the same for every caller: one client's burst can
 //! throttle the others. Only the usage plan's limits are per client, and they need an API key to
@@ -28,9 +28,10 @@
 //! come earlier: they are per key, and an API may take its key from the authorizer
 //! (`apiKeySource: AUTHORIZER`). AWS does not document whether the method's and the account's
 //! buckets are checked before the authorizer; locally they are checked with the usage plan's,
-//! after it, so a refused request (401, 403) takes no token. A request that one bucket refuses
-//! takes a token from none (each is checked, then all are taken), and a throttled request does not
-//! count against the quota. The local stack's buckets are exact; AWS calls its limits targets,
+//! after it, so a refused request (401, 403) takes no token. The quota comes first, so a client
+//! out of quota always gets `QUOTA_EXCEEDED` (AWS documents no order between the two). A request
+//! that one bucket refuses takes a token from none (each is checked, then all are taken), and a
+//! throttled request does not count against the quota. The local stack's buckets are exact; AWS calls its limits targets,
 //! applied "on a best-effort basis".
 //!
 //! Not played locally: a CORS preflight's and an unknown route's own method buckets (they take a
@@ -42,73 +43,7 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use super::quota::{Quota, QuotaCount};
-
-/// Exam: the account-level limit, per Region, across all of the account's APIs: 10,000 requests
-/// per second with a burst (bucket size) of 5,000. A quota AWS raises on request.
-pub const ACCOUNT_LIMIT: RateLimit = RateLimit {
-    rate_per_second: 10_000.0,
-    burst: 5_000,
-};
-
-/// A throttling limit: `ThrottlingRateLimit` / `RateLimit` and `ThrottlingBurstLimit` /
-/// `BurstLimit`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimit {
-    /// Tokens added to the bucket every second: the steady rate.
-    pub rate_per_second: f64,
-    /// The bucket's size: how many requests may come at once after a quiet spell.
-    pub burst: u32,
-}
-
-/// One token bucket.
-#[derive(Debug, Clone)]
-pub struct TokenBucket {
-    limit: RateLimit,
-    tokens: f64,
-    refilled_at: Instant,
-}
-
-impl TokenBucket {
-    /// A bucket that starts full at `now`.
-    pub fn full(limit: RateLimit, now: Instant) -> Self {
-        Self {
-            limit,
-            tokens: f64::from(limit.burst),
-            refilled_at: now,
-        }
-    }
-
-    /// Adds the tokens the rate has earned since the last refill, up to the burst.
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now
-            .saturating_duration_since(self.refilled_at)
-            .as_secs_f64();
-        self.tokens =
-            (self.tokens + elapsed * self.limit.rate_per_second).min(f64::from(self.limit.burst));
-        self.refilled_at = self.refilled_at.max(now);
-    }
-
-    /// Whether a request at `now` would find a token (none is taken).
-    pub fn has_token(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        self.tokens >= 1.0
-    }
-
-    /// Takes a token if there is one at `now`.
-    pub fn try_take(&mut self, now: Instant) -> bool {
-        let has = self.has_token(now);
-        if has {
-            self.tokens -= 1.0;
-        }
-        has
-    }
-
-    /// The whole tokens in the bucket at `now`.
-    pub fn available(&mut self, now: Instant) -> u32 {
-        self.refill(now);
-        self.tokens.floor() as u32
-    }
-}
+pub use super::token_bucket::{ACCOUNT_LIMIT, RateLimit, TokenBucket};
 
 /// A method's own `MethodSettings` entry. `ResourcePath` `/~1orders` is the resource `/orders`
 /// (each `/` of the path is escaped `~1`); `HttpMethod` `*` is every method of the resource.
@@ -315,20 +250,6 @@ impl Throttles {
             Err(Throttled::Account)
         }
     }
-
-    /// What is left of `key_id`'s quota in the period of `today` (`GetUsage`'s `remaining`);
-    /// `None` without a quota.
-    pub fn remaining_quota(&self, key_id: &str, today: SystemTime) -> Option<u64> {
-        let quota = self.settings.quota?;
-        let mut buckets = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Some(match buckets.quotas.get_mut(key_id) {
-            Some(count) => count.remaining(today),
-            None => quota.limit,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -344,46 +265,6 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
-    }
-
-    #[test]
-    fn a_full_bucket_lets_the_burst_through_at_once_then_the_rate() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::full(POST_ORDERS, start);
-        let at_once = (0..50).filter(|_| bucket.try_take(start)).count();
-        assert_eq!(at_once, 20, "the burst is the bucket's size");
-        // 10 a second: one token every 100 ms.
-        assert!(!bucket.try_take(start + ms(99)));
-        assert!(bucket.try_take(start + ms(100)));
-        assert!(!bucket.try_take(start + ms(150)));
-        let one_second_later = start + ms(1100);
-        let refilled = (0..50)
-            .filter(|_| bucket.try_take(one_second_later))
-            .count();
-        assert_eq!(refilled, 10, "a second of rate, no more");
-    }
-
-    #[test]
-    fn a_quiet_bucket_refills_to_its_burst_and_no_further() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::full(POST_ORDERS, start);
-        for _ in 0..20 {
-            assert!(bucket.try_take(start));
-        }
-        assert_eq!(bucket.available(start + Duration::from_secs(60)), 20);
-        // A clock read out of order (another thread's earlier `now`) adds nothing.
-        assert_eq!(bucket.available(start), 20);
-    }
-
-    #[test]
-    fn a_zero_burst_refuses_everything() {
-        let start = Instant::now();
-        let limit = RateLimit {
-            rate_per_second: 5.0,
-            burst: 0,
-        };
-        let mut bucket = TokenBucket::full(limit, start);
-        assert!(!bucket.try_take(start + Duration::from_secs(10)));
     }
 
     fn template_limits() -> ThrottleSettings {
@@ -513,22 +394,20 @@ mod tests {
     #[test]
     fn the_quota_refuses_the_request_over_it_and_throttled_requests_do_not_count() {
         let start = Instant::now();
-        let small_quota = ThrottleSettings {
+        let quota = |limit| ThrottleSettings {
             quota: Some(Quota {
-                limit: 3,
+                limit,
                 period: QuotaPeriod::Day,
             }),
             ..template_limits()
         };
-        let throttles = Throttles::new(small_quota, start);
+        let throttles = Throttles::new(quota(3), start);
         let today = SystemTime::UNIX_EPOCH + Duration::from_secs(20_000 * 86_400 + 3600);
-        assert_eq!(throttles.remaining_quota("key-a", today), Some(3));
         for _ in 0..3 {
             throttles
                 .admit(call("GET", "/orders", Some("key-a")), start, today)
                 .unwrap();
         }
-        assert_eq!(throttles.remaining_quota("key-a", today), Some(0));
         assert_eq!(
             throttles.admit(call("GET", "/orders", Some("key-a")), start, today),
             Err(Throttled::Quota {
@@ -550,21 +429,19 @@ mod tests {
                 .is_ok()
         );
 
-        // A request the throttle refuses does not use the quota.
-        let throttles = Throttles::new(
-            ThrottleSettings {
-                quota: Some(Quota {
-                    limit: 1000,
-                    period: QuotaPeriod::Day,
-                }),
-                ..template_limits()
-            },
-            start,
-        );
-        for _ in 0..60 {
-            let _ = throttles.admit(call("GET", "/orders", Some("key-a")), start, today);
-        }
-        assert_eq!(throttles.remaining_quota("key-a", today), Some(950));
+        // 100 requests at once: the key's bucket (burst 50) throttles 50, which use no quota.
+        let throttles = Throttles::new(quota(60), start);
+        let at_once: Vec<_> = (0..100)
+            .map(|_| throttles.admit(call("GET", "/orders", Some("key-a")), start, today))
+            .collect();
+        assert_eq!(at_once.iter().filter(|r| r.is_ok()).count(), 50);
+        // Ten seconds on, the bucket is full again and the quota has 10 requests left.
+        let later = start + Duration::from_secs(10);
+        let answers: Vec<_> = (0..12)
+            .map(|_| throttles.admit(call("GET", "/orders", Some("key-a")), later, today))
+            .collect();
+        assert_eq!(answers.iter().filter(|r| r.is_ok()).count(), 10);
+        assert!(matches!(answers[10], Err(Throttled::Quota { .. })));
     }
 
     #[test]

@@ -8,16 +8,13 @@
 //! - `Cors`: the answer to a browser's preflight (`OPTIONS`), which SAM adds to every path.
 //! - `GatewayResponses`: the status, headers and body of API Gateway's own answers (401, 403,
 //!   404 for an unknown route, 429, 5XX ...), here reshaped into the app's error shape.
-//! - `MethodSettings`: the stage's throttling limits, the default (`/*` `*`) and each method's
-//!   own; an entry may be an `!If` on a condition, as the cached method's is.
+//! - `MethodSettings`: the stage's throttling limits ([`method_settings`](super::method_settings)).
 
 use std::collections::BTreeMap;
 
-use serde_norway::Value;
-
 use super::identity::USER_POOL;
+use super::method_settings::{MethodSettingSpec, read_method_settings};
 use super::{Expr, Node, Problem, ResourceTypes, TemplateError};
-use crate::cloudformation::intrinsics::intrinsic_call;
 
 pub(super) const SERVERLESS_API: &str = "AWS::Serverless::Api";
 
@@ -34,34 +31,6 @@ pub struct ApiSpec {
     pub gateway_responses: Vec<GatewayResponseSpec>,
     /// `MethodSettings`, the entries whose condition holds.
     pub method_settings: Vec<MethodSettingSpec>,
-}
-
-/// One entry of `MethodSettings`: the throttling limits of a method, or of every method
-/// (`ResourcePath: /*`, `HttpMethod: *`). Its caching and metrics settings are not read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MethodSettingSpec {
-    /// `/*`, or a resource with each `/` escaped `~1`: `/~1orders~1{orderId}`.
-    pub resource_path: String,
-    /// `*` or a method (`POST`).
-    pub http_method: String,
-    /// `ThrottlingRateLimit`: requests per second.
-    pub rate_limit: Option<f64>,
-    /// `ThrottlingBurstLimit`: the token bucket's size.
-    pub burst_limit: Option<u32>,
-}
-
-impl MethodSettingSpec {
-    /// The entry that sets every method's default.
-    pub fn is_stage_default(&self) -> bool {
-        self.resource_path == "/*" && self.http_method == "*"
-    }
-
-    /// The resource path it names, unescaped (`/~1orders~1{orderId}` is `/orders/{orderId}`);
-    /// `None` for `/*`.
-    pub fn resource(&self) -> Option<String> {
-        let escaped = self.resource_path.strip_prefix('/')?;
-        (escaped != "*").then(|| escaped.replace("~1", "/"))
-    }
 }
 
 /// `Auth` of an API.
@@ -169,14 +138,10 @@ pub(super) fn read_api(
             gateway_responses.push(read_gateway_response(kind, &response)?);
         }
     }
-    let mut method_settings = Vec::new();
-    if let Some(settings) = properties.field("MethodSettings") {
-        for entry in settings.items()? {
-            if let Some(entry) = conditional_entry(entry, conditions)? {
-                method_settings.push(read_method_setting(&entry)?);
-            }
-        }
-    }
+    let method_settings = match properties.field("MethodSettings") {
+        Some(settings) => read_method_settings(&settings, conditions)?,
+        None => Vec::new(),
+    };
     Ok(ApiSpec {
         logical_id: properties.resource.to_owned(),
         name: properties.optional("Name", Node::expr)?,
@@ -185,48 +150,6 @@ pub(super) fn read_api(
         cors,
         gateway_responses,
         method_settings,
-    })
-}
-
-/// A list entry that may be `!If [Condition, entry, !Ref AWS::NoValue]`: the branch the
-/// condition takes, or `None` when that branch is `AWS::NoValue` (no entry).
-fn conditional_entry<'a>(
-    entry: Node<'a>,
-    conditions: &BTreeMap<String, bool>,
-) -> Result<Option<Node<'a>>, TemplateError> {
-    let Some((function, arguments)) = intrinsic_call(entry.value) else {
-        return Ok(Some(entry));
-    };
-    let branches = match (function.as_str(), arguments.as_sequence()) {
-        ("If", Some(branches)) if branches.len() == 3 => branches,
-        _ => {
-            return Err(entry.problem(Problem::Expected(
-                "a map, or !If [Condition, a map, !Ref AWS::NoValue]",
-            )));
-        }
-    };
-    let name = branches[0].as_str().unwrap_or_default();
-    let holds = conditions
-        .get(name)
-        .ok_or_else(|| entry.problem(Problem::UnknownCondition(name.to_owned())))?;
-    let value: &'a Value = if *holds { &branches[1] } else { &branches[2] };
-    let no_value = matches!(
-        intrinsic_call(value),
-        Some((function, name)) if function == "Ref" && name.as_str() == Some("AWS::NoValue")
-    );
-    Ok((!no_value).then(|| Node {
-        value,
-        path: format!("{}.Fn::If[{}]", entry.path, if *holds { 1 } else { 2 }),
-        ..entry
-    }))
-}
-
-fn read_method_setting(entry: &Node) -> Result<MethodSettingSpec, TemplateError> {
-    Ok(MethodSettingSpec {
-        resource_path: entry.required("ResourcePath")?.text()?,
-        http_method: entry.required("HttpMethod")?.text()?,
-        rate_limit: entry.optional("ThrottlingRateLimit", rate)?,
-        burst_limit: entry.optional("ThrottlingBurstLimit", Node::number)?,
     })
 }
 
@@ -342,7 +265,7 @@ pub(super) fn read_route_auth(properties: &Node) -> Result<RouteAuth, TemplateEr
 }
 
 /// A rate: requests per second, whole or not.
-fn rate(node: &Node) -> Result<f64, TemplateError> {
+pub(super) fn rate(node: &Node) -> Result<f64, TemplateError> {
     node.text()?
         .trim()
         .parse()
@@ -379,61 +302,6 @@ mod tests {
         assert_eq!(plan.create, "PER_API");
         assert_eq!(plan.quota, Some((10000, "DAY".into())));
         assert_eq!(plan.throttle, Some((50, 25.0)));
-    }
-
-    #[test]
-    fn the_stage_and_method_throttling_limits_are_read() {
-        let api = real_template().apis().remove(0);
-        let throttling: Vec<_> = api
-            .method_settings
-            .iter()
-            .map(|s| {
-                (
-                    s.resource(),
-                    s.http_method.as_str(),
-                    s.rate_limit,
-                    s.burst_limit,
-                )
-            })
-            .collect();
-        // The cached method's entry is an `!If` on ApiCacheOn, false by default: left out.
-        assert_eq!(
-            throttling,
-            [
-                (None, "*", Some(50.0), Some(100)),
-                (Some("/orders".into()), "POST", Some(10.0), Some(20)),
-            ]
-        );
-        assert!(api.method_settings[0].is_stage_default());
-    }
-
-    #[test]
-    fn a_method_setting_behind_a_condition_is_read_when_it_holds() {
-        let template = |cache: &str| {
-            Template::parse(&format!(
-                "Parameters: {{Cache: {{Type: String, Default: '{cache}'}}}}
-Conditions: {{CacheOn: !Equals [!Ref Cache, 'true']}}
-Resources:
-  Api:
-    Type: AWS::Serverless::Api
-    Properties:
-      StageName: dev
-      MethodSettings:
-        - !If
-          - CacheOn
-          - {{ResourcePath: '/~1orders~1{{orderId}}', HttpMethod: GET, ThrottlingRateLimit: 5, ThrottlingBurstLimit: 7}}
-          - !Ref AWS::NoValue
-"
-            ))
-            .unwrap()
-            .apis()
-            .remove(0)
-            .method_settings
-        };
-        assert_eq!(template("false"), []);
-        let on = template("true");
-        assert_eq!(on[0].resource().as_deref(), Some("/orders/{orderId}"));
-        assert_eq!((on[0].rate_limit, on[0].burst_limit), (Some(5.0), Some(7)));
     }
 
     #[test]

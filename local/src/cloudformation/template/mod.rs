@@ -27,13 +27,15 @@
 //!
 //! One file a concept: `parameters.rs` (parameters and conditions), `node.rs` (properties with their location), and one file per
 //! resource kind: `table.rs`, `keys.rs`, `messaging.rs` (topics, queues, subscriptions),
-//! `functions.rs` (functions and their events), `api.rs`, `identity.rs`.
+//! `functions.rs` (functions and their events), `api.rs` (with `method_settings.rs`, its stage's
+//! throttling), `identity.rs`.
 
 mod api;
 mod functions;
 mod identity;
 mod keys;
 mod messaging;
+mod method_settings;
 mod node;
 mod parameters;
 mod table;
@@ -48,13 +50,14 @@ use serde_norway::Value;
 use super::intrinsics::Expr;
 
 pub use api::{
-    ApiAuthSpec, ApiSpec, CognitoAuthorizerSpec, CorsSpec, GatewayResponseSpec, MethodSettingSpec,
-    RouteAuth, UsagePlanSpec,
+    ApiAuthSpec, ApiSpec, CognitoAuthorizerSpec, CorsSpec, GatewayResponseSpec, RouteAuth,
+    UsagePlanSpec,
 };
 pub use functions::{EventSpec, FunctionSpec};
 pub use identity::{PasswordPolicySpec, UserPoolClientSpec, UserPoolGroupSpec, UserPoolSpec};
 pub use keys::{AliasSpec, KeySpec};
 pub use messaging::{QueueSpec, Redrive, SubscriptionSpec, TopicSpec};
+pub use method_settings::MethodSettingSpec;
 pub use table::{IndexSpec, TableSpec};
 
 use functions::{read_function, with_globals};
