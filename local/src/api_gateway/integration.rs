@@ -14,9 +14,9 @@
 //! `Timeout` under the integration's (here 10 s < 29 s): Lambda stops it, a failed invocation,
 //! `502`. Over it: API Gateway stops waiting, `504`, while the function may still run to its end.
 //! The integration timeout is 29 s unless the method sets a lower `TimeoutInMillis` (50 ms at
-//! least; the template sets none, so every method waits 29 s). A function
-//! that Lambda throttles never ran: that is a `500` for the client, not a `429`, since only API
-//! Gateway's own limits answer 429 ([`throttling`](super::throttling)).
+//! least; the template sets none, so every method waits 29 s). A function that Lambda throttles
+//! never ran: that is a `500` for the client, not a `429`, since only API Gateway's own limits
+//! answer 429 ([`throttling`](super::throttling)).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -39,10 +39,10 @@
 //! | no answer within the 29 s integration timeout    | `504 {"message":"Endpoint request timed out"}`  |
 //!
 //! Who may call a method is checked before any function runs, in API Gateway's order: route,
-//! authorizer, API key ([`access`]), then the throttles and the quota ([`throttling`],
-//! [`quota`]). A browser's CORS preflight (`OPTIONS` on a path of the API)
-//! is answered by API Gateway itself from the API's `Cors` setting, without either check unless
-//! the template adds them to the preflight ([`Preflight`]).
+//! authorizer, API key ([`access`]), then the quota and the throttles ([`quota`],
+//! [`throttling`]). A browser's CORS preflight (`OPTIONS` on a path of the API) is answered by
+//! API Gateway itself from the API's `Cors` setting, without either check unless the template
+//! adds them to the preflight ([`Preflight`]).
 //!
 //! Exam: a function that times out after its own timeout (say 3 s) is a *failed invocation*, so
 //! the client gets 502; 504 comes from API Gateway's own integration timeout (29 s by default,
