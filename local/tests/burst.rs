@@ -6,8 +6,8 @@
 //! of those again after a backoff, as AWS SDKs do (safe: a 429 created nothing, and each create has
 //! its `Idempotency-Key` anyway). Every create must end as a 201: no 5xx, no function timeout (a
 //! 502), no lost order. How many were throttled, and how long they took, is printed, never
-//! asserted (a timed test fails on a busy machine, not on a bug). The local stack has one
-//! execution environment per function and a moto that serves one request at a time, so the
+//! asserted (a timed test fails on a busy machine, not on a bug). The local stack runs at most a
+//! few execution environments per function and a moto that serves one request at a time, so the
 //! creates queue: the slowest answer waits for the others, and what makes it bearable
 //! is that a transaction costs what its items cost (`scripts/moto_server.py`).
 //!

@@ -106,6 +106,20 @@ mod tests {
         assert_eq!(refilled, 10, "a second of rate, no more");
     }
 
+    /// Exam: the notes' "5K maximum concurrent requests" is the account bucket's size: 5,000
+    /// requests may arrive at once, then 10,000 a second (one every 100 µs) follow.
+    #[test]
+    fn the_account_default_lets_5000_through_at_once_then_10000_a_second() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::full(ACCOUNT_LIMIT, start);
+        let at_once = (0..6_000).filter(|_| bucket.try_take(start)).count();
+        assert_eq!(at_once, 5_000);
+        let in_a_tenth_of_a_second = (0..6_000)
+            .filter(|_| bucket.try_take(start + ms(100)))
+            .count();
+        assert_eq!(in_a_tenth_of_a_second, 1_000);
+    }
+
     #[test]
     fn a_quiet_bucket_refills_to_its_burst_and_no_further() {
         let start = Instant::now();

@@ -104,7 +104,6 @@ impl OrderStore {
                 .query()
                 .table_name(&self.table)
                 .return_consumed_capacity(CONSUMED_CAPACITY)
-                .return_consumed_capacity(CONSUMED_CAPACITY)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .filter_expression("expiresAt > :now")
                 .expression_attribute_values(":pk", AttributeValue::S(format!("ORDER#{id}")))

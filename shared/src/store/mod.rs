@@ -18,8 +18,9 @@
 //! become attribute maps without hand-written attribute code. Every write that changes an order
 //! is conditional; see [`locking`].
 //!
-//! Every call asks for its consumed capacity ([`CONSUMED_CAPACITY`]): the figure costs nothing
-//! to return, and the SDK interceptor records it on the call's X-Ray subsegment and log line.
+//! Every call asks for its consumed capacity (`ReturnConsumedCapacity=TOTAL`): the figure costs
+//! nothing to return, and the SDK interceptor records it on the call's X-Ray subsegment and log
+//! line.
 //! [`capacity`] holds the maths behind the figures.
 
 pub mod audit;
