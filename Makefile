@@ -74,8 +74,10 @@ functions:
 dev: venv functions
 	target/debug/orders-local
 
+# The exam scenarios, narrated, against a local stack of their own. STEP=<name> runs one step (after
+# the steps it builds on); `target/debug/orders-demo --list` lists them.
 demo: venv functions
-	target/debug/orders-demo
+	target/debug/orders-demo $(if $(STEP),--step '$(STEP)')
 
 # An ID token of the running `make dev` stack's user pool (sign-up, confirmation and sign-in on
 # moto's Cognito), for `curl -H "Authorization: $$TOKEN" -H "x-api-key: ..."`. Only the token goes

@@ -1,24 +1,33 @@
 //! The demo: the exam scenarios, narrated, against a running local stack (`make demo`).
 //!
 //! Each step names the exam concept, shows the requests and the answers, checks them, and says what
-//! they prove. [`run`] stops at the first step that does not behave as stated and names it. Every
-//! request is a signed-in customer's, with the API key, as a client app would send it.
+//! they prove. [`run`] runs them all and stops at the first step that does not behave as stated,
+//! naming it; [`run_step`] runs one (`make demo STEP=<name>`), after the steps it builds on.
+//! Every request is a signed-in customer's, with the API key, as a client app would send it.
 //!
-//! | steps | file                                                                   |
-//! |-------|------------------------------------------------------------------------|
-//! | 1, 3-5 | `orders.rs`: create, optimistic locking, idempotency, the sealed card  |
-//! | 2     | `identity.rs`: two customers and support: who may see and change what   |
-//! | 6-9   | `pipeline.rs`: fan-out, fulfillment, a poison message, the trace        |
+//! | steps                                              | file                                      |
+//! |----------------------------------------------------|-------------------------------------------|
+//! | the list: name, scenario, what each builds on      | `steps.rs`                                |
+//! | create, conflict, idempotent_retry, envelope       | `orders.rs`: the order API                |
+//! | two_customers                                      | `identity.rs`: who may see and change what |
+//! | fan_out, confirmed, poison, trace                  | `pipeline.rs`: the event pipeline         |
+//! | expired_but_visible, capacity, list_pages          | `table.rs`: DynamoDB's TTL, capacity units, pages |
+//! | throttled                                          | `throttled.rs`: API Gateway's 429 and backoff |
 
 mod identity;
 mod orders;
 mod pipeline;
+mod steps;
+mod table;
+mod throttled;
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
+
+pub use steps::{STEPS, Step, UnknownStep};
 
 use crate::sign_in::LOCAL_PASSWORD;
 use crate::stack::Stack;
@@ -28,9 +37,10 @@ const CARD: &str = "4111 1111 1111 1111";
 
 /// A step that did not behave as stated.
 #[derive(Debug, thiserror::Error)]
-#[error("step {step} ({title}) failed: {reason}")]
+#[error("step `{step}` ({title}) failed: {reason}")]
 pub struct StepFailed {
-    pub step: usize,
+    /// The step's name, as `make demo STEP=<name>` takes it.
+    pub step: &'static str,
     pub title: &'static str,
     pub reason: String,
 }
@@ -38,93 +48,40 @@ pub struct StepFailed {
 /// What a step reports: the lines to print, or why it failed.
 type Outcome = Result<String, String>;
 
-/// Runs every step against `stack`, printing as it goes.
+/// Runs every step against `stack`, in order, printing as it goes.
 pub async fn run(stack: &Stack) -> Result<(), StepFailed> {
-    let signed_in = stack
-        .sign_in("ada@example.com", LOCAL_PASSWORD, None)
-        .await
-        .map_err(|error| StepFailed {
-            step: 0,
-            title: "Sign in",
-            reason: error.to_string(),
-        })?;
-    let mut demo = Demo {
-        stack,
-        http: Client::new(),
-        customer: Credentials {
-            token: Some(signed_in.id_token),
-            api_key: stack.api_key().map(str::to_owned),
-        },
-        order: None,
-    };
-    println!(
-        "Every request below carries Ada's ID token (signed up and in to the user pool) and the API key."
-    );
-    let steps: [(&'static str, &'static str); 9] = [
-        (
-            "Create an order",
-            "API Gateway REST proxy -> Lambda -> DynamoDB conditional put",
-        ),
-        (
-            "Two customers, one order",
-            "Cognito user pool authorizer, API keys, ownership, groups",
-        ),
-        (
-            "Two clients, one version",
-            "optimistic locking: ConditionExpression version = :expected",
-        ),
-        (
-            "Retry with an Idempotency-Key",
-            "idempotency: TransactWriteItems with a condition",
-        ),
-        (
-            "What the table holds",
-            "KMS envelope encryption: GenerateDataKey + AES-256-GCM",
-        ),
-        (
-            "The event fans out",
-            "DynamoDB stream -> SNS -> SQS, subscription filter policy",
-        ),
-        (
-            "The order is confirmed",
-            "an idempotent SQS consumer with a conditional update",
-        ),
-        (
-            "A poison message",
-            "partial batch responses, redrive to a dead-letter queue",
-        ),
-        (
-            "The trace of one request",
-            "X-Ray: segments, subsegments, annotations",
-        ),
-    ];
-    for (index, (title, concept)) in steps.iter().enumerate() {
-        let step = index + 1;
-        println!("\n── {step}/{} · {title} ── exam: {concept}", steps.len());
-        let outcome = match step {
-            1 => demo.create().await,
-            2 => demo.two_customers().await,
-            3 => demo.conflict().await,
-            4 => demo.idempotent_retry().await,
-            5 => demo.envelope().await,
-            6 => demo.fan_out().await,
-            7 => demo.confirmed().await,
-            8 => demo.poison().await,
-            _ => demo.trace().await,
-        };
-        match outcome {
-            Ok(report) => print!("{report}"),
-            Err(reason) => {
-                return Err(StepFailed {
-                    step,
-                    title,
-                    reason,
-                });
-            }
-        }
+    let mut demo = Demo::signed_in(stack).await?;
+    for (index, step) in STEPS.iter().enumerate() {
+        demo.narrate(step, &format!("{}/{}", index + 1, STEPS.len()))
+            .await?;
     }
     println!("\nEvery step behaved as stated.");
     Ok(())
+}
+
+/// Runs the step named `name` against `stack`, after the steps it builds on (each reported in
+/// one line). An unknown name is refused before anything runs.
+pub async fn run_step(stack: &Stack, name: &str) -> Result<(), RunStepError> {
+    let step = Step::named(name)?;
+    let mut demo = Demo::signed_in(stack).await?;
+    for needed in step.set_up() {
+        match demo.perform(needed.name).await {
+            Ok(_) => println!("(set-up: step `{}` ran: {})", needed.name, needed.title),
+            Err(reason) => return Err(demo.failed(needed, reason).into()),
+        }
+    }
+    demo.narrate(step, "1/1").await?;
+    println!("\nThe step behaved as stated.");
+    Ok(())
+}
+
+/// Why [`run_step`] did not pass.
+#[derive(Debug, thiserror::Error)]
+pub enum RunStepError {
+    #[error(transparent)]
+    Unknown(#[from] UnknownStep),
+    #[error(transparent)]
+    Failed(#[from] StepFailed),
 }
 
 struct Demo<'a> {
@@ -155,7 +112,54 @@ struct Answer {
     body: Value,
 }
 
-impl Demo<'_> {
+impl<'a> Demo<'a> {
+    /// Ada signs up and in; every step's requests are hers unless it says otherwise.
+    async fn signed_in(stack: &'a Stack) -> Result<Demo<'a>, StepFailed> {
+        let signed_in = stack
+            .sign_in("ada@example.com", LOCAL_PASSWORD, None)
+            .await
+            .map_err(|error| StepFailed {
+                step: "sign_in",
+                title: "Sign in",
+                reason: error.to_string(),
+            })?;
+        println!(
+            "Every request below carries Ada's ID token (signed up and in to the user pool) and the API key."
+        );
+        Ok(Demo {
+            stack,
+            http: Client::new(),
+            customer: Credentials {
+                token: Some(signed_in.id_token),
+                api_key: stack.api_key().map(str::to_owned),
+            },
+            order: None,
+        })
+    }
+
+    /// Runs `step` with its heading (`position` is "3/13") and prints its report.
+    async fn narrate(&mut self, step: &'static Step, position: &str) -> Result<(), StepFailed> {
+        println!(
+            "\n── {position} · {} · {} ── exam: {} ({})",
+            step.name, step.title, step.concept, step.scenario
+        );
+        match self.perform(step.name).await {
+            Ok(report) => {
+                print!("{report}");
+                Ok(())
+            }
+            Err(reason) => Err(self.failed(step, reason)),
+        }
+    }
+
+    fn failed(&self, step: &'static Step, reason: String) -> StepFailed {
+        StepFailed {
+            step: step.name,
+            title: step.title,
+            reason,
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.stack.api_url())
     }
@@ -181,49 +185,22 @@ impl Demo<'_> {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Answer, String> {
-        let mut request = self.http.request(method, self.url(path));
-        if let Some(token) = &credentials.token {
-            request = request.header("authorization", token);
-        }
-        if let Some(key) = &credentials.api_key {
-            request = request.header("x-api-key", key);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| format!("the API did not answer: {error}"))?;
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let (status, etag, trace) = (response.status(), header("etag"), header("x-amzn-trace-id"));
-        let replayed = header("idempotent-replayed").as_deref() == Some("true");
-        let allow_origin = header("access-control-allow-origin");
-        let body = response.json().await.unwrap_or(Value::Null);
-        Ok(Answer {
-            status,
-            etag,
-            trace,
-            allow_origin,
-            replayed,
+        send(
+            &self.http,
+            &self.url(path),
+            credentials,
+            method,
+            headers,
             body,
-        })
+        )
+        .await
     }
 
     fn order_id(&self) -> Result<&str, String> {
         self.order
             .as_ref()
             .map(|(id, _)| id.as_str())
-            .ok_or_else(|| "no order was created in step 1".to_owned())
+            .ok_or_else(|| "step `create` made no order".to_owned())
     }
 
     /// Polls `check` every 250 ms until it gives a value or `timeout` passes.
@@ -243,6 +220,54 @@ impl Demo<'_> {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// Sends one request to `url` with `credentials`: what [`Demo::call_as`] does, for a task that
+/// cannot borrow the demo (requests sent at once).
+async fn send(
+    http: &Client,
+    url: &str,
+    credentials: &Credentials,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Result<Answer, String> {
+    let mut request = http.request(method, url);
+    if let Some(token) = &credentials.token {
+        request = request.header("authorization", token);
+    }
+    if let Some(key) = &credentials.api_key {
+        request = request.header("x-api-key", key);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|error| format!("the API did not answer: {error}"))?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (status, etag, trace) = (response.status(), header("etag"), header("x-amzn-trace-id"));
+    let replayed = header("idempotent-replayed").as_deref() == Some("true");
+    let allow_origin = header("access-control-allow-origin");
+    let body = response.json().await.unwrap_or(Value::Null);
+    Ok(Answer {
+        status,
+        etag,
+        trace,
+        allow_origin,
+        replayed,
+        body,
+    })
 }
 
 /// A new order; `note` tells orders apart. Its customer is whoever sends it.

@@ -164,7 +164,7 @@ impl Demo<'_> {
     }
 
     pub(super) async fn trace(&mut self) -> Outcome {
-        let (_, trace_id) = self.order.clone().ok_or("no order was created in step 1")?;
+        let (_, trace_id) = self.order.clone().ok_or("step `create` made no order")?;
         let documents = self.stack.xray().documents(&trace_id);
         expect(!documents.is_empty(), || {
             format!("no X-Ray documents for trace {trace_id}")
