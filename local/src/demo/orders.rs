@@ -1,8 +1,11 @@
-//! The steps of the order API: create, optimistic locking, idempotency, the sealed card.
+//! The steps of the order API: create, optimistic locking, idempotency, the sealed card (and
+//! KMS's 4 KB limit on Encrypt, the reason for the envelope).
 
 use std::fmt::Write as _;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_kms::error::ProvideErrorMetadata as _;
+use aws_sdk_kms::primitives::Blob;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -185,9 +188,40 @@ impl Demo<'_> {
         let digits = CARD.replace(' ', "");
         let leaked = (0..=digits.len() - 6).any(|i| raw.contains(&digits[i..i + 6]));
         expect(!leaked, || "the raw item holds card digits".to_owned())?;
+
+        // Exam: KMS Encrypt takes at most 4,096 bytes of plaintext, hence envelope encryption.
+        let kms = aws_sdk_kms::Client::new(self.stack.aws());
+        let key_id = field("keyId");
+        let encrypt = |bytes: usize| {
+            kms.encrypt()
+                .key_id(&key_id)
+                .plaintext(Blob::new(vec![7u8; bytes]))
+                .send()
+        };
+        let accepted = encrypt(4096).await;
+        let refused = encrypt(4097).await;
+        let refusal = refused
+            .as_ref()
+            .err()
+            .and_then(|error| error.code())
+            .unwrap_or("no error");
+        let _ = writeln!(
+            out,
+            "  aws kms encrypt, 4,096 bytes of plaintext -> {}; 4,097 bytes -> {refusal}",
+            if accepted.is_ok() {
+                "a ciphertext"
+            } else {
+                "refused"
+            }
+        );
+        expect(accepted.is_ok() && refusal == "ValidationException", || {
+            format!(
+                "KMS Encrypt should take 4,096 bytes and refuse 4,097: {accepted:?} {refused:?}"
+            )
+        })?;
         proved(
             out,
-            "the stored item holds no run of six card digits; only KMS can open the data key, only with the encryption context, and the order id is bound as AES-GCM associated data",
+            "the stored item holds no run of six card digits; only KMS can open the data key, only with the encryption context, and the order id is bound as AES-GCM associated data; KMS itself encrypts at most 4 KB, so data of any size is sealed locally with a data key",
         )
     }
 }
