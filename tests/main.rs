@@ -3,6 +3,7 @@
 //! `cargo test -p orders-tests --test workspace -- <module>::`.
 
 mod api_contract;
+mod atomic_counter;
 mod capacity;
 mod card_data;
 mod contention;

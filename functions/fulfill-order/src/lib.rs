@@ -3,12 +3,14 @@
 //! The `FulfillmentQueue` subscription's filter policy passes only `OrderPlaced` events. For each:
 //!
 //! 1. read the order's status, version and sealed card (one consistent `GetItem`);
-//! 2. if the order is no longer `PLACED` (a redelivery after success, or a cancel that came
+//! 2. count the attempt on the order's attempt counter (`store::counter`: an atomic `ADD`, which
+//!    counts a redelivered message again, since it counts deliveries);
+//! 3. if the order is no longer `PLACED` (a redelivery after success, or a cancel that came
 //!    first), stop: nothing to do, and no card is opened;
-//! 3. open the card (KMS `Decrypt` of the data key: this is the only function allowed to) and
+//! 4. open the card (KMS `Decrypt` of the data key: this is the only function allowed to) and
 //!    check it as of today: a card that was valid when the order was placed may have expired since
 //!    (the rule is `orders_shared::domain::settlement`);
-//! 4. move the order `PLACED -> CONFIRMED` or `PLACED -> PAYMENT_FAILED` with a write conditional
+//! 5. move the order `PLACED -> CONFIRMED` or `PLACED -> PAYMENT_FAILED` with a write conditional
 //!    on its version and status (`store::locking`), so a concurrent cancel or patch is never lost.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -47,6 +49,13 @@ pub async fn fulfill(
         .sealed_payment(id)
         .await?
         .ok_or(RecordError::Store(AppError::NotFound))?;
+    // Exam: an atomic counter is not idempotent. A redelivery of this message counts again, which
+    // is what an attempt counter is for; the status below changes once whatever the count, because
+    // that write is conditional on the version (`store::locking`).
+    let attempt = store.count_fulfillment_attempt(id).await?;
+    if attempt > 1 {
+        tracing::info!(attempt, "this order has been tried before");
+    }
     if sealed.status != OrderStatus::Placed {
         tracing::info!(status = %sealed.status, "the order is no longer PLACED: nothing to do");
         return Ok(());

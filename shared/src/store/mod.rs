@@ -5,10 +5,11 @@
 //! | order           | `ORDER#<orderId>`    | `ORDER`       | carries `customerId` and `createdAt`, and the sealed card (`encryptedPayment`) |
 //! | audit entry     | `ORDER#<orderId>`    | `EVENT#<id>`  | one per event, `expiresAt` TTL ([`audit`]) |
 //! | idempotency key | `IDEMPOTENCY#<customerId>#<key>` | `IDEMPOTENCY` | `expiresAt` TTL            |
+//! | attempt counter | `ORDER#<orderId>`    | `FULFILLMENT_ATTEMPTS` | an atomic counter (`ADD`), [`counter`] |
 //!
 //! The global secondary index `byCustomer` (`customerId` / `createdAt`) lists a customer's orders
-//! newest first. It is a *sparse* index: only order items have a top-level `customerId`, so audit
-//! and idempotency items never appear in it.
+//! newest first. It is a *sparse* index: only order items have a top-level `customerId`, so audit,
+//! idempotency and counter items never appear in it.
 //!
 //! Card data is stored only sealed: an order item holds the API's view of the order (with
 //! `payment: {cardLast4, brand}`) plus `encryptedPayment`, the envelope of `crypto::envelope`.
@@ -16,7 +17,8 @@
 //!
 //! Items are mapped with `serde_dynamo`: the domain types derive `Serialize`/`Deserialize` and
 //! become attribute maps without hand-written attribute code. Every write that changes an order
-//! is conditional; see [`locking`].
+//! is conditional; see [`locking`]. The one unconditional update is the attempt counter's `ADD`,
+//! on an item of its own ([`counter`]).
 //!
 //! Every call asks for its consumed capacity (`ReturnConsumedCapacity=TOTAL`): the figure costs
 //! nothing to return, and the SDK interceptor records it on the call's X-Ray subsegment and log
@@ -25,6 +27,7 @@
 
 pub mod audit;
 pub mod capacity;
+pub mod counter;
 pub mod idempotency;
 pub mod locking;
 pub mod pagination;
