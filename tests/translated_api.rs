@@ -81,7 +81,7 @@ fn the_api_stage_traces_throttles_and_writes_json_access_logs() {
 }
 
 #[test]
-fn the_order_cache_is_off_by_default_and_keyed_by_order_id_when_on() {
+fn the_order_cache_is_off_by_default_and_keyed_by_order_id_and_caller_when_on() {
     let template = translated();
     assert_eq!(
         template["Parameters"]["ApiCacheEnabled"]["Default"],
@@ -120,12 +120,32 @@ fn the_order_cache_is_off_by_default_and_keyed_by_order_id_when_on() {
     assert_eq!(when_on["CachingEnabled"], true);
     assert_eq!(when_on["CacheTtlInSeconds"], 60);
 
-    let keys = &api_body(template)["paths"]["/orders/{orderId}"]["get"]["x-amazon-apigateway-integration"]
-        ["cacheKeyParameters"];
-    assert!(
+    let get_order = &api_body(template)["paths"]["/orders/{orderId}"]["get"];
+    let keys = &get_order["x-amazon-apigateway-integration"]["cacheKeyParameters"];
+    let keyed_on = |parameter: &str| {
         keys.as_array()
-            .is_some_and(|keys| keys.contains(&json!("method.request.path.orderId"))),
+            .is_some_and(|keys| keys.contains(&json!(parameter)))
+    };
+    assert!(
+        keyed_on("method.request.path.orderId"),
         "one cache entry would answer for every order: {keys}"
+    );
+    // Exam: the cache key holds only the cache-key parameters, not the caller. Without the
+    // token in it, a customer asking for another's order id within the TTL would get that
+    // order from the cache, without the function's ownership check.
+    assert!(
+        keyed_on("method.request.header.Authorization"),
+        "one customer could read another's cached order: {keys}"
+    );
+    // API Gateway takes a cache-key parameter only if it is a request parameter of the method.
+    let parameters = get_order["parameters"]
+        .as_array()
+        .expect("the method's parameters");
+    assert!(
+        parameters
+            .iter()
+            .any(|p| p["in"] == "header" && p["name"] == "Authorization"),
+        "{parameters:?}"
     );
 }
 

@@ -1,4 +1,7 @@
 //! `orders-local`: the local stack in the foreground (`make dev`); Ctrl-C stops it.
+//! `orders-local --parameter-overrides ApiCacheEnabled=true` gives the template's parameters
+//! values, as `sam deploy --parameter-overrides` does (or `ORDERS_LOCAL_PARAMETER_OVERRIDES=...`
+//! with `make dev`).
 //!
 //! `orders-local token EMAIL [--group GROUP] [--password PASSWORD]` (`make token`) signs a
 //! customer up and in to the running stack's user pool and prints the ID token, for
@@ -14,14 +17,14 @@ use std::process::ExitCode;
 
 use orders_local::cli::resources::{self, ResourcesArgs};
 use orders_local::cli::xray_daemon::{self, XrayDaemonArgs};
-use orders_local::cloudformation::{self, Template};
+use orders_local::cloudformation;
 use orders_local::sign_in::{self, LOCAL_PASSWORD, UserPool};
-use orders_local::stack::{Stack, StackConfig, sdk_config};
+use orders_local::stack::{Stack, StackConfig, parse_parameter_overrides, sdk_config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let workspace = workspace();
-    let config = match StackConfig::from_env(&workspace) {
+    let mut config = match StackConfig::from_env(&workspace) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("error: {error}");
@@ -31,6 +34,16 @@ async fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     match arguments.first().map(String::as_str) {
         None => run(config).await,
+        Some("--parameter-overrides") => {
+            match parse_parameter_overrides(arguments[1..].iter().map(String::as_str)) {
+                Ok(overrides) if !overrides.is_empty() => {
+                    config.parameter_overrides.extend(overrides);
+                    run(config).await
+                }
+                Ok(_) => usage("--parameter-overrides takes Name=value pairs"),
+                Err(error) => usage(&error),
+            }
+        }
         Some("token") => match token(&config, &arguments[1..]).await {
             Ok(token) => {
                 println!("{token}");
@@ -56,7 +69,8 @@ async fn main() -> ExitCode {
 fn usage(problem: &str) -> ExitCode {
     eprintln!(
         "error: {problem}\n\
-         usage: orders-local                  the local stack (make dev)\n       \
+         usage: orders-local [--parameter-overrides Name=value ...]\n                                        \
+         the local stack (make dev), the template's parameters given as to sam deploy\n       \
          orders-local token EMAIL [--group GROUP] [--password PASSWORD]\n                                        \
          an ID token of the running stack's user pool (make token)\n       \
          {}\n                                        \
@@ -110,8 +124,7 @@ async fn token(config: &StackConfig, arguments: &[String]) -> Result<String, Str
         .endpoint
         .clone()
         .unwrap_or_else(|| format!("http://127.0.0.1:{}", config.moto_port));
-    let template = Template::load(&config.workspace.join("template.yaml"))
-        .map_err(|error| format!("template.yaml: {error}"))?;
+    let template = config.template().map_err(|error| error.to_string())?;
     let aws = sdk_config(&endpoint, &config.region).await;
     // Deploying again onto the running stack's moto finds every resource it created, by name.
     let deployed = cloudformation::deploy(&template, &aws, &config.stack_name)

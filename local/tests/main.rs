@@ -6,6 +6,7 @@ mod support;
 
 mod access_control;
 mod answer_checks;
+mod api_cache;
 mod api_gateway;
 mod api_throttling;
 mod burst;

@@ -78,6 +78,16 @@ pub struct Admitted {
     pub api_key: Option<UsedApiKey>,
 }
 
+impl Admitted {
+    /// Whether the caller is allowed `execute-api:InvalidateCache` (and so may refresh a cache
+    /// entry with `Cache-Control: max-age=0`). That permission is an IAM policy's, for a caller
+    /// API Gateway authorized with IAM (SigV4); the local API's methods admit callers by Cognito
+    /// token or by none, who have no IAM identity, so no caller here has it.
+    pub fn may_invalidate_cache(&self) -> bool {
+        false
+    }
+}
+
 /// Why a request never reached the function.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denied {

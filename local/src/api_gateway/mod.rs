@@ -40,7 +40,7 @@
 //!
 //! Who may call a method is checked before any function runs, in API Gateway's order: route,
 //! authorizer, API key ([`access`]), then the quota and the throttles ([`quota`],
-//! [`throttling`]). A browser's CORS preflight (`OPTIONS` on a path of the API) is answered by
+//! [`throttling`]), then the stage's cache ([`cache`]), which answers a hit without the function. A browser's CORS preflight (`OPTIONS` on a path of the API) is answered by
 //! API Gateway itself from the API's `Cors` setting, without either check unless the template
 //! adds them to the preflight ([`Preflight`]).
 //!
@@ -58,7 +58,7 @@
 //!
 //! Unlike AWS, the local API is served without the stage in its URL (as `sam local start-api`):
 //! `http://127.0.0.1:3000/orders`, while the event still says `requestContext.path: /dev/orders`.
-//! Not played locally: response caching, resource policies, and the authorizer's result caching.
+//! Not played locally: resource policies, and the authorizer's result caching.
 //!
 //! | module                 | what it plays                                                        |
 //! |------------------------|----------------------------------------------------------------------|
@@ -69,6 +69,7 @@
 //! | [`throttling`]         | the limits: stage, method, usage plan per key, account (429)         |
 //! | [`token_bucket`]       | the token bucket each limit is                                       |
 //! | [`quota`]              | the usage plan's quota per API key and period (429)                  |
+//! | [`cache`]              | the stage's cache: entries per cache key, TTL, `Cache-Control: max-age=0` |
 //! | [`gateway_responses`]  | API Gateway's own answers, as the template shapes them               |
 //! | [`deployment`]         | the template's API, resolved: what the stage serves                  |
 //! | `server`               | the stage's HTTP server: each request read, routed, checked, answered ([`ApiGateway`]) |
@@ -77,6 +78,7 @@
 
 pub mod access;
 pub mod authorizer;
+pub mod cache;
 pub mod deployment;
 pub mod gateway_responses;
 mod integration;
@@ -93,6 +95,7 @@ use std::time::Duration;
 use axum::http::header::{HeaderName, HeaderValue};
 
 pub use access::{Access, ApiKeys, RouteAuthorizer};
+pub use cache::{CacheSettings, CachedMethod, KeyParameter};
 pub use gateway_responses::{GatewayError, GatewayResponse, GatewayResponses};
 pub use proxy::{MalformedResponse, http_response, proxy_event};
 pub use quota::{Quota, QuotaPeriod};
@@ -126,6 +129,8 @@ pub struct ApiSettings {
     pub preflight: Option<Preflight>,
     /// The stage's, the methods' and the usage plan's limits.
     pub throttling: ThrottleSettings,
+    /// The stage's cache: the methods it caches (none without a cache cluster).
+    pub cache: CacheSettings,
 }
 
 impl ApiSettings {
@@ -141,6 +146,7 @@ impl ApiSettings {
             gateway_responses: GatewayResponses::default(),
             preflight: None,
             throttling: ThrottleSettings::default(),
+            cache: CacheSettings::default(),
         }
     }
 }

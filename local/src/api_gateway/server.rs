@@ -1,10 +1,11 @@
-//! The stage's HTTP server: every request read, routed, checked and answered, with the access
-//! log line and the response headers API Gateway adds (`x-amzn-RequestId`, `X-Amzn-Trace-Id`).
+//! The stage's HTTP server: every request read, routed, checked and answered (from the stage's
+//! cache when it has the answer, see [`cache`](super::cache)), with the access log line and the response headers API Gateway adds (`x-amzn-RequestId`, `X-Amzn-Trace-Id`).
 //!
 //! A request no method takes, or one its checks refuse, is answered by API Gateway itself, but
 //! only once its body has been read (see `read_whole_request`): as on AWS, the client's
 //! connection stays usable after a refusal.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -23,6 +24,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::access::{Access, Admitted, Denied};
+use super::cache::{self, CachedResponse, Freshness, KeySource, StageCache};
 use super::integration::{Incoming, add_proxy_headers};
 use super::proxy::{extended_request_id, header_text};
 use super::routes::{self, Route, match_route};
@@ -56,6 +58,7 @@ impl ApiGateway {
         let gateway = Arc::new(Gateway {
             name: format!("{}/{}", api.name, api.stage),
             throttles: Throttles::new(api.throttling.clone(), Instant::now()),
+            cache: StageCache::new(api.cache.clone()),
             api,
             lambda,
             xray,
@@ -102,6 +105,8 @@ pub(super) struct Gateway {
     pub(super) api: ApiSettings,
     /// The stage's token buckets and the keys' quota counts.
     pub(super) throttles: Throttles,
+    /// The stage's cache entries.
+    pub(super) cache: StageCache,
     pub(super) lambda: LambdaService,
     pub(super) xray: Option<SegmentSender>,
 }
@@ -144,8 +149,10 @@ async fn handle_request(
                     client,
                     admitted: &admitted,
                 };
-                let response = gateway.integrate(route, &parameters, request, body).await;
-                (response, Some(route.function.as_str()))
+                let (response, served_by) = gateway
+                    .cached_or_integrated(route, &parameters, request, body)
+                    .await;
+                (response, Some(served_by))
             }
             Err(refused) => {
                 let answer = gateway.answer(&refused, &request_id);
@@ -181,7 +188,7 @@ async fn handle_request(
         gateway.name,
         status.as_u16(),
         clock.elapsed().as_secs_f64() * 1000.0,
-        function.unwrap_or("-"),
+        function.as_deref().unwrap_or("-"),
     );
     if let Some(xray) = &gateway.xray
         && trace.sampled
@@ -220,6 +227,61 @@ impl Gateway {
         self.throttles
             .admit(caller, Instant::now(), SystemTime::now())
             .map_err(|throttled| self.refuse_throttled(throttled))
+    }
+
+    /// The answer to an admitted request: from the stage's cache if the method is cached and the
+    /// cache has an entry for the request's key (the function does not run), else the
+    /// integration's, kept for the method's TTL if it is a success. Also what served it, for the
+    /// log line: the function, `(cache miss)` after it, or `cache hit`.
+    async fn cached_or_integrated(
+        &self,
+        route: &Route,
+        parameters: &HashMap<String, String>,
+        request: Incoming<'_>,
+        body: Body,
+    ) -> (Response, String) {
+        let Some(method) = self.cache.method(&route.method, &route.path) else {
+            let response = self.integrate(route, parameters, request, body).await;
+            return (response, route.function.clone());
+        };
+        let key = method.key(&KeySource {
+            path_parameters: parameters,
+            uri: &request.parts.uri,
+            headers: &request.parts.headers,
+        });
+        let freshness = cache::freshness(
+            &request.parts.headers,
+            request.admitted.may_invalidate_cache(),
+        );
+        let warn = |mut response: Response| {
+            if freshness == Freshness::IgnoredWithWarning {
+                cache::add_ignored_warning(&mut response);
+            }
+            response
+        };
+        if freshness != Freshness::Invalidate
+            && let Some(hit) = self.cache.lookup(&key, Instant::now())
+        {
+            let response = read_whole_request(body, hit.to_response()).await;
+            return (warn(response), "cache hit".to_owned());
+        }
+        let ttl = method.ttl;
+        let (parts, body) = self
+            .integrate(route, parameters, request, body)
+            .await
+            .into_parts();
+        let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+            let failed = Response::from_parts(parts, Body::empty());
+            return (failed, route.function.clone());
+        };
+        let answer = CachedResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        };
+        self.cache.store(key, ttl, &answer, Instant::now());
+        let served_by = format!("{} (cache miss)", route.function);
+        (warn(answer.to_response()), served_by)
     }
 
     /// A throttled request, logged as API Gateway's execution log does, and its answer.

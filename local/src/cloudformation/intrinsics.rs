@@ -403,7 +403,7 @@ impl Deployed {
         if self.template.has_parameter(name) {
             let value = self
                 .template
-                .parameter_default(name)
+                .parameter_value(name)
                 .ok_or_else(|| ResolveError::NoParameterValue(name.to_owned()))?;
             return Ok(if self.template.parameter_is_list(name) {
                 Evaluated::List(

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cloudformation::Template;
 use crate::lambda::LogOutput;
 use crate::moto::MotoError;
 
@@ -39,6 +40,10 @@ pub struct StackConfig {
     pub retry_after: Option<Duration>,
     /// How long a poller sleeps after an empty poll.
     pub poll_interval: Duration,
+    /// The template's parameters given at deploy time, as `sam deploy --parameter-overrides`
+    /// gives them (`orders-local --parameter-overrides ApiCacheEnabled=true`, or
+    /// `ORDERS_LOCAL_PARAMETER_OVERRIDES`); the others take their `Default`.
+    pub parameter_overrides: Vec<(String, String)>,
 }
 
 impl StackConfig {
@@ -67,6 +72,15 @@ impl StackConfig {
             })?)),
             Err(_) => None,
         };
+        let parameter_overrides = match std::env::var("ORDERS_LOCAL_PARAMETER_OVERRIDES") {
+            Ok(value) => parse_parameter_overrides(value.split_whitespace()).map_err(|reason| {
+                StackError::Config {
+                    name: "ORDERS_LOCAL_PARAMETER_OVERRIDES",
+                    reason,
+                }
+            })?,
+            Err(_) => Vec::new(),
+        };
         Ok(Self {
             workspace: workspace.to_owned(),
             stack_name: std::env::var("ORDERS_LOCAL_STACK")
@@ -82,7 +96,74 @@ impl StackConfig {
             print_traces: true,
             retry_after,
             poll_interval: Duration::from_millis(250),
+            parameter_overrides,
         })
+    }
+
+    /// `template.yaml`, with the parameter overrides.
+    pub fn template(&self) -> Result<Template, StackError> {
+        Template::load_with_overrides(
+            &self.workspace.join("template.yaml"),
+            &self.parameter_overrides,
+        )
+        .map_err(|error| StackError::Template(error.to_string()))
+    }
+}
+
+/// Parameter values in `sam deploy --parameter-overrides`' two spellings: `Name=value` or
+/// `ParameterKey=Name,ParameterValue=value`.
+pub fn parse_parameter_overrides<'a>(
+    arguments: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut overrides = Vec::new();
+    for argument in arguments {
+        let pair = match argument
+            .strip_prefix("ParameterKey=")
+            .and_then(|rest| rest.split_once(",ParameterValue="))
+        {
+            Some(pair) => Some(pair),
+            None => argument.split_once('='),
+        };
+        match pair {
+            Some((name, value)) if !name.is_empty() => {
+                overrides.push((name.to_owned(), value.to_owned()))
+            }
+            _ => {
+                return Err(format!(
+                    "{argument:?} is not Name=value (nor ParameterKey=Name,ParameterValue=value)"
+                ));
+            }
+        }
+    }
+    Ok(overrides)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_parameter_overrides;
+
+    #[test]
+    fn parameter_overrides_take_both_of_sam_deploys_spellings() {
+        let parsed = parse_parameter_overrides([
+            "ApiCacheEnabled=true",
+            "ParameterKey=StageName,ParameterValue=test",
+            "Empty=",
+        ])
+        .unwrap();
+        let pairs: Vec<(&str, &str)> = parsed
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("ApiCacheEnabled", "true"),
+                ("StageName", "test"),
+                ("Empty", "")
+            ]
+        );
+        assert!(parse_parameter_overrides(["ApiCacheEnabled"]).is_err());
+        assert!(parse_parameter_overrides(["=true"]).is_err());
     }
 }
 

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::api_gateway::{self, ApiGateway};
 use crate::cloudformation::template::{EventSpec, FunctionSpec};
-use crate::cloudformation::{self, Deployed, Template};
+use crate::cloudformation::{self, Deployed};
 use crate::event_source_mappings::on_failure::OnFailureQueue;
 use crate::event_source_mappings::sqs::poll_queue;
 use crate::event_source_mappings::stream::poll_stream;
@@ -40,7 +40,7 @@ use crate::xray::LocalXrayDaemon;
 mod config;
 mod resources;
 
-pub use config::{StackConfig, StackError};
+pub use config::{StackConfig, StackError, parse_parameter_overrides};
 use resources::function_environment;
 pub use resources::{deploy_resources, sdk_config};
 
@@ -62,8 +62,7 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(config: StackConfig) -> Result<Self, StackError> {
-        let template = Template::load(&config.workspace.join("template.yaml"))
-            .map_err(|error| StackError::Template(error.to_string()))?;
+        let template = config.template()?;
 
         // 1. The AWS APIs.
         let (moto, endpoint) = match &config.endpoint {

@@ -8,7 +8,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use super::{StackConfig, StackError};
 use crate::cloudformation::template::FunctionSpec;
-use crate::cloudformation::{self, Deployed, Template};
+use crate::cloudformation::{self, Deployed};
 
 /// SDK configuration for a local endpoint with the emulator's test credentials.
 pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
@@ -30,8 +30,7 @@ pub async fn deploy_resources(
     config: &StackConfig,
     endpoint: &str,
 ) -> Result<(Deployed, Vec<(FunctionSpec, BTreeMap<String, String>)>), StackError> {
-    let template = Template::load(&config.workspace.join("template.yaml"))
-        .map_err(|error| StackError::Template(error.to_string()))?;
+    let template = config.template()?;
     let aws = sdk_config(endpoint, &config.region).await;
     let deployed = cloudformation::deploy(&template, &aws, &config.stack_name)
         .await

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use super::identity::USER_POOL;
-use super::method_settings::{MethodSettingSpec, read_method_settings};
+use super::method_settings::{MethodSettingSpec, conditional_entry, read_method_settings};
 use super::{Expr, Node, Problem, ResourceTypes, TemplateError};
 
 pub(super) const SERVERLESS_API: &str = "AWS::Serverless::Api";
@@ -31,7 +31,14 @@ pub struct ApiSpec {
     pub gateway_responses: Vec<GatewayResponseSpec>,
     /// `MethodSettings`, the entries whose condition holds.
     pub method_settings: Vec<MethodSettingSpec>,
+    /// The stage's cache cluster, in GB (`CacheClusterSize`, 0.5 unless set), when
+    /// `CacheClusterEnabled` is true; `None`: the stage has no cache.
+    pub cache_cluster_size: Option<String>,
 }
+
+/// The sizes of a stage's cache cluster API Gateway offers, in GB.
+pub const CACHE_CLUSTER_SIZES: [&str; 8] =
+    ["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"];
 
 /// `Auth` of an API.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -142,7 +149,33 @@ pub(super) fn read_api(
         Some(settings) => read_method_settings(&settings, conditions)?,
         None => Vec::new(),
     };
+    // Either may be an `!If` on a parameter's condition, as this template's are.
+    let cache_enabled = match properties.field("CacheClusterEnabled") {
+        Some(enabled) => match conditional_entry(enabled, conditions)? {
+            Some(enabled) => enabled.flag()?,
+            None => false,
+        },
+        None => false,
+    };
+    let cache_cluster_size =
+        match properties.field("CacheClusterSize") {
+            Some(size) => match conditional_entry(size, conditions)? {
+                Some(size) => {
+                    let size = size.text()?;
+                    if !CACHE_CLUSTER_SIZES.contains(&size.as_str()) {
+                        return Err(properties.child("CacheClusterSize").problem(
+                            Problem::Expected("one of 0.5, 1.6, 6.1, 13.5, 28.4, 58.2, 118, 237"),
+                        ));
+                    }
+                    Some(size)
+                }
+                None => None,
+            },
+            None => None,
+        };
     Ok(ApiSpec {
+        cache_cluster_size: cache_enabled
+            .then(|| cache_cluster_size.unwrap_or_else(|| "0.5".to_owned())),
         logical_id: properties.resource.to_owned(),
         name: properties.optional("Name", Node::expr)?,
         stage_name: properties.required("StageName")?.expr()?,

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde_norway::Value;
 
-use super::{DYNAMODB_TABLE, Expr, Node, ResourceTypes, RouteAuth, SQS_QUEUE, TemplateError, api};
+use super::{
+    DYNAMODB_TABLE, Expr, Node, Problem, ResourceTypes, RouteAuth, SQS_QUEUE, TemplateError, api,
+};
 use crate::cloudformation::intrinsics::is_long_form_intrinsic;
 
 /// An `AWS::Serverless::Function`, with `Globals.Function` merged in.
@@ -52,6 +54,9 @@ pub enum EventSpec {
         auth: RouteAuth,
         /// `TimeoutInMillis`: the integration timeout; unset, API Gateway's 29 s.
         timeout_millis: Option<u64>,
+        /// The `RequestParameters` marked `Caching: true`, in order: the method's cache key
+        /// (`method.request.path.orderId`, `method.request.header.Authorization`, ...).
+        cache_key_parameters: Vec<String>,
     },
     /// An event source mapping on a queue.
     Sqs {
@@ -168,6 +173,7 @@ fn read_event(
             })?,
             auth: api::read_route_auth(&properties)?,
             timeout_millis: properties.optional("TimeoutInMillis", Node::number)?,
+            cache_key_parameters: cache_key_parameters(&properties)?,
         },
         "SQS" => EventSpec::Sqs {
             name,
@@ -233,6 +239,46 @@ fn on_failure_queue(
 
 /// `BatchSize`: the most records one invocation gets; unset, Lambda's default for the source
 /// (10 for a queue, 100 for a stream).
+/// The `RequestParameters` of an `Api` event marked `Caching: true`. Each entry is a name
+/// (`method.request.querystring.page`, neither required nor cached) or a one-key map of a name
+/// to `{Required, Caching}`; SAM takes only `method.request.header.*`, `.querystring.*` and
+/// `.path.*` names.
+fn cache_key_parameters(properties: &Node) -> Result<Vec<String>, TemplateError> {
+    let Some(parameters) = properties.field("RequestParameters") else {
+        return Ok(Vec::new());
+    };
+    let mut cached = Vec::new();
+    for parameter in parameters.items()? {
+        let (name, caching) = if parameter.value.is_string() {
+            (parameter.text()?, false)
+        } else {
+            let entries = parameter.entries()?;
+            let [(name, settings)] = entries.as_slice() else {
+                return Err(parameter.problem(Problem::Expected(
+                    "a parameter name, or a map of one name to {Required, Caching}",
+                )));
+            };
+            let caching = settings.optional("Caching", Node::flag)?.unwrap_or(false);
+            (name.clone(), caching)
+        };
+        let valid = ["header", "querystring", "path"].iter().any(|location| {
+            name.strip_prefix("method.request.")
+                .and_then(|rest| rest.strip_prefix(location))
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|rest| !rest.is_empty())
+        });
+        if !valid {
+            return Err(parameter.problem(Problem::Expected(
+                "method.request.header.<name>, method.request.querystring.<name> or method.request.path.<name>",
+            )));
+        }
+        if caching {
+            cached.push(name);
+        }
+    }
+    Ok(cached)
+}
+
 fn batch_size(properties: &Node, default: u32) -> Result<u32, TemplateError> {
     Ok(properties
         .optional("BatchSize", Node::number)?
@@ -314,5 +360,46 @@ mod tests {
             "      ReservedConcurrentExecutions: 0\n",
         );
         assert_eq!(global, [("A".into(), Some(0)), ("B".into(), Some(5))]);
+    }
+
+    #[test]
+    fn the_cache_key_is_the_request_parameters_marked_caching() {
+        let template = Template::parse(include_str!("../../../../template.yaml")).unwrap();
+        let function = template
+            .functions()
+            .into_iter()
+            .find(|f| f.logical_id == "GetOrderFunction")
+            .unwrap();
+        let super::EventSpec::Api {
+            cache_key_parameters,
+            ..
+        } = &function.events[0]
+        else {
+            panic!("GetOrderFunction's event is an Api event");
+        };
+        // Exam: the caller's token is part of the key, or customers would share entries.
+        assert_eq!(
+            cache_key_parameters,
+            &[
+                "method.request.path.orderId",
+                "method.request.querystring.consistent",
+                "method.request.header.Authorization",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_request_parameter_sam_does_not_take_is_refused() {
+        let yaml = |parameter: &str| {
+            format!(
+                "Resources:\n  A:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: a\n    Properties:\n      Events:\n        Get:\n          Type: Api\n          Properties:\n            Path: /a\n            Method: get\n            RequestParameters:\n              - {parameter}\n"
+            )
+        };
+        assert!(Template::parse(&yaml("method.request.querystring.page")).is_ok());
+        let error = Template::parse(&yaml("method.request.body.page")).unwrap_err();
+        assert!(
+            error.to_string().contains("method.request.header"),
+            "{error}"
+        );
     }
 }

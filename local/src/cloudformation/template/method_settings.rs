@@ -1,5 +1,5 @@
-//! `MethodSettings` of an `AWS::Serverless::Api`: the stage's throttling limits, the default for
-//! every method (`ResourcePath: /*`, `HttpMethod: *`) and each method's own entry. An entry may be
+//! `MethodSettings` of an `AWS::Serverless::Api`: the stage's throttling limits and caching, the
+//! default for every method (`ResourcePath: /*`, `HttpMethod: *`) and each method's own entry. An entry may be
 //! an `!If` on a condition, as the cached method's is in this template: it is read when the
 //! condition holds and its branch is not `AWS::NoValue`.
 
@@ -11,8 +11,8 @@ use super::api::rate;
 use super::{Node, Problem, TemplateError};
 use crate::cloudformation::intrinsics::intrinsic_call;
 
-/// One entry of `MethodSettings`: the throttling limits of a method, or of every method
-/// (`ResourcePath: /*`, `HttpMethod: *`). Its caching and metrics settings are not read.
+/// One entry of `MethodSettings`: the throttling limits and caching of a method, or of every
+/// method (`ResourcePath: /*`, `HttpMethod: *`). Its metrics and logging settings are not read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodSettingSpec {
     /// `/*`, or a resource with each `/` escaped `~1`: `/~1orders~1{orderId}`.
@@ -23,6 +23,10 @@ pub struct MethodSettingSpec {
     pub rate_limit: Option<f64>,
     /// `ThrottlingBurstLimit`: the token bucket's size.
     pub burst_limit: Option<u32>,
+    /// `CachingEnabled` (with the stage's cache cluster).
+    pub caching_enabled: Option<bool>,
+    /// `CacheTtlInSeconds` (API Gateway: 0 to 3,600; unset, 300).
+    pub cache_ttl_seconds: Option<u32>,
 }
 
 impl MethodSettingSpec {
@@ -55,7 +59,7 @@ pub(super) fn read_method_settings(
 
 /// A list entry that may be `!If [Condition, entry, !Ref AWS::NoValue]`: the branch the
 /// condition takes, or `None` when that branch is `AWS::NoValue` (no entry).
-fn conditional_entry<'a>(
+pub(super) fn conditional_entry<'a>(
     entry: Node<'a>,
     conditions: &BTreeMap<String, bool>,
 ) -> Result<Option<Node<'a>>, TemplateError> {
@@ -92,6 +96,8 @@ fn read_method_setting(entry: &Node) -> Result<MethodSettingSpec, TemplateError>
         http_method: entry.required("HttpMethod")?.text()?,
         rate_limit: entry.optional("ThrottlingRateLimit", rate)?,
         burst_limit: entry.optional("ThrottlingBurstLimit", Node::number)?,
+        caching_enabled: entry.optional("CachingEnabled", Node::flag)?,
+        cache_ttl_seconds: entry.optional("CacheTtlInSeconds", Node::number)?,
     })
 }
 
@@ -124,6 +130,27 @@ mod tests {
             ]
         );
         assert!(api.method_settings[0].is_stage_default());
+        assert_eq!(api.method_settings[0].caching_enabled, Some(false));
+    }
+
+    #[test]
+    fn the_cached_methods_entry_is_read_when_the_cache_is_on() {
+        let overrides = [("ApiCacheEnabled".to_owned(), "true".to_owned())];
+        let template =
+            Template::parse_with_overrides(include_str!("../../../../template.yaml"), &overrides)
+                .unwrap();
+        let api = template.apis().remove(0);
+        let cached: Vec<_> = api
+            .method_settings
+            .iter()
+            .filter(|s| s.caching_enabled == Some(true))
+            .map(|s| (s.resource(), s.http_method.as_str(), s.cache_ttl_seconds))
+            .collect();
+        assert_eq!(
+            cached,
+            [(Some("/orders/{orderId}".into()), "GET", Some(60))]
+        );
+        assert_eq!(api.cache_cluster_size.as_deref(), Some("0.5"));
     }
 
     #[test]

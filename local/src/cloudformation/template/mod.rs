@@ -9,7 +9,8 @@
 //! This module only *reads*: values become [`Expr`] trees, evaluated once [`super::resources`]
 //! knows the physical ids. The template's `Conditions` are the exception: they depend
 //! only on parameters (`!Equals [!Ref Environment, prod]`), so they are evaluated here, with each
-//! parameter at its `Default` (the local stack takes no parameter overrides). A resource with a
+//! parameter at the value given at deploy time ([`Template::load_with_overrides`]) or its
+//! `Default`. A resource with a
 //! `Condition` that does not hold is left out, as CloudFormation leaves it out of the stack.
 //!
 //! `Transform: AWS::Serverless-2016-10-31` makes it a SAM template: an `AWS::Serverless::Function`
@@ -64,7 +65,7 @@ use functions::{read_function, with_globals};
 use keys::{read_alias, read_key};
 use messaging::{read_queue, read_subscription, read_topic};
 use node::{DYNAMODB_TABLE, KMS_KEY, Node, ResourceTypes, SNS_TOPIC, SQS_QUEUE};
-use parameters::{Parameter, evaluate_conditions, read_parameters};
+use parameters::{Parameter, apply_overrides, evaluate_conditions, read_parameters};
 use table::read_table;
 
 /// The template: its parameters, evaluated conditions and the resources the local stack uses.
@@ -138,6 +139,10 @@ pub enum Problem {
     Json(String),
     #[error("names parameter {0}, which has no Default")]
     NoDefault(String),
+    #[error("is not declared in the template's Parameters")]
+    NotDeclared,
+    #[error("cannot be {value:?}: its AllowedValues are {allowed}")]
+    NotAllowed { value: String, allowed: String },
     #[error("names {0}, which is not a parameter")]
     UnknownParameter(String),
     #[error("names condition {0}, which is not defined")]
@@ -151,17 +156,35 @@ pub enum Problem {
 impl Template {
     /// Reads and parses the template file.
     pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        Self::load_with_overrides(path, &[])
+    }
+
+    /// Reads and parses the template file with parameter values given at deploy time
+    /// (`ApiCacheEnabled=true`), as `sam deploy --parameter-overrides` gives them.
+    pub fn load_with_overrides(
+        path: &Path,
+        overrides: &[(String, String)],
+    ) -> Result<Self, TemplateError> {
         let yaml = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&yaml)
+        Self::parse_with_overrides(&yaml, overrides)
     }
 
     /// Parses a template's text.
     pub fn parse(yaml: &str) -> Result<Self, TemplateError> {
+        Self::parse_with_overrides(yaml, &[])
+    }
+
+    /// Parses a template's text with parameter values given at deploy time.
+    pub fn parse_with_overrides(
+        yaml: &str,
+        overrides: &[(String, String)],
+    ) -> Result<Self, TemplateError> {
         let document: Value = serde_norway::from_str(yaml)?;
-        let parameters = read_parameters(&document)?;
+        let mut parameters = read_parameters(&document)?;
+        apply_overrides(&mut parameters, overrides)?;
         let conditions = evaluate_conditions(&document, &parameters)?;
         let resources = document
             .get("Resources")
@@ -302,7 +325,7 @@ impl Template {
         self.user_pool_groups.clone()
     }
 
-    /// Whether the condition holds with every parameter at its default; `false` for a condition
+    /// Whether the condition holds with the parameters' values; `false` for a condition
     /// the template does not define.
     pub fn condition(&self, name: &str) -> bool {
         self.conditions.get(name).copied().unwrap_or(false)
@@ -316,6 +339,11 @@ impl Template {
     /// The parameter's `Default`, as text.
     pub fn parameter_default(&self, name: &str) -> Option<String> {
         self.parameters.get(name)?.default.clone()
+    }
+
+    /// The parameter's value: the one given at deploy time, else its `Default`.
+    pub fn parameter_value(&self, name: &str) -> Option<String> {
+        self.parameters.get(name)?.value().cloned()
     }
 
     /// Whether `name` is a parameter (with or without a default).

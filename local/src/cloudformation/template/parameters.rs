@@ -1,7 +1,9 @@
 //! `Parameters` and `Conditions`: the only inputs of a template, and what follows from them alone.
 //!
-//! A parameter is a value given at deploy time; the local stack takes none, so each is at its
-//! `Default`. A condition (`!Equals [!Ref Environment, prod]`) depends only on parameters, so
+//! A parameter is a value given at deploy time (`sam deploy --parameter-overrides Name=value`, or
+//! the local stack's `--parameter-overrides`, see [`apply_overrides`]); a parameter given none is
+//! at its `Default`. As CloudFormation does, a value for a parameter the template does not
+//! declare, or one outside its `AllowedValues`, is refused before anything is created. A condition (`!Equals [!Ref Environment, prod]`) depends only on parameters, so
 //! CloudFormation evaluates it before creating anything, and so does this module: the template
 //! keeps each condition's value, which decides which resources exist and which branch of an
 //! `!If` a property takes.
@@ -18,6 +20,17 @@ pub(super) struct Parameter {
     /// `CommaDelimitedList` and `List<...>` parameters are lists: `!Ref` gives every item.
     pub(super) is_list: bool,
     pub(super) default: Option<String>,
+    /// `AllowedValues`, if the parameter has them.
+    pub(super) allowed_values: Option<Vec<String>>,
+    /// The value given at deploy time, over the `Default`.
+    pub(super) given: Option<String>,
+}
+
+impl Parameter {
+    /// The value the stack takes: the one given at deploy time, else the `Default`.
+    pub(super) fn value(&self) -> Option<&String> {
+        self.given.as_ref().or(self.default.as_ref())
+    }
 }
 
 pub(super) fn read_parameters(
@@ -42,11 +55,65 @@ pub(super) fn read_parameters(
                 ))
             })?),
         };
+        let allowed_values = match declaration.get("AllowedValues") {
+            None => None,
+            Some(Value::Sequence(values)) => Some(
+                values
+                    .iter()
+                    .map(|value| {
+                        scalar_text(value).ok_or_else(|| {
+                            problem(Problem::Expected(
+                                "AllowedValues that are strings or numbers",
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => return Err(problem(Problem::Expected("AllowedValues that are a list"))),
+        };
         let is_list =
             parameter_type.is_some_and(|t| t == "CommaDelimitedList" || t.starts_with("List<"));
-        parameters.insert(name, Parameter { is_list, default });
+        parameters.insert(
+            name,
+            Parameter {
+                is_list,
+                default,
+                allowed_values,
+                given: None,
+            },
+        );
     }
     Ok(parameters)
+}
+
+/// The values given at deploy time (`Name=value` pairs), over the parameters' defaults.
+/// CloudFormation refuses a name the template does not declare and a value outside the
+/// parameter's `AllowedValues`.
+pub(super) fn apply_overrides(
+    parameters: &mut BTreeMap<String, Parameter>,
+    overrides: &[(String, String)],
+) -> Result<(), TemplateError> {
+    for (name, value) in overrides {
+        let parameter = parameters
+            .get_mut(name)
+            .ok_or_else(|| TemplateError::Parameter {
+                name: name.clone(),
+                problem: Problem::NotDeclared,
+            })?;
+        if let Some(allowed) = &parameter.allowed_values
+            && !allowed.contains(value)
+        {
+            return Err(TemplateError::Parameter {
+                name: name.clone(),
+                problem: Problem::NotAllowed {
+                    value: value.clone(),
+                    allowed: allowed.join(", "),
+                },
+            });
+        }
+        parameter.given = Some(value.clone());
+    }
+    Ok(())
 }
 
 /// Evaluates every condition of the template, with the parameters' defaults.
@@ -143,7 +210,7 @@ impl ConditionEvaluator<'_> {
         }
     }
 
-    /// A value compared by `!Equals`: a literal, or a parameter at its default.
+    /// A value compared by `!Equals`: a literal, or a parameter's value.
     fn operand(&self, value: &Value) -> Result<String, Problem> {
         match parse_expr(value)? {
             Expr::Literal(text) => Ok(text),
@@ -152,11 +219,48 @@ impl ConditionEvaluator<'_> {
                     .parameters
                     .get(&name)
                     .ok_or_else(|| Problem::UnknownParameter(name.clone()))?;
-                parameter.default.clone().ok_or(Problem::NoDefault(name))
+                parameter.value().cloned().ok_or(Problem::NoDefault(name))
             }
             _ => Err(Problem::Unsupported(
                 "a condition compares only literals and parameters",
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cloudformation::template::Template;
+
+    const TEMPLATE: &str = "Parameters:
+  Cache: {Type: String, Default: 'false', AllowedValues: ['true', 'false']}
+Conditions:
+  CacheOn: !Equals [!Ref Cache, 'true']
+Resources: {}
+";
+
+    fn with(overrides: &[(&str, &str)]) -> Result<Template, String> {
+        let overrides: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        Template::parse_with_overrides(TEMPLATE, &overrides).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_value_given_at_deploy_time_replaces_the_default_in_conditions_and_refs() {
+        assert!(!with(&[]).unwrap().condition("CacheOn"));
+        let on = with(&[("Cache", "true")]).unwrap();
+        assert!(on.condition("CacheOn"));
+        assert_eq!(on.parameter_value("Cache").as_deref(), Some("true"));
+        assert_eq!(on.parameter_default("Cache").as_deref(), Some("false"));
+    }
+
+    #[test]
+    fn an_undeclared_parameter_or_a_value_outside_allowed_values_is_refused() {
+        let unknown = with(&[("Cached", "true")]).unwrap_err();
+        assert!(unknown.contains("Cached is not declared"), "{unknown}");
+        let refused = with(&[("Cache", "yes")]).unwrap_err();
+        assert!(refused.contains("cannot be \"yes\""), "{refused}");
     }
 }
