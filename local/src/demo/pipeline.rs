@@ -1,10 +1,12 @@
-//! The steps of the event pipeline: the fan-out, fulfillment, a poison message, the trace.
+//! The steps of the event pipeline: the fan-out, fulfillment, a redelivered event, a poison
+//! message, the trace.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::types::QueueAttributeName;
 use reqwest::Method;
 use serde_json::json;
 
@@ -72,6 +74,87 @@ impl Demo<'_> {
         proved(
             out,
             "fulfill-order opened the card (the only function allowed kms:Decrypt), checked it, and moved PLACED -> CONFIRMED with a write conditional on version and status",
+        )
+    }
+
+    pub(super) async fn redelivered(&mut self) -> Outcome {
+        let id = self.order_id()?.to_owned();
+        let queue = self
+            .stack
+            .deployed()
+            .queue_url("FulfillmentQueue")
+            .ok_or("no FulfillmentQueue")?
+            .to_owned();
+        // The OrderPlaced event as publish-events published it: the audit trail keeps it.
+        let items = self.audit_items(&id).await?;
+        let placed = items
+            .into_iter()
+            .find(|item| {
+                item.get("eventType")
+                    .and_then(|t| t.as_s().ok())
+                    .map(String::as_str)
+                    == Some("OrderPlaced")
+            })
+            .ok_or("the audit trail has no OrderPlaced")?;
+        let entry: serde_json::Value = serde_dynamo::from_item(serde_dynamo::Item::from(placed))
+            .map_err(|error| format!("the audit entry: {error}"))?;
+        let event = json!({"eventId": entry["eventId"], "eventType": "OrderPlaced", "orderId": id,
+                           "version": entry["version"], "occurredAt": entry["occurredAt"],
+                           "order": entry["order"]});
+        let path = format!("/orders/{id}?consistent=true");
+        let before = self.call(Method::GET, &path, &[], None).await?.body;
+        let records_before = self.record_event_types("FulfillOrderFunction", &id).len();
+
+        let sqs = aws_sdk_sqs::Client::new(self.stack.aws());
+        for _ in 0..2 {
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body(event.to_string())
+                .send()
+                .await
+                .map_err(|error| format!("SendMessage: {error:?}"))?;
+        }
+        let mut out = format!(
+            "  the order's OrderPlaced event ({}) sent to the fulfillment queue again, twice: SQS delivers at least once\n",
+            entry["eventId"].as_str().unwrap_or_default()
+        );
+        self.wait_for(Duration::from_secs(60), || async {
+            let handled = self.record_event_types("FulfillOrderFunction", &id).len();
+            Ok((handled >= records_before + 2).then_some(()))
+        })
+        .await
+        .map_err(|error| format!("fulfill-order did not handle both deliveries: {error}"))?;
+        self.wait_for(Duration::from_secs(30), || async {
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(&queue)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await
+                .map_err(|error| format!("GetQueueAttributes: {error:?}"))?
+                .attributes
+                .unwrap_or_default();
+            let is_zero =
+                |name: QueueAttributeName| attributes.get(&name).map_or("0", String::as_str) == "0";
+            Ok((is_zero(QueueAttributeName::ApproximateNumberOfMessages)
+                && is_zero(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+            .then_some(()))
+        })
+        .await
+        .map_err(|error| format!("the deliveries were not deleted from the queue: {error}"))?;
+        let after = self.call(Method::GET, &path, &[], None).await?.body;
+        let _ = writeln!(
+            out,
+            "  -> fulfill-order handled both (2 more record subsegments), the queue is empty\n  GET {path}: before status {} version {}, after status {} version {}",
+            before["status"], before["version"], after["status"], after["version"]
+        );
+        expect(
+            after["status"] == "CONFIRMED" && after["version"] == before["version"],
+            || format!("a redelivery should change nothing: before {before}, after {after}"),
+        )?;
+        proved(
+            out,
+            "a consumer of an at-least-once queue must be idempotent: the order was no longer PLACED, so fulfill-order opened no card and left the order as it was (its transition is conditional on version and status), and each delivery succeeded and was deleted",
         )
     }
 

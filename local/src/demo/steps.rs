@@ -72,6 +72,13 @@ pub const STEPS: &[Step] = &[
         needs: &["create", "conflict", "fan_out"],
     },
     Step {
+        name: "redelivered",
+        title: "The same event, delivered again",
+        concept: "at-least-once delivery: an idempotent consumer",
+        scenario: "scenario 13",
+        needs: &["create", "conflict", "fan_out"],
+    },
+    Step {
         name: "poison",
         title: "A poison message",
         concept: "partial batch responses, redrive to a dead-letter queue",
@@ -169,6 +176,7 @@ impl Demo<'_> {
             "envelope" => self.envelope().await,
             "fan_out" => self.fan_out().await,
             "confirmed" => self.confirmed().await,
+            "redelivered" => self.redelivered().await,
             "poison" => self.poison().await,
             "trace" => self.trace().await,
             "expired_but_visible" => self.expired_but_visible().await,
