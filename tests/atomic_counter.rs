@@ -11,6 +11,9 @@
 //!   own version): no update is lost, but a writer whose read is outdated is refused
 //!   (`ConditionalCheckFailedException`) and would have to read again and retry.
 //!
+//! moto serves one request at a time (`scripts/moto_server.py`), as DynamoDB applies each write to
+//! an item atomically; the writers' read-modify-write cycles, two requests each, still interleave.
+//!
 //! And the trap: the counter is not idempotent. The same SQS message delivered twice to
 //! `fulfill-order` counts twice, while the order's status changes once.
 

@@ -134,9 +134,13 @@ mod tests {
     }
 
     #[test]
-    fn the_counter_item_is_no_order_and_stays_out_of_the_customer_index() {
+    fn the_counter_item_is_in_the_orders_partition_but_is_no_order() {
         let key = attempts_key(sample_order().order_id);
+        // The fulfillment role's `dynamodb:LeadingKeys` is `ORDER#*`: no new permission.
+        assert!(key["pk"].as_s().unwrap().starts_with("ORDER#"));
+        // Not `ORDER`: the stream's filter drops its records, and publish-events makes no event.
         assert_ne!(key["sk"], AttributeValue::S(crate::store::ORDER_SK.into()));
+        // No `customerId`: the sparse customer index never holds it.
         assert!(!key.contains_key("customerId"));
     }
 }
