@@ -109,7 +109,7 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "list_pages",
         title: "A customer's orders, page by page",
-        concept: "Query on a GSI, ScanIndexForward=false, Limit, LastEvaluatedKey",
+        concept: "Query on a GSI (eventually consistent only), ScanIndexForward=false, Limit, LastEvaluatedKey",
         scenario: "scenario 6",
         needs: &[],
     },

@@ -5,7 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use orders_shared::store::CUSTOMER_INDEX;
 use orders_shared::store::capacity::{
     KB, Provisioned, Read, Write, query_read_units, read_units, read_units_per_second, write_units,
 };
@@ -306,10 +308,45 @@ impl Demo<'_> {
         expect(listed.windows(2).all(|w| w[0].1 >= w[1].1), || {
             "createdAt should not increase from one order to the next".to_owned()
         })?;
+
+        // Exam: a global secondary index is eventually consistent only.
+        let customer = self.customer_of(&lin).await?;
+        let refused = aws_sdk_dynamodb::Client::new(self.stack.aws())
+            .query()
+            .table_name(self.table()?)
+            .index_name(CUSTOMER_INDEX)
+            .key_condition_expression("customerId = :customer")
+            .expression_attribute_values(":customer", AttributeValue::S(customer))
+            .consistent_read(true)
+            .send()
+            .await;
+        let refusal = refused
+            .as_ref()
+            .err()
+            .and_then(|error| error.code())
+            .unwrap_or("no error");
+        let _ = writeln!(
+            out,
+            "  aws dynamodb query --index-name {CUSTOMER_INDEX} --consistent-read ... -> {refusal}"
+        );
+        expect(refusal == "ValidationException", || {
+            format!("a strongly consistent read of a GSI should be refused: {refused:?}")
+        })?;
         proved(
             out,
-            "list-orders queries the byCustomer GSI with ScanIndexForward=false and Limit; DynamoDB's LastEvaluatedKey becomes the opaque nextToken, and the pages hold every order once, newest first",
+            "list-orders queries the byCustomer GSI with ScanIndexForward=false and Limit; DynamoDB's LastEvaluatedKey becomes the opaque nextToken, and the pages hold every order once, newest first; a GSI can only be read eventually consistent (ConsistentRead=true is refused)",
         )
+    }
+
+    /// The customer id (the token's `sub`) of `who`, as the API reports it.
+    async fn customer_of(&self, who: &Credentials) -> Result<String, String> {
+        let page = self
+            .call_as(who, Method::GET, "/orders?limit=1", &[], None)
+            .await?;
+        page.body["items"][0]["customerId"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no customerId in {}", page.body))
     }
 
     fn table(&self) -> Result<String, String> {
