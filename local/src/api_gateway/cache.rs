@@ -28,8 +28,10 @@
 //! What is stored: a response of the integration with a 2xx status, of at most 1,048,576 bytes
 //! (API Gateway's largest cacheable response). AWS does not document which status codes it
 //! caches (users report error responses being cached too); locally only successes are, so an
-//! error never outlives its cause. Not played locally: the cluster's capacity (no entry is
-//! evicted before its TTL), `FlushStageCache`, and the other unauthorized strategies
+//! error never outlives its cause. The cache comes after the method's checks and limits
+//! (authorizer, API key, throttles, quota): a hit is still authorized and counted. Not played
+//! locally: the cluster's capacity (no entry is evicted before its TTL), `CacheDataEncrypted`
+//! (entries live in this process's memory), `FlushStageCache`, and the other unauthorized strategies
 //! (`FAIL_WITH_403`, `SUCCEED_WITHOUT_RESPONSE_HEADER`), which no CloudFormation property sets.
 //! The clock is the caller's (`now`), so expiry is tested without waiting.
 

@@ -225,6 +225,15 @@ impl Stack {
             "Orders on Lambda, local stack `{}` (from template.yaml)\n\n",
             self.config.stack_name
         ));
+        if !self.config.parameter_overrides.is_empty() {
+            let given: Vec<String> = self
+                .config
+                .parameter_overrides
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            out.push_str(&format!("  Parameters  {}\n", given.join(" ")));
+        }
         out.push_str(&format!("  API         {}\n", self.api_url()));
         out.push_str(&format!("  AWS (moto)  {}\n", self.endpoint));
         out.push_str(&format!("  X-Ray       udp://{}\n", self.xray.address()));
