@@ -31,73 +31,27 @@
 //! error never outlives its cause. The cache comes after the method's checks and limits
 //! (authorizer, API key, throttles, quota): a hit is still authorized and counted. Not played
 //! locally: the cluster's capacity (no entry is evicted before its TTL), `CacheDataEncrypted`
-//! (entries live in this process's memory), `FlushStageCache`, and the other unauthorized strategies
-//! (`FAIL_WITH_403`, `SUCCEED_WITHOUT_RESPONSE_HEADER`), which no CloudFormation property sets.
+//! (entries live in this process's memory), `FlushStageCache`, and the other unauthorized
+//! strategies (`FAIL_WITH_403`, `SUCCEED_WITHOUT_RESPONSE_HEADER`), which no CloudFormation
+//! property sets.
 //! The clock is the caller's (`now`), so expiry is tested without waiting.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use super::cache_settings::{CacheSettings, CachedMethod, DEFAULT_TTL, KeyParameter, MAX_TTL};
+
 use axum::body::{Body, Bytes};
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 
-/// `CacheTtlInSeconds` when a method sets none.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
-/// The longest `CacheTtlInSeconds` API Gateway takes.
-pub const MAX_TTL: Duration = Duration::from_secs(3600);
 /// The largest response API Gateway caches, in bytes.
 pub const MAX_CACHED_RESPONSE_BYTES: usize = 1_048_576;
 /// The header API Gateway adds when it ignores an unauthorized caller's `Cache-Control`.
 pub const UNAUTHORIZED_CACHE_CONTROL_WARNING: &str =
     "199 Cache-control headers were ignored because the caller was unauthorized.";
-
-/// Where a cache-key parameter's value is: `method.request.path.orderId` is `Path("orderId")`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyParameter {
-    Path(String),
-    QueryString(String),
-    /// A header's name; headers are matched without case.
-    Header(HeaderName),
-}
-
-impl KeyParameter {
-    /// `method.request.{path,querystring,header}.<name>`; `None` for anything else.
-    pub fn parse(name: &str) -> Option<Self> {
-        let rest = name.strip_prefix("method.request.")?;
-        let (location, name) = rest.split_once('.')?;
-        if name.is_empty() {
-            return None;
-        }
-        Some(match location {
-            "path" => Self::Path(name.to_owned()),
-            "querystring" => Self::QueryString(name.to_owned()),
-            "header" => Self::Header(HeaderName::from_bytes(name.as_bytes()).ok()?),
-            _ => return None,
-        })
-    }
-}
-
-/// A method the stage caches.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CachedMethod {
-    /// Upper case, `GET`.
-    pub http_method: String,
-    /// The template's path: `/orders/{orderId}`.
-    pub resource: String,
-    /// `CacheTtlInSeconds`: more than 0 (0 is no caching: the method is not listed).
-    pub ttl: Duration,
-    /// The method's cache-key parameters, in the template's order.
-    pub key_parameters: Vec<KeyParameter>,
-}
-
-/// The stage's cache as the template sets it: no methods when the stage has no cache cluster.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CacheSettings {
-    pub methods: Vec<CachedMethod>,
-}
 
 /// What a cached method's entries are keyed by: the method and its key parameters' values (a
 /// parameter the request does not carry is `None`, not the empty string).
@@ -407,18 +361,5 @@ mod tests {
             HeaderValue::from_static("max-age=10"),
         );
         assert_eq!(freshness(&headers, true), Freshness::Cached);
-    }
-
-    #[test]
-    fn only_path_query_and_header_parameters_are_key_parameters() {
-        assert_eq!(
-            KeyParameter::parse("method.request.header.Authorization"),
-            Some(KeyParameter::Header(HeaderName::from_static(
-                "authorization"
-            )))
-        );
-        assert_eq!(KeyParameter::parse("method.request.body.x"), None);
-        assert_eq!(KeyParameter::parse("method.request.path."), None);
-        assert_eq!(KeyParameter::parse("integration.request.path.x"), None);
     }
 }

@@ -6,9 +6,9 @@
 //! default authorizer and `ApiKeyRequired`, unless its event overrides them), each Cognito
 //! authorizer with its user pool's public keys (fetched from moto), the usage plan's API key, the
 //! gateway responses, the CORS preflight, the limits: `MethodSettings`' throttling, the usage
-//! plan's `Throttle` and `Quota`; and the stage's cache ([`cache`](super::cache)): the methods
-//! whose `MethodSettings` enable caching when the stage has a cache cluster, each with its TTL and
-//! its event's cache-key parameters.
+//! plan's `Throttle` and `Quota`; and the stage's cache
+//! ([`cache_settings`](super::cache_settings)): the methods whose `MethodSettings` enable caching
+//! when the stage has a cache cluster, each with its TTL and its event's cache-key parameters.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use axum::http::{HeaderName, HeaderValue};
 
 use super::access::{Access, ApiKeys, RouteAuthorizer};
 use super::authorizer::{AuthorizerError, CognitoAuthorizer, UserPoolTrust};
-use super::cache::{CacheSettings, CachedMethod, DEFAULT_TTL, KeyParameter, MAX_TTL};
+use super::cache_settings::cached_methods;
 use super::gateway_responses::{GatewayResponse, GatewayResponses, static_value};
 use super::quota::{Quota, QuotaPeriod};
 use super::routes::Route;
@@ -157,75 +157,8 @@ pub async fn deploy(
         gateway_responses: GatewayResponses::new(gateway_responses),
         preflight,
         throttling: throttling(api)?,
-        cache: cache(api, functions)?,
+        cache: cached_methods(api, functions)?,
     })
-}
-
-/// The stage's cached methods: none without a cache cluster. A method caches if its own
-/// `MethodSettings` entry (or else the stage default's) has `CachingEnabled: true` and a TTL
-/// (its own, the stage default's, else 300 s) above 0; its key is its event's `RequestParameters`
-/// marked `Caching: true`.
-fn cache(api: &ApiSpec, functions: &[FunctionSpec]) -> Result<CacheSettings, DeploymentError> {
-    if api.cache_cluster_size.is_none() {
-        return Ok(CacheSettings::default());
-    }
-    let stage_default = api.method_settings.iter().find(|s| s.is_stage_default());
-    let mut methods = Vec::new();
-    for function in functions {
-        for event in &function.events {
-            let EventSpec::Api {
-                path,
-                method,
-                cache_key_parameters,
-                ..
-            } = event
-            else {
-                continue;
-            };
-            let own = api.method_settings.iter().find(|setting| {
-                setting.resource().as_deref() == Some(path.as_str())
-                    && (setting.http_method == "*"
-                        || setting.http_method.eq_ignore_ascii_case(method))
-            });
-            let caching = own
-                .and_then(|s| s.caching_enabled)
-                .or(stage_default.and_then(|s| s.caching_enabled))
-                .unwrap_or(false);
-            let ttl = own
-                .and_then(|s| s.cache_ttl_seconds)
-                .or(stage_default.and_then(|s| s.cache_ttl_seconds))
-                .map_or(DEFAULT_TTL, |seconds| Duration::from_secs(seconds.into()));
-            if ttl > MAX_TTL {
-                return Err(DeploymentError::Limits {
-                    api: api.logical_id.clone(),
-                    setting: format!(
-                        "{method} {path}: CacheTtlInSeconds {} is over API Gateway's 3,600",
-                        ttl.as_secs()
-                    ),
-                });
-            }
-            // Exam: a TTL of 0 turns the method's caching off.
-            if !caching || ttl.is_zero() {
-                continue;
-            }
-            let mut key_parameters = Vec::new();
-            for name in cache_key_parameters {
-                key_parameters.push(KeyParameter::parse(name).ok_or_else(|| {
-                    DeploymentError::Limits {
-                        api: api.logical_id.clone(),
-                        setting: format!("{method} {path}: {name} cannot be a cache key"),
-                    }
-                })?);
-            }
-            methods.push(CachedMethod {
-                http_method: method.to_uppercase(),
-                resource: path.clone(),
-                ttl,
-                key_parameters,
-            });
-        }
-    }
-    Ok(CacheSettings { methods })
 }
 
 /// The stage's limits: `MethodSettings`' throttling (an entry without a limit of its own takes

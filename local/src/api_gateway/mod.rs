@@ -70,6 +70,7 @@
 //! | [`token_bucket`]       | the token bucket each limit is                                       |
 //! | [`quota`]              | the usage plan's quota per API key and period (429)                  |
 //! | [`cache`]              | the stage's cache: entries per cache key, TTL, `Cache-Control: max-age=0` |
+//! | [`cache_settings`]     | which methods the template caches, for how long, keyed by what       |
 //! | [`gateway_responses`]  | API Gateway's own answers, as the template shapes them               |
 //! | [`deployment`]         | the template's API, resolved: what the stage serves                  |
 //! | `server`               | the stage's HTTP server: each request read, routed, checked, answered ([`ApiGateway`]) |
@@ -79,6 +80,7 @@
 pub mod access;
 pub mod authorizer;
 pub mod cache;
+pub mod cache_settings;
 pub mod deployment;
 pub mod gateway_responses;
 mod integration;
