@@ -81,7 +81,7 @@ fn the_api_stage_traces_throttles_and_writes_json_access_logs() {
 }
 
 #[test]
-fn the_order_cache_is_off_by_default_and_keyed_by_order_id_and_caller_when_on() {
+fn the_order_cache_is_off_by_default_and_keyed_by_order_id_when_on() {
     let template = translated();
     assert_eq!(
         template["Parameters"]["ApiCacheEnabled"]["Default"],
