@@ -10,10 +10,12 @@
 //! | the list: name, scenario, what each builds on      | `steps.rs`                                |
 //! | create, conflict, idempotent_retry, envelope       | `orders.rs`: the order API                |
 //! | two_customers                                      | `identity.rs`: who may see and change what |
+//! | cors                                               | `cors.rs`: the preflight, the function's header |
 //! | fan_out, confirmed, redelivered, poison, trace     | `pipeline.rs`: the event pipeline         |
 //! | expired_but_visible, capacity, list_pages          | `table.rs`: DynamoDB's TTL, capacity units, pages |
 //! | throttled                                          | `throttled.rs`: API Gateway's 429 and backoff |
 
+mod cors;
 mod identity;
 mod orders;
 mod pipeline;

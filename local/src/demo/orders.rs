@@ -48,10 +48,37 @@ impl Demo<'_> {
         expect(answer.allow_origin.is_some(), || {
             "the answer lacks Access-Control-Allow-Origin (the template's AllowedOrigin)".to_owned()
         })?;
+
+        // Exam: create-if-absent. The same key again, with create-order's condition: refused.
+        let table = self
+            .stack
+            .deployed()
+            .table_name("OrdersTable")
+            .ok_or("no OrdersTable")?;
+        let again = aws_sdk_dynamodb::Client::new(self.stack.aws())
+            .put_item()
+            .table_name(table)
+            .item("pk", AttributeValue::S(format!("ORDER#{id}")))
+            .item("sk", AttributeValue::S("ORDER".into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        let refusal = again
+            .as_ref()
+            .err()
+            .and_then(|error| error.code())
+            .unwrap_or("no error: the order was overwritten");
+        let _ = writeln!(
+            out,
+            "  aws dynamodb put-item --item pk=ORDER#{id},sk=ORDER --condition-expression 'attribute_not_exists(pk)'\n  -> {refusal}"
+        );
+        expect(refusal == "ConditionalCheckFailedException", || {
+            format!("a second put of the same key should fail its condition: {again:?}")
+        })?;
         self.order = Some((id, trace));
         proved(
             out,
-            "the order was stored at version 1 (ETag \"1\"), the total computed by the server, the card shown only as its last four digits",
+            "the order was stored at version 1 (ETag \"1\"), the total computed by the server, the card shown only as its last four digits; a put conditional on attribute_not_exists(pk) writes only an item that is not there yet",
         )
     }
 

@@ -37,6 +37,13 @@ pub const STEPS: &[Step] = &[
         needs: &["create"],
     },
     Step {
+        name: "cors",
+        title: "A browser asks first",
+        concept: "CORS with a Lambda proxy integration: the preflight and the function's header",
+        scenario: "a §17 mention",
+        needs: &[],
+    },
+    Step {
         name: "conflict",
         title: "Two clients, one version",
         concept: "optimistic locking: ConditionExpression version = :expected",
@@ -171,6 +178,7 @@ impl Demo<'_> {
         match name {
             "create" => self.create().await,
             "two_customers" => self.two_customers().await,
+            "cors" => self.cors().await,
             "conflict" => self.conflict().await,
             "idempotent_retry" => self.idempotent_retry().await,
             "envelope" => self.envelope().await,
