@@ -11,6 +11,7 @@
 //! | create, conflict, idempotent_retry, envelope       | `orders.rs`: the order API                |
 //! | two_customers                                      | `identity.rs`: who may see and change what |
 //! | cors                                               | `cors.rs`: the preflight, the function's header |
+//! | all_or_nothing                                     | `transaction.rs`: TransactWriteItems      |
 //! | fan_out, confirmed, redelivered, poison, trace     | `pipeline.rs`: the event pipeline         |
 //! | expired_but_visible, capacity, list_pages          | `table.rs`: DynamoDB's TTL, capacity units, pages |
 //! | throttled                                          | `throttled.rs`: API Gateway's 429 and backoff |
@@ -22,6 +23,7 @@ mod pipeline;
 mod steps;
 mod table;
 mod throttled;
+mod transaction;
 
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -58,6 +58,13 @@ pub const STEPS: &[Step] = &[
         needs: &[],
     },
     Step {
+        name: "all_or_nothing",
+        title: "All or nothing",
+        concept: "TransactWriteItems: one failed condition cancels every write",
+        scenario: "scenario 4",
+        needs: &["create"],
+    },
+    Step {
         name: "envelope",
         title: "What the table holds",
         concept: "KMS envelope encryption: GenerateDataKey + AES-256-GCM",
@@ -181,6 +188,7 @@ impl Demo<'_> {
             "cors" => self.cors().await,
             "conflict" => self.conflict().await,
             "idempotent_retry" => self.idempotent_retry().await,
+            "all_or_nothing" => self.all_or_nothing().await,
             "envelope" => self.envelope().await,
             "fan_out" => self.fan_out().await,
             "confirmed" => self.confirmed().await,
