@@ -104,6 +104,7 @@ impl Demo<'_> {
         let path = format!("/orders/{id}?consistent=true");
         let before = self.call(Method::GET, &path, &[], None).await?.body;
         let records_before = self.record_event_types("FulfillOrderFunction", &id).len();
+        let attempts_before = self.fulfillment_attempts(&id).await?;
 
         let sqs = aws_sdk_sqs::Client::new(self.stack.aws());
         for _ in 0..2 {
@@ -143,19 +144,51 @@ impl Demo<'_> {
         .await
         .map_err(|error| format!("the deliveries were not deleted from the queue: {error}"))?;
         let after = self.call(Method::GET, &path, &[], None).await?.body;
+        let attempts_after = self.fulfillment_attempts(&id).await?;
         let _ = writeln!(
             out,
-            "  -> fulfill-order handled both (2 more record subsegments), the queue is empty\n  GET {path}: before status {} version {}, after status {} version {}",
+            "  -> fulfill-order handled both (2 more record subsegments), the queue is empty\n  GET {path}: before status {} version {}, after status {} version {}\n  the attempt counter (UpdateItem ADD attempts :one): {attempts_before} before, {attempts_after} after",
             before["status"], before["version"], after["status"], after["version"]
         );
         expect(
             after["status"] == "CONFIRMED" && after["version"] == before["version"],
             || format!("a redelivery should change nothing: before {before}, after {after}"),
         )?;
+        expect(attempts_after == attempts_before + 2, || {
+            format!(
+                "each delivery should count: {attempts_before} attempts before, {attempts_after} after"
+            )
+        })?;
         proved(
             out,
-            "a consumer of an at-least-once queue must be idempotent: the order was no longer PLACED, so fulfill-order opened no card and left the order as it was (its transition is conditional on version and status), and each delivery succeeded and was deleted",
+            "a consumer of an at-least-once queue must be idempotent: the order was no longer PLACED, so fulfill-order opened no card and left the order as it was (its transition is conditional on version and status), and each delivery succeeded and was deleted; the atomic counter (ADD) is not idempotent: it counted both deliveries, as an attempt counter should",
         )
+    }
+
+    /// The order's fulfillment attempt counter (`shared/src/store/counter.rs`), read raw: 0 if
+    /// fulfill-order never counted one.
+    async fn fulfillment_attempts(&self, id: &str) -> Result<u64, String> {
+        let table = self
+            .stack
+            .deployed()
+            .table_name("OrdersTable")
+            .ok_or("no OrdersTable")?;
+        let id = orders_shared::domain::OrderId::parse(id).ok_or("the order id is no UUID")?;
+        let item = aws_sdk_dynamodb::Client::new(self.stack.aws())
+            .get_item()
+            .table_name(table)
+            .set_key(Some(orders_shared::store::counter::attempts_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| format!("GetItem: {error:?}"))?
+            .item
+            .unwrap_or_default();
+        Ok(item
+            .get(orders_shared::store::counter::ATTEMPTS)
+            .and_then(|count| count.as_n().ok())
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(0))
     }
 
     pub(super) async fn poison(&mut self) -> Outcome {

@@ -88,8 +88,8 @@ pub const STEPS: &[Step] = &[
     Step {
         name: "redelivered",
         title: "The same event, delivered again",
-        concept: "at-least-once delivery: an idempotent consumer",
-        scenario: "scenario 13",
+        concept: "at-least-once delivery: an idempotent consumer; an atomic counter is not idempotent",
+        scenario: "scenarios 13 and 3",
         needs: &["create", "conflict", "fan_out"],
     },
     Step {
