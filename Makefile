@@ -30,6 +30,7 @@ TRANSLATED_TEMPLATE := target/translated-template.json
 
 help:
 	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
+	@echo "           [STEP=<name>]   ... one step, after the steps it builds on (target/debug/orders-demo --list)"
 	@echo "make dev                   the local stack in the foreground: API on http://127.0.0.1:3000, Ctrl-C stops it"
 	@echo "make token EMAIL=<email>   sign a customer up and in to make dev's user pool; prints the ID token"
 	@echo "           [GROUP=support] ... a member of the support group; TOKEN=\$$(make -s token EMAIL=...)"
