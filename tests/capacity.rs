@@ -163,12 +163,7 @@ async fn a_strongly_consistent_read_records_twice_the_units_of_an_eventually_con
 #[tokio::test]
 async fn the_figure_recorded_for_each_call_is_the_one_moto_reports() {
     let stack = TestStack::start().await;
-    let created = stack
-        .create(&json!({
-            "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
-            "payment": {"cardNumber": "4539148803436467", "expiry": "12/35"}
-        }))
-        .await;
+    let created = stack.create(&orders_tests::one_book_order()).await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     let id = OrderId::parse(&created.order_id()).unwrap();
 

@@ -8,7 +8,7 @@ use orders_tests::observed::{Observed, by_name, trace_header};
 use orders_tests::{CUSTOMER, Reply, SignedIn, TestStack};
 use serde_json::{Value, json};
 
-const CARD: &str = "4539148803436467";
+const CARD: &str = orders_tests::TEST_CARD;
 
 /// A request as Lambda delivers it: with its context (request id, trace header).
 fn with_context(request: Request, trace_header: &str) -> Request {
@@ -19,10 +19,7 @@ fn with_context(request: Request, trace_header: &str) -> Request {
 }
 
 fn create_request(trace_header: &str) -> Request {
-    let body = json!({
-        "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
-        "payment": {"cardNumber": CARD, "expiry": "12/35"}
-    });
+    let body = orders_tests::one_book_order();
     with_context(
         SignedIn::customer(CUSTOMER)
             .request(Method::POST, "/orders")
@@ -104,12 +101,7 @@ async fn a_sampled_create_sends_subsegments_for_the_invocation_and_every_aws_cal
 #[tokio::test]
 async fn a_failed_call_is_flagged_and_a_version_conflict_is_annotated() {
     let stack = TestStack::start().await;
-    let created = stack
-        .create(&json!({
-            "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
-            "payment": {"cardNumber": CARD, "expiry": "12/35"}
-        }))
-        .await;
+    let created = stack.create(&orders_tests::one_book_order()).await;
     let id = created.order_id();
     let observed = Observed::start("create-order").await;
     let (header, _, _) = trace_header(true);

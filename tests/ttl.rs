@@ -14,7 +14,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Body;
 use orders_shared::domain::{EventType, OrderEvent, OrderId};
 use orders_tests::{Reply, TestStack};
-use serde_json::json;
 
 fn epoch_seconds() -> u64 {
     SystemTime::now()
@@ -73,13 +72,7 @@ async fn raw_expires_at(stack: &TestStack, pk: &str, sk: &str) -> Option<(u64, S
 async fn an_expired_idempotency_record_is_still_read_raw_but_a_retry_places_a_new_order() {
     let stack = TestStack::start().await;
     let customer = stack.as_customer("c-ttl");
-    let body = Body::from(
-        json!({
-            "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
-            "payment": {"cardNumber": "4539148803436467", "expiry": "12/35"}
-        })
-        .to_string(),
-    );
+    let body = Body::from(orders_tests::one_book_order().to_string());
     let headers = [("idempotency-key", "ttl-key-1")];
     let first = customer.create_with(body.clone(), &headers).await;
     assert_eq!(first.status, 201, "{:#}", first.body);
@@ -116,12 +109,7 @@ async fn an_expired_idempotency_record_is_still_read_raw_but_a_retry_places_a_ne
 #[tokio::test]
 async fn an_expired_audit_entry_is_still_queried_raw_but_left_out_of_the_trail() {
     let stack = TestStack::start().await;
-    let created = stack
-        .create(&json!({
-            "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
-            "payment": {"cardNumber": "4539148803436467", "expiry": "12/35"}
-        }))
-        .await;
+    let created = stack.create(&orders_tests::one_book_order()).await;
     let id = OrderId::parse(&created.order_id()).unwrap();
     let order = stack.store.get(id, true).await.unwrap().expect("the order");
     for event_id in ["evt-kept", "evt-expired"] {

@@ -295,6 +295,17 @@ impl ApiClient<'_> {
     }
 }
 
+/// A card number that passes the Luhn check (a test number, not a real card).
+pub const TEST_CARD: &str = "4539148803436467";
+
+/// The smallest valid `POST /orders` body: one book, paid with [`TEST_CARD`].
+pub fn one_book_order() -> Value {
+    json!({
+        "items": [{"sku": "BOOK-1", "quantity": 1, "unitPriceCents": 1250}],
+        "payment": {"cardNumber": TEST_CARD, "expiry": "12/35"}
+    })
+}
+
 /// A handler's response, with the body parsed as JSON.
 #[derive(Debug)]
 pub struct Reply {

@@ -28,6 +28,7 @@ mod transaction;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -200,6 +201,15 @@ impl<'a> Demo<'a> {
         .await
     }
 
+    /// The physical name of the template's orders table, for the steps that read it raw.
+    fn orders_table(&self) -> Result<String, String> {
+        self.stack
+            .deployed()
+            .table_name("OrdersTable")
+            .map(str::to_owned)
+            .ok_or_else(|| "no OrdersTable".to_owned())
+    }
+
     fn order_id(&self) -> Result<&str, String> {
         self.order
             .as_ref()
@@ -287,6 +297,19 @@ fn new_order(note: &str) -> Value {
 fn proved(mut report: String, proof: &str) -> Outcome {
     let _ = writeln!(report, "  proves: {proof}");
     Ok(report)
+}
+
+/// The error code AWS refused a call with (`ConditionalCheckFailedException`, ...), or `ok` if the
+/// call went through.
+fn refused_with<'a, T, E, R>(result: &'a Result<T, SdkError<E, R>>, ok: &'a str) -> &'a str
+where
+    E: ProvideErrorMetadata,
+{
+    result
+        .as_ref()
+        .err()
+        .and_then(|error| error.code())
+        .unwrap_or(ok)
 }
 
 fn expect(condition: bool, reason: impl FnOnce() -> String) -> Result<(), String> {

@@ -4,12 +4,11 @@
 use std::fmt::Write as _;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_kms::error::ProvideErrorMetadata as _;
 use aws_sdk_kms::primitives::Blob;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use super::{CARD, Demo, Outcome, clip, expect, new_order, proved, short};
+use super::{CARD, Demo, Outcome, clip, expect, new_order, proved, refused_with, short};
 
 impl Demo<'_> {
     pub(super) async fn create(&mut self) -> Outcome {
@@ -50,11 +49,7 @@ impl Demo<'_> {
         })?;
 
         // Exam: create-if-absent. The same key again, with create-order's condition: refused.
-        let table = self
-            .stack
-            .deployed()
-            .table_name("OrdersTable")
-            .ok_or("no OrdersTable")?;
+        let table = self.orders_table()?;
         let again = aws_sdk_dynamodb::Client::new(self.stack.aws())
             .put_item()
             .table_name(table)
@@ -63,11 +58,7 @@ impl Demo<'_> {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        let refusal = again
-            .as_ref()
-            .err()
-            .and_then(|error| error.code())
-            .unwrap_or("no error: the order was overwritten");
+        let refusal = refused_with(&again, "no error: the order was overwritten");
         let _ = writeln!(
             out,
             "  aws dynamodb put-item --item pk=ORDER#{id},sk=ORDER --condition-expression 'attribute_not_exists(pk)'\n  -> {refusal}"
@@ -169,12 +160,7 @@ impl Demo<'_> {
 
     pub(super) async fn envelope(&mut self) -> Outcome {
         let id = self.order_id()?.to_owned();
-        let table = self
-            .stack
-            .deployed()
-            .table_name("OrdersTable")
-            .ok_or("no OrdersTable")?
-            .to_owned();
+        let table = self.orders_table()?;
         let dynamodb = aws_sdk_dynamodb::Client::new(self.stack.aws());
         let item = dynamodb
             .get_item()
@@ -227,11 +213,7 @@ impl Demo<'_> {
         };
         let accepted = encrypt(4096).await;
         let refused = encrypt(4097).await;
-        let refusal = refused
-            .as_ref()
-            .err()
-            .and_then(|error| error.code())
-            .unwrap_or("no error");
+        let refusal = refused_with(&refused, "no error");
         let _ = writeln!(
             out,
             "  aws kms encrypt, 4,096 bytes of plaintext -> {}; 4,097 bytes -> {refusal}",

@@ -168,11 +168,7 @@ impl Demo<'_> {
     /// The order's fulfillment attempt counter (`shared/src/store/counter.rs`), read raw: 0 if
     /// fulfill-order never counted one.
     async fn fulfillment_attempts(&self, id: &str) -> Result<u64, String> {
-        let table = self
-            .stack
-            .deployed()
-            .table_name("OrdersTable")
-            .ok_or("no OrdersTable")?;
+        let table = self.orders_table()?;
         let id = orders_shared::domain::OrderId::parse(id).ok_or("the order id is no UUID")?;
         let item = aws_sdk_dynamodb::Client::new(self.stack.aws())
             .get_item()
@@ -313,11 +309,7 @@ impl Demo<'_> {
     }
 
     async fn audit_items(&self, id: &str) -> Result<Vec<HashMap<String, AttributeValue>>, String> {
-        let table = self
-            .stack
-            .deployed()
-            .table_name("OrdersTable")
-            .ok_or("no OrdersTable")?;
+        let table = self.orders_table()?;
         let mut items = aws_sdk_dynamodb::Client::new(self.stack.aws())
             .query()
             .table_name(table)

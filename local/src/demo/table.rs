@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use orders_shared::store::CUSTOMER_INDEX;
 use orders_shared::store::capacity::{
@@ -13,7 +12,7 @@ use orders_shared::store::capacity::{
 };
 use reqwest::{Method, StatusCode};
 
-use super::{Credentials, Demo, Outcome, expect, new_order, proved};
+use super::{Credentials, Demo, Outcome, expect, new_order, proved, refused_with};
 use crate::sign_in::LOCAL_PASSWORD;
 
 /// Orders `list_pages` places, and the page size it lists them with: three pages, the last short.
@@ -36,7 +35,7 @@ impl Demo<'_> {
         let mut out =
             format!("  POST /orders Idempotency-Key: {key}\n  -> 201 orderId {first_id}\n");
 
-        let table = self.table()?;
+        let table = self.orders_table()?;
         let dynamodb = aws_sdk_dynamodb::Client::new(self.stack.aws());
         let ttl = dynamodb
             .describe_time_to_live()
@@ -174,7 +173,7 @@ impl Demo<'_> {
 
         // What DynamoDB reports for a read of the order of step `create`.
         let id = self.order_id()?.to_owned();
-        let table = self.table()?;
+        let table = self.orders_table()?;
         let dynamodb = aws_sdk_dynamodb::Client::new(self.stack.aws());
         let mut reported = Vec::new();
         let mut size = 0;
@@ -313,18 +312,14 @@ impl Demo<'_> {
         let customer = self.customer_of(&lin).await?;
         let refused = aws_sdk_dynamodb::Client::new(self.stack.aws())
             .query()
-            .table_name(self.table()?)
+            .table_name(self.orders_table()?)
             .index_name(CUSTOMER_INDEX)
             .key_condition_expression("customerId = :customer")
             .expression_attribute_values(":customer", AttributeValue::S(customer))
             .consistent_read(true)
             .send()
             .await;
-        let refusal = refused
-            .as_ref()
-            .err()
-            .and_then(|error| error.code())
-            .unwrap_or("no error");
+        let refusal = refused_with(&refused, "no error");
         let _ = writeln!(
             out,
             "  aws dynamodb query --index-name {CUSTOMER_INDEX} --consistent-read ... -> {refusal}"
@@ -347,14 +342,6 @@ impl Demo<'_> {
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| format!("no customerId in {}", page.body))
-    }
-
-    fn table(&self) -> Result<String, String> {
-        self.stack
-            .deployed()
-            .table_name("OrdersTable")
-            .map(str::to_owned)
-            .ok_or_else(|| "no OrdersTable".to_owned())
     }
 
     /// `expiresAt` and the order id of an idempotency record, read raw and strongly consistent.

@@ -14,12 +14,7 @@ use super::{Demo, Outcome, expect, proved};
 impl Demo<'_> {
     pub(super) async fn all_or_nothing(&mut self) -> Outcome {
         let id = self.order_id()?.to_owned();
-        let table = self
-            .stack
-            .deployed()
-            .table_name("OrdersTable")
-            .ok_or("no OrdersTable")?
-            .to_owned();
+        let table = self.orders_table()?;
         let record_pk = format!("IDEMPOTENCY#demo#{}", uuid::Uuid::now_v7());
         let item = |pk: &str, sk: &str| -> HashMap<String, AttributeValue> {
             [
