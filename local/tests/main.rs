@@ -13,6 +13,7 @@ mod burst;
 mod card_in_logs;
 mod demo;
 mod fuzz;
+mod lambda_async;
 mod lambda_concurrency;
 mod lambda_service;
 mod moto_transactions;

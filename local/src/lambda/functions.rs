@@ -21,6 +21,7 @@ use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError, oneshot};
 use tokio::task::JoinHandle;
 use tokio::task::JoinSet;
 
+use super::async_invocation::AsyncQueue;
 use super::execution_environment::{Answer, Environment};
 use super::logs::LogSink;
 use super::{
@@ -35,6 +36,8 @@ pub(super) struct Service {
     pub(super) shutting_down: AtomicBool,
     pub(super) stop_server: Mutex<Option<oneshot::Sender<()>>>,
     pub(super) server: Mutex<Option<JoinHandle<()>>>,
+    /// Lambda's queue of asynchronous events and the functions' `EventInvokeConfig`.
+    pub(super) asynchronous: AsyncQueue,
 }
 
 /// A registered function, its execution environments and the permits to run them.

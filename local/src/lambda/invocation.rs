@@ -20,17 +20,31 @@ use super::xray_segments::{TraceHeader, function_segment, new_segment_id};
 use super::{InvokeError, lock};
 
 impl Service {
-    /// One invocation, from its admission to its `REPORT` line. The caller holds no lock.
+    /// One invocation, from its admission to its `REPORT` line, under a new request id. The
+    /// caller holds no lock.
     pub(super) async fn invoke(
         &self,
         function: &Function,
         payload: Bytes,
         trace_header: Option<String>,
     ) -> Result<Vec<u8>, InvokeError> {
+        let request_id = Uuid::new_v4().to_string();
+        self.invoke_as(function, &request_id, payload, trace_header)
+            .await
+    }
+
+    /// One invocation under `request_id`: an asynchronous event keeps its request id on every
+    /// attempt.
+    pub(super) async fn invoke_as(
+        &self,
+        function: &Function,
+        request_id: &str,
+        payload: Bytes,
+        trace_header: Option<String>,
+    ) -> Result<Vec<u8>, InvokeError> {
         // Held to the end: one of the function's concurrent executions.
         let _permit = function.admit().await?;
         self.refuse_when_shutting_down()?;
-        let request_id = Uuid::new_v4().to_string();
         let trace = trace_header
             .as_deref()
             .and_then(TraceHeader::parse)
@@ -45,7 +59,7 @@ impl Service {
         let result = self
             .invoke_in_environment(
                 function,
-                &request_id,
+                request_id,
                 payload,
                 trace.with_parent(&segment_id),
                 &mut phases,

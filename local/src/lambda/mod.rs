@@ -72,6 +72,7 @@
 //! |-----------------------------|-----------------------------------------------------------------|
 //! | `mod.rs`                    | the service's public face: [`LambdaService`], [`FunctionProcess`], [`InvokeError`] |
 //! | `functions.rs`              | the service's state: the functions, their concurrency (reserved or not) and their environments |
+//! | `async_invocation.rs`       | asynchronous invocation: Lambda's queue, retries, the on-failure destination |
 //! | `invocation.rs`             | one invocation: admission or throttle, the timeout, the `START`/`END`/`REPORT` lines |
 //! | `execution_environment.rs`  | an execution environment: cold start and init phase, the process, its end |
 //! | `function_environment.rs`   | the variables Lambda sets in every execution environment        |
@@ -92,6 +93,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
+mod async_invocation;
 mod execution_environment;
 mod function_environment;
 mod functions;
@@ -100,6 +102,10 @@ mod logs;
 mod runtime_api;
 mod xray_segments;
 
+pub use async_invocation::{
+    DEFAULT_MAXIMUM_EVENT_AGE, DEFAULT_MAXIMUM_RETRY_ATTEMPTS, EventInvokeConfig, FailureQueue,
+    InvalidEventInvokeConfig, LOCAL_ASYNC_RETRY_DELAYS, MAX_ASYNC_PAYLOAD_BYTES,
+};
 use functions::{Function, Service};
 use runtime_api::runtime_api;
 pub(crate) use xray_segments::SegmentSender;
@@ -175,7 +181,11 @@ pub enum InvokeError {
     /// The process exited during the invocation: its exit status and last stderr line.
     #[error("the function's process exited during the invocation: {0}")]
     Crashed(String),
-    #[error("the request payload is {0} bytes, over Lambda's {MAX_PAYLOAD_BYTES}-byte limit")]
+    /// Exam: over Lambda's payload limit, 6 MB for a synchronous invocation
+    /// ([`MAX_PAYLOAD_BYTES`]), 1 MB for an asynchronous one ([`MAX_ASYNC_PAYLOAD_BYTES`]).
+    #[error(
+        "the request payload is {0} bytes, over Lambda's limit (6 MB synchronous, 1 MB asynchronous)"
+    )]
     PayloadTooLarge(usize),
     #[error("could not start {executable}: {source}")]
     Spawn {
@@ -234,6 +244,7 @@ impl LambdaService {
             shutting_down: AtomicBool::new(false),
             stop_server: Mutex::new(Some(stop_server)),
             server: Mutex::new(None),
+            asynchronous: async_invocation::AsyncQueue::new(),
         });
         let router = runtime_api(service.clone());
         let server = tokio::spawn(async move {
@@ -312,6 +323,53 @@ impl LambdaService {
         .await
     }
 
+    /// An asynchronous invocation (`Event`): Lambda queues the event and answers at once with its
+    /// request id (the Invoke API's 202); a poller runs it, retries it and, if it gives up, sends
+    /// the function's on-failure destination the invocation record (see `async_invocation.rs`).
+    pub async fn invoke_async(
+        &self,
+        name: &str,
+        payload: Vec<u8>,
+        trace_header: Option<String>,
+    ) -> Result<String, InvokeError> {
+        self.inner.function(name)?;
+        self.inner.refuse_when_shutting_down()?;
+        // Exam: 1 MB for an asynchronous invocation, 6 MB for a synchronous one.
+        if payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
+            return Err(InvokeError::PayloadTooLarge(payload.len()));
+        }
+        Ok(self.inner.enqueue(name, Bytes::from(payload), trace_header))
+    }
+
+    /// `PutFunctionEventInvokeConfig`: what Lambda does with a function's failed asynchronous
+    /// events (retries, maximum age, on-failure destination). Without one: 2 retries, 6 hours,
+    /// no destination.
+    pub fn put_event_invoke_config(
+        &self,
+        name: &str,
+        config: EventInvokeConfig,
+    ) -> Result<(), InvalidEventInvokeConfig> {
+        config.validate()?;
+        if self.inner.function(name).is_err() {
+            return Err(InvalidEventInvokeConfig::UnknownFunction(name.to_owned()));
+        }
+        self.inner.asynchronous.configure(name, config);
+        Ok(())
+    }
+
+    /// Sets how long the local service waits before the first and the second retry of a failed
+    /// asynchronous event: [`LOCAL_ASYNC_RETRY_DELAYS`] (1 s, 2 s) unless set. AWS waits about
+    /// 1 minute, then about 2.
+    pub fn set_async_retry_delays(&self, first: Duration, second: Duration) {
+        self.inner.asynchronous.set_retry_delays([first, second]);
+    }
+
+    /// How many asynchronous events of a function are queued or being attempted: accepted and
+    /// not yet done with (succeeded, sent to the destination or discarded).
+    pub fn async_events_pending(&self, name: &str) -> usize {
+        self.inner.asynchronous.pending(name)
+    }
+
     /// The process id of a function's oldest live execution environment, if it has one.
     pub async fn pid(&self, name: &str) -> Option<u32> {
         self.pids(name).await.first().copied()
@@ -344,6 +402,8 @@ impl LambdaService {
     /// the Runtime API server.
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
+        // The local queue of asynchronous events is in memory: what is still queued is lost.
+        self.inner.asynchronous.stop();
         let functions: Vec<Arc<Function>> = lock(&self.inner.functions).values().cloned().collect();
         let mut retiring = JoinSet::new();
         for function in functions {

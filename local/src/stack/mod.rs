@@ -32,7 +32,7 @@ use crate::event_source_mappings::on_failure::OnFailureQueue;
 use crate::event_source_mappings::sqs::poll_queue;
 use crate::event_source_mappings::stream::poll_stream;
 use crate::event_source_mappings::{QueuePoller, StreamPoller};
-use crate::lambda::{FunctionProcess, LambdaService};
+use crate::lambda::{EventInvokeConfig, FailureQueue, FunctionProcess, LambdaService};
 use crate::moto::Moto;
 use crate::sign_in::{self, SignInError, Tokens, UserPool};
 use crate::xray::LocalXrayDaemon;
@@ -120,6 +120,11 @@ impl Stack {
                     reserved_concurrency: function.reserved_concurrency,
                 })
                 .await;
+            if let Some(config) = event_invoke_config(&deployed, &aws, function) {
+                lambda
+                    .put_event_invoke_config(&function.logical_id, config)
+                    .map_err(|error| StackError::Resources(error.to_string()))?;
+            }
         }
 
         // 5. API Gateway (its authorizers fetch the user pools' keys from moto) and the event
@@ -404,4 +409,34 @@ fn describe_event(event: &EventSpec) -> String {
         EventSpec::Sqs { queue, .. } => format!("SQS {queue}"),
         EventSpec::DynamoDbStream { table, .. } => format!("stream of {table}"),
     }
+}
+
+/// A function's `EventInvokeConfig` for the local Lambda service, its on-failure queue resolved.
+fn event_invoke_config(
+    deployed: &Deployed,
+    aws: &SdkConfig,
+    function: &FunctionSpec,
+) -> Option<EventInvokeConfig> {
+    let spec = function.event_invoke_config.as_ref()?;
+    let defaults = EventInvokeConfig::default();
+    let on_failure = spec.on_failure_queue.as_deref().and_then(|queue| {
+        let Some(url) = deployed.queue_url(queue) else {
+            eprintln!(
+                "{}: no queue {queue}: its failed asynchronous events are only logged",
+                function.logical_id
+            );
+            return None;
+        };
+        Some(FailureQueue::new(aws_sdk_sqs::Client::new(aws), url))
+    });
+    Some(EventInvokeConfig {
+        maximum_retry_attempts: spec
+            .maximum_retry_attempts
+            .unwrap_or(defaults.maximum_retry_attempts),
+        maximum_event_age: spec
+            .maximum_event_age_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(defaults.maximum_event_age),
+        on_failure,
+    })
 }

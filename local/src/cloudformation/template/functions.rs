@@ -35,7 +35,22 @@ pub struct FunctionSpec {
     pub application_log_level: Option<Expr>,
     /// `Tracing: Active`.
     pub tracing_active: bool,
+    /// `EventInvokeConfig`: what Lambda does with a failed asynchronous event.
+    pub event_invoke_config: Option<EventInvokeSpec>,
     pub events: Vec<EventSpec>,
+}
+
+/// SAM's `EventInvokeConfig` of a function (an `AWS::Lambda::EventInvokeConfig`). Exam: by
+/// default Lambda retries a failed asynchronous event twice and keeps it up to 6 hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInvokeSpec {
+    /// `MaximumRetryAttempts`, 0–2; `None`: 2.
+    pub maximum_retry_attempts: Option<u32>,
+    /// `MaximumEventAgeInSeconds`, 60–21600; `None`: 21600 (6 hours).
+    pub maximum_event_age_seconds: Option<u64>,
+    /// The logical id of the queue of `DestinationConfig.OnFailure` (`Type: SQS`). Other
+    /// destination types (SNS, EventBridge, Lambda, S3) and `OnSuccess` are not played.
+    pub on_failure_queue: Option<String>,
 }
 
 /// One of a function's `Events`: what invokes it. Event types the local stack does not run
@@ -143,6 +158,9 @@ pub(super) fn read_function(
             None => None,
         },
         tracing_active: properties.optional("Tracing", Node::text)?.as_deref() == Some("Active"),
+        event_invoke_config: properties.optional("EventInvokeConfig", |config| {
+            read_event_invoke_config(config, types)
+        })?,
         events,
     })
 }
@@ -217,7 +235,35 @@ fn read_event(
     Ok(Some(event))
 }
 
-/// `DestinationConfig.OnFailure.Destination` of a stream event, when `Type` is `SQS`.
+/// A function's `EventInvokeConfig`, with Lambda's bounds checked (CloudFormation refuses a
+/// value outside them).
+fn read_event_invoke_config(
+    config: &Node,
+    types: &ResourceTypes,
+) -> Result<EventInvokeSpec, TemplateError> {
+    let maximum_retry_attempts = config.optional("MaximumRetryAttempts", |node| {
+        let retries: u32 = node.number()?;
+        if retries > 2 {
+            return Err(node.problem(Problem::Expected("between 0 and 2")));
+        }
+        Ok(retries)
+    })?;
+    let maximum_event_age_seconds = config.optional("MaximumEventAgeInSeconds", |node| {
+        let seconds: u64 = node.number()?;
+        if !(60..=21_600).contains(&seconds) {
+            return Err(node.problem(Problem::Expected("between 60 and 21600 seconds")));
+        }
+        Ok(seconds)
+    })?;
+    Ok(EventInvokeSpec {
+        maximum_retry_attempts,
+        maximum_event_age_seconds,
+        on_failure_queue: on_failure_queue(config, types)?,
+    })
+}
+
+/// `DestinationConfig.OnFailure.Destination` of a stream event or of a function's
+/// `EventInvokeConfig`, when `Type` is `SQS`.
 fn on_failure_queue(
     properties: &Node,
     types: &ResourceTypes,
@@ -360,6 +406,40 @@ mod tests {
             "      ReservedConcurrentExecutions: 0\n",
         );
         assert_eq!(global, [("A".into(), Some(0)), ("B".into(), Some(5))]);
+    }
+
+    /// A template whose function `A` has `EventInvokeConfig` `config` (indented under it) and a
+    /// queue `Failures`.
+    fn with_event_invoke_config(config: &str) -> Result<Template, super::TemplateError> {
+        Template::parse(&format!(
+            "Resources:\n  Failures:\n    Type: AWS::SQS::Queue\n  A:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: a\n    Properties:\n      EventInvokeConfig:\n{config}"
+        ))
+    }
+
+    #[test]
+    fn event_invoke_config_is_read_with_its_on_failure_queue() {
+        let template = with_event_invoke_config(
+            "        MaximumRetryAttempts: 0\n        MaximumEventAgeInSeconds: 60\n        DestinationConfig:\n          OnFailure:\n            Type: SQS\n            Destination: !GetAtt Failures.Arn\n",
+        )
+        .expect("the template parses");
+        let function = template.functions().into_iter().next().unwrap();
+        assert_eq!(
+            function.event_invoke_config,
+            Some(super::EventInvokeSpec {
+                maximum_retry_attempts: Some(0),
+                maximum_event_age_seconds: Some(60),
+                on_failure_queue: Some("Failures".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn event_invoke_config_out_of_lambdas_bounds_is_refused() {
+        // Exam: 0 to 2 retries; an event age of 60 s to 6 h.
+        let retries = with_event_invoke_config("        MaximumRetryAttempts: 3\n").unwrap_err();
+        assert!(retries.to_string().contains("between 0 and 2"), "{retries}");
+        let age = with_event_invoke_config("        MaximumEventAgeInSeconds: 59\n").unwrap_err();
+        assert!(age.to_string().contains("between 60 and 21600"), "{age}");
     }
 
     #[test]

@@ -1,0 +1,349 @@
+//! Asynchronous invocation (`InvocationType: Event`) in the local Lambda service: the event is
+//! queued and the call returns at once; a function error is retried `MaximumRetryAttempts` times
+//! (2 by default: 3 attempts); a throttle is retried without counting; an event Lambda gives up on
+//! lands in the on-failure SQS queue (on moto) as Lambda's invocation record.
+//!
+//! Attempts are counted from the function's log: Lambda writes one `START RequestId: <id>` line
+//! per attempt, and every attempt of an event keeps its request id.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use orders_local::lambda::{EventInvokeConfig, FailureQueue, FunctionProcess, LambdaService};
+use serde_json::{Value, json};
+
+use crate::support::functions::{bash_function, function, start_lambda_logging_to};
+use crate::support::moto::moto_aws;
+
+/// A custom runtime in bash that fails an event `{"marker": "<path>"}` while no file is at
+/// `<path>` (creating it as it fails), and answers it once the file exists: a function that
+/// succeeds on its second attempt.
+const SECOND_TIME_LUCKY: &str = r#"#!/bin/bash
+api=${AWS_LAMBDA_RUNTIME_API#http://}
+address=${api%%/*}
+prefix=/${api#*/}
+request() { # method, path under /2018-06-01/runtime/, body
+  exec 3<>"/dev/tcp/${address%:*}/${address##*:}"
+  printf '%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
+    "$1" "$prefix/2018-06-01/runtime/$2" "$address" "${#3}" "$3" >&3
+}
+while true; do
+  request GET invocation/next ""
+  id=; length=0
+  while IFS= read -r line <&3; do
+    line=${line%$'\r'}
+    [ -z "$line" ] && break
+    case "${line,,}" in
+      lambda-runtime-aws-request-id:*) id=${line#*: } ;;
+      content-length:*) length=${line#*: } ;;
+    esac
+  done
+  IFS= read -r -N "$length" event <&3
+  exec 3<&-
+  file=${event#*\"marker\":\"}; file=${file%%\"*}
+  if [ -e "$file" ]; then
+    request POST "invocation/$id/response" "$event"
+  else
+    : > "$file"
+    request POST "invocation/$id/error" '{"errorType":"NotYet","errorMessage":"first attempt"}'
+  fi
+  cat <&3 >/dev/null
+  exec 3<&-
+done
+"#;
+
+/// A fresh path under the temp directory (a log directory, a marker, a gate).
+fn scratch(kind: &str) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "orders-local-async-{kind}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&path);
+    path
+}
+
+fn second_time_lucky(name: &str) -> FunctionProcess {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = scratch("runtime");
+    std::fs::create_dir_all(&directory).unwrap();
+    let script = directory.join("bootstrap");
+    std::fs::write(&script, SECOND_TIME_LUCKY).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    function(name, script, &[], Duration::from_secs(30))
+}
+
+/// A new standard queue on moto, as the on-failure destination, and a client to read it.
+async fn failure_queue(name: &str) -> (FailureQueue, aws_sdk_sqs::Client, String) {
+    let sqs = aws_sdk_sqs::Client::new(&moto_aws().await);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("async-failures-{name}-{}", std::process::id()))
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("a queue URL");
+    (FailureQueue::new(sqs.clone(), &queue_url), sqs, queue_url)
+}
+
+async fn messages(sqs: &aws_sdk_sqs::Client, queue_url: &str, wait_seconds: i32) -> Vec<Value> {
+    sqs.receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(wait_seconds)
+        .send()
+        .await
+        .expect("ReceiveMessage")
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|message| serde_json::from_str(message.body().unwrap_or_default()).unwrap())
+        .collect()
+}
+
+/// Waits (60 s at most) until Lambda is done with every asynchronous event of `name`.
+async fn until_done(lambda: &LambdaService, name: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while lambda.async_events_pending(name) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}: its asynchronous events never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits (20 s at most) until the function's log has a line containing `text`.
+async fn until_logged(log: &Path, text: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let logged = std::fs::read_to_string(log).unwrap_or_default();
+        if logged.contains(text) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never logged {text:?}:\n{logged}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How many times Lambda started the event `request_id`: one `START` line per attempt.
+fn attempts(log: &Path, request_id: &str) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .filter(|line| line.starts_with(&format!("START RequestId: {request_id} ")))
+        .count()
+}
+
+fn config(maximum_retry_attempts: u32, on_failure: Option<FailureQueue>) -> EventInvokeConfig {
+    EventInvokeConfig {
+        maximum_retry_attempts,
+        on_failure,
+        ..EventInvokeConfig::default()
+    }
+}
+
+/// A Lambda service logging to a fresh directory, with `function` added: the service and the
+/// function's log file.
+async fn lambda_with(function: FunctionProcess) -> (LambdaService, PathBuf) {
+    let logs = scratch("logs");
+    let log = logs.join(format!("{}.log", function.name));
+    let lambda = start_lambda_logging_to(logs).await;
+    lambda.add(function).await;
+    (lambda, log)
+}
+
+#[tokio::test]
+async fn an_event_that_always_fails_is_tried_3_times_then_its_record_goes_to_the_queue() {
+    let (lambda, log) = lambda_with(bash_function("AlwaysFails", Duration::from_secs(30))).await;
+    let (destination, sqs, queue_url) = failure_queue("always").await;
+    // Exam: the default, MaximumRetryAttempts 2.
+    lambda
+        .put_event_invoke_config("AlwaysFails", config(2, Some(destination)))
+        .unwrap();
+
+    let event = json!({"fail": true, "order": "o-1"});
+    let request_id = lambda
+        .invoke_async("AlwaysFails", event.to_string().into_bytes(), None)
+        .await
+        .unwrap();
+    until_done(&lambda, "AlwaysFails").await;
+
+    assert_eq!(attempts(&log, &request_id), 3, "the attempt and 2 retries");
+    let records = messages(&sqs, &queue_url, 5).await;
+    let [record] = records.as_slice() else {
+        panic!("one record expected, got {records:#?}");
+    };
+    assert_eq!(record["version"], "1.0");
+    let context = &record["requestContext"];
+    assert_eq!(context["requestId"], request_id.as_str());
+    assert_eq!(context["condition"], "RetriesExhausted");
+    assert_eq!(context["approximateInvokeCount"], 3);
+    assert_eq!(
+        context["functionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:orders-local-AlwaysFails:$LATEST"
+    );
+    // Exam: unlike a dead-letter queue, the destination gets the event *and* the error.
+    assert_eq!(record["requestPayload"], event);
+    assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+    assert_eq!(
+        record["responsePayload"],
+        json!({"errorType": "Boom", "errorMessage": "it failed"})
+    );
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_maximum_retry_attempts_0_a_failing_event_is_tried_once() {
+    let (lambda, log) = lambda_with(bash_function("FailsOnce", Duration::from_secs(30))).await;
+    let (destination, sqs, queue_url) = failure_queue("once").await;
+    lambda
+        .put_event_invoke_config("FailsOnce", config(0, Some(destination)))
+        .unwrap();
+
+    let request_id = lambda
+        .invoke_async("FailsOnce", br#"{"fail": 1}"#.to_vec(), None)
+        .await
+        .unwrap();
+    until_done(&lambda, "FailsOnce").await;
+
+    assert_eq!(attempts(&log, &request_id), 1);
+    let records = messages(&sqs, &queue_url, 5).await;
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(
+        records[0]["requestContext"]["condition"],
+        "RetriesExhausted"
+    );
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_that_succeeds_on_its_retry_sends_no_record() {
+    let (lambda, log) = lambda_with(second_time_lucky("SecondTime")).await;
+    let (destination, sqs, queue_url) = failure_queue("second").await;
+    lambda
+        .put_event_invoke_config("SecondTime", config(2, Some(destination)))
+        .unwrap();
+    let marker = scratch("marker");
+
+    let request_id = lambda
+        .invoke_async(
+            "SecondTime",
+            json!({"marker": marker.display().to_string()})
+                .to_string()
+                .into_bytes(),
+            None,
+        )
+        .await
+        .unwrap();
+    until_done(&lambda, "SecondTime").await;
+
+    assert_eq!(attempts(&log, &request_id), 2, "a failure, then a success");
+    assert!(marker.exists(), "the first attempt ran");
+    assert_eq!(messages(&sqs, &queue_url, 0).await, Vec::<Value>::new());
+    let _ = std::fs::remove_file(&marker);
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_asynchronous_invoke_returns_before_the_function_has_run() {
+    let (lambda, log) = lambda_with(bash_function("Held", Duration::from_secs(30))).await;
+    let gate = scratch("gate");
+
+    // The function cannot finish before the gate opens, and the call has returned already.
+    let request_id = lambda
+        .invoke_async(
+            "Held",
+            json!({"hold": gate.display().to_string()})
+                .to_string()
+                .into_bytes(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(lambda.async_events_pending("Held"), 1, "queued, not done");
+
+    std::fs::write(&gate, b"").unwrap();
+    until_done(&lambda, "Held").await;
+    assert_eq!(attempts(&log, &request_id), 1);
+    until_logged(&log, &format!("END RequestId: {request_id}")).await;
+    let _ = std::fs::remove_file(&gate);
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_throttled_event_is_retried_without_counting_as_a_retry() {
+    let (lambda, log) = lambda_with(FunctionProcess {
+        reserved_concurrency: Some(1),
+        ..bash_function("ReservedAsync", Duration::from_secs(30))
+    })
+    .await;
+    // No retry of a function error at all: only a throttle is retried here.
+    lambda
+        .put_event_invoke_config("ReservedAsync", config(0, None))
+        .unwrap();
+    let gate = scratch("gate");
+    let held = {
+        let lambda = lambda.clone();
+        let event = json!({"hold": gate.display().to_string()});
+        tokio::spawn(async move {
+            lambda
+                .invoke("ReservedAsync", event.to_string().into_bytes(), None)
+                .await
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while lambda.concurrent_executions("ReservedAsync").await != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "never in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let request_id = lambda
+        .invoke_async("ReservedAsync", br#"{"pid": "async"}"#.to_vec(), None)
+        .await
+        .unwrap();
+    // Exam: with the reserved concurrency in use the attempt is throttled; Lambda keeps the event.
+    until_logged(&log, &format!("ASYNC RequestId: {request_id} throttled")).await;
+    std::fs::write(&gate, b"").unwrap();
+    held.await.unwrap().expect("the held invocation succeeds");
+    until_done(&lambda, "ReservedAsync").await;
+
+    assert_eq!(attempts(&log, &request_id), 1, "it ran once, and succeeded");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.contains("discarded"), "{logged}");
+    let _ = std::fs::remove_file(&gate);
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn lambda_refuses_an_event_invoke_config_out_of_bounds() {
+    let (lambda, _log) = lambda_with(bash_function("Bounded", Duration::from_secs(3))).await;
+    assert!(
+        lambda
+            .put_event_invoke_config("Bounded", config(3, None))
+            .is_err()
+    );
+    assert!(
+        lambda
+            .put_event_invoke_config("Nobody", config(1, None))
+            .is_err()
+    );
+    let too_young = EventInvokeConfig {
+        maximum_event_age: Duration::from_secs(59),
+        ..EventInvokeConfig::default()
+    };
+    assert!(
+        lambda
+            .put_event_invoke_config("Bounded", too_young)
+            .is_err()
+    );
+    lambda.shutdown().await;
+}
