@@ -15,6 +15,9 @@ use orders_local::cloudformation::deploy;
 
 use crate::support::moto::{deploy_stack, moto_endpoint, template};
 
+/// A failed deploy rolls back, as CloudFormation does.
+mod rollback;
+
 #[tokio::test]
 async fn deploying_twice_creates_nothing_new() {
     let stack = "twice";

@@ -7,7 +7,8 @@
 //!    kind the local stack uses, one file each) into a [`Template`]. Property values that depend
 //!    on the deploy stay unevaluated, as [`Expr`] trees.
 //! 2. [`resources`]: it creates the resources in dependency order ([`deploy`]), each with a
-//!    *physical id*.
+//!    *physical id*; if one fails, it deletes what it created before it, as CloudFormation's
+//!    rollback does ([`DeployError::RolledBack`], `ROLLBACK_COMPLETE`).
 //! 3. [`intrinsics`]: `!Ref`, `!GetAtt`, `!Sub` ... read into an [`Expr`] while the template is
 //!    read, and evaluated against the created resources ([`Deployed::resolve`]): that is how a
 //!    function's environment gets the table's real name.
@@ -20,7 +21,9 @@ pub mod resources;
 pub mod template;
 
 pub use intrinsics::{Expr, ResolveError};
-pub use resources::{ACCOUNT_ID, DeployError, Deployed, DeployedResource, deploy};
+pub use resources::{
+    ACCOUNT_ID, DeployError, Deployed, DeployedResource, Rollback, RollbackStatus, deploy,
+};
 pub use template::{Template, TemplateError};
 
 /// The template at `path` with only its resources of `resource_types` (`AWS::SQS::Queue`, ...),

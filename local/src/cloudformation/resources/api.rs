@@ -12,7 +12,7 @@ use aws_sdk_apigateway::types::{
     UsagePlanKey,
 };
 
-use super::{DeployError, Deployed, Physical, failed, find_listed, incomplete};
+use super::{Deletion, DeployError, Deployed, Physical, failed, find_listed, incomplete};
 use crate::cloudformation::template::ApiSpec;
 
 /// Every `AWS::Serverless::Api`, with its key and usage plan.
@@ -35,6 +35,9 @@ pub(super) async fn deploy_apis(
                     .send()
                     .await
                     .map_err(failed(logical_id, "CreateRestApi"))?;
+                if let Some(id) = &created.id {
+                    deployed.created_now(logical_id, Deletion::RestApi { id: id.clone() });
+                }
                 RestApi::builder()
                     .set_id(created.id)
                     .set_root_resource_id(created.root_resource_id)
@@ -85,6 +88,9 @@ async fn deploy_key_and_plan(
                 .send()
                 .await
                 .map_err(failed(&key_logical_id, "CreateApiKey"))?;
+            if let Some(id) = &created.id {
+                deployed.created_now(&key_logical_id, Deletion::ApiKey { id: id.clone() });
+            }
             (created.id, created.value)
         }
     };
@@ -124,7 +130,7 @@ async fn deploy_key_and_plan(
                         .period(QuotaPeriodType::from(period.as_str()))
                         .build()
                 });
-            apigateway
+            let plan_id = apigateway
                 .create_usage_plan()
                 .name(&plan_name)
                 .set_description(spec.and_then(|plan| plan.description.clone()))
@@ -135,7 +141,12 @@ async fn deploy_key_and_plan(
                 .await
                 .map_err(failed(&plan_logical_id, "CreateUsagePlan"))?
                 .id
-                .ok_or(incomplete(&plan_logical_id, "CreateUsagePlan", "Id"))?
+                .ok_or(incomplete(&plan_logical_id, "CreateUsagePlan", "Id"))?;
+            let deletion = Deletion::UsagePlan {
+                id: plan_id.clone(),
+            };
+            deployed.created_now(&plan_logical_id, deletion);
+            plan_id
         }
     };
     deployed.record(
@@ -166,6 +177,11 @@ async fn deploy_key_and_plan(
             .send()
             .await
             .map_err(failed(&link_logical_id, "CreateUsagePlanKey"))?;
+        let deletion = Deletion::UsagePlanKey {
+            plan_id: plan_id.clone(),
+            key_id: key_id.clone(),
+        };
+        deployed.created_now(&link_logical_id, deletion);
     }
     Ok(())
 }

@@ -14,7 +14,9 @@ use aws_sdk_cognitoidentityprovider::types::{
     VerifiedAttributeType,
 };
 
-use super::{ACCOUNT_ID, DeployError, Deployed, Physical, failed, find_listed, incomplete};
+use super::{
+    ACCOUNT_ID, Deletion, DeployError, Deployed, Physical, failed, find_listed, incomplete,
+};
 use crate::cloudformation::Expr;
 use crate::cloudformation::template::UserPoolSpec;
 
@@ -27,7 +29,12 @@ pub(super) async fn deploy_user_pools(
         let name = deployed.name_for(&pool.logical_id, pool.name.as_ref())?;
         let id = match find_user_pool(cognito, &pool.logical_id, &name).await? {
             Some(id) => id,
-            None => create_user_pool(cognito, &pool, &name).await?,
+            None => {
+                let id = create_user_pool(cognito, &pool, &name).await?;
+                let deletion = Deletion::UserPool { id: id.clone() };
+                deployed.created_now(&pool.logical_id, deletion);
+                id
+            }
         };
         let physical = user_pool(&deployed.region, id);
         deployed.record(&pool.logical_id, physical);
@@ -45,24 +52,32 @@ pub(super) async fn deploy_user_pools(
             .and_then(|c| c.client_id);
         let id = match existing {
             Some(id) => id,
-            None => cognito
-                .create_user_pool_client()
-                .user_pool_id(&pool_id)
-                .client_name(&name)
-                .generate_secret(client.generate_secret)
-                .set_explicit_auth_flows(Some(
-                    client
-                        .explicit_auth_flows
-                        .iter()
-                        .map(|flow| ExplicitAuthFlowsType::from(flow.as_str()))
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(failed(logical_id, "CreateUserPoolClient"))?
-                .user_pool_client
-                .and_then(|c| c.client_id)
-                .ok_or(incomplete(logical_id, "CreateUserPoolClient", "ClientId"))?,
+            None => {
+                let id = cognito
+                    .create_user_pool_client()
+                    .user_pool_id(&pool_id)
+                    .client_name(&name)
+                    .generate_secret(client.generate_secret)
+                    .set_explicit_auth_flows(Some(
+                        client
+                            .explicit_auth_flows
+                            .iter()
+                            .map(|flow| ExplicitAuthFlowsType::from(flow.as_str()))
+                            .collect(),
+                    ))
+                    .send()
+                    .await
+                    .map_err(failed(logical_id, "CreateUserPoolClient"))?
+                    .user_pool_client
+                    .and_then(|c| c.client_id)
+                    .ok_or(incomplete(logical_id, "CreateUserPoolClient", "ClientId"))?;
+                let deletion = Deletion::UserPoolClient {
+                    pool_id: pool_id.clone(),
+                    id: id.clone(),
+                };
+                deployed.created_now(logical_id, deletion);
+                id
+            }
         };
         deployed.record(logical_id, Physical::UserPoolClient { id });
     }
@@ -95,6 +110,11 @@ pub(super) async fn deploy_user_pools(
                     .send()
                     .await
                     .map_err(failed(logical_id, "CreateGroup"))?;
+                let deletion = Deletion::UserPoolGroup {
+                    pool_id: pool_id.clone(),
+                    name: name.clone(),
+                };
+                deployed.created_now(logical_id, deletion);
             }
             Err(error) => return Err(failed(logical_id, "GetGroup")(error)),
         }

@@ -3,7 +3,8 @@
 
 use aws_sdk_kms::types::AliasListEntry;
 
-use super::{DeployError, Deployed, Physical, failed, find_listed, incomplete};
+use super::rollback::DEFAULT_PENDING_WINDOW_IN_DAYS;
+use super::{Deletion, DeployError, Deployed, Physical, failed, find_listed, incomplete};
 
 /// Keys first, then their aliases. A key is found again through its alias: if one of the
 /// aliases the template gives it exists, its target is the key.
@@ -28,6 +29,7 @@ pub(super) async fn deploy_keys_and_aliases(
                 break;
             }
         }
+        let created = existing_key.is_none();
         let metadata = match existing_key {
             Some(key_id) => kms
                 .describe_key()
@@ -54,6 +56,16 @@ pub(super) async fn deploy_keys_and_aliases(
             .ok_or(incomplete(&key.logical_id, "DescribeKey", "Arn"))?
             .to_owned();
         let id = metadata.key_id().to_owned();
+        if created {
+            let pending_window_in_days = key
+                .pending_window_in_days
+                .unwrap_or(DEFAULT_PENDING_WINDOW_IN_DAYS);
+            let deletion = Deletion::Key {
+                id: id.clone(),
+                pending_window_in_days,
+            };
+            deployed.created_now(&key.logical_id, deletion);
+        }
         deployed.record(&key.logical_id, Physical::Key { id, arn });
     }
 
@@ -84,6 +96,8 @@ pub(super) async fn deploy_keys_and_aliases(
                     .send()
                     .await
                     .map_err(failed(&alias.logical_id, "CreateAlias"))?;
+                let deletion = Deletion::Alias { name: name.clone() };
+                deployed.created_now(&alias.logical_id, deletion);
             }
         }
         deployed.record(&alias.logical_id, Physical::Alias { name });

@@ -1,17 +1,16 @@
-//! The template's queues and subscriptions on moto: dead-letter queues first (a `RedrivePolicy`
-//! names the dead-letter queue's ARN), then each queue subscribed to its topic, with its filter
-//! policy and raw delivery. (Topics, one idempotent `CreateTopic` each, are created in
-//! [`deploy`](super::deploy) itself.)
+//! The template's queues, topics and subscriptions on moto: dead-letter queues first (a
+//! `RedrivePolicy` names the dead-letter queue's ARN), then the topics, then each queue
+//! subscribed to its topic, with its filter policy and raw delivery.
 
 use std::collections::HashMap;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use aws_sdk_sns::types::Subscription;
+use aws_sdk_sns::types::{Subscription, Topic};
 
-use super::{DeployError, Deployed, Physical, failed, find_listed, incomplete};
+use super::{Deletion, DeployError, Deployed, Physical, failed, find_listed, incomplete};
 use crate::cloudformation::Expr;
-use crate::cloudformation::template::QueueSpec;
+use crate::cloudformation::template::{QueueSpec, TopicSpec};
 
 /// Dead-letter queues before the queues that redrive to them: a `RedrivePolicy` holds the
 /// dead-letter queue's ARN.
@@ -36,11 +35,12 @@ pub(super) fn in_redrive_order(queues: &[QueueSpec]) -> Result<Vec<&QueueSpec>, 
     Ok(ordered)
 }
 
-/// CreateQueue is idempotent while the attributes are the same: it returns the existing queue.
+/// The queue: found by name, or created. (CreateQueue would return an existing queue with the
+/// same attributes too, but a rollback must know whether this deploy made it.)
 pub(super) async fn deploy_queue(
     sqs: &aws_sdk_sqs::Client,
     queue: &QueueSpec,
-    deployed: &Deployed,
+    deployed: &mut Deployed,
 ) -> Result<Physical, DeployError> {
     let logical_id = queue.logical_id.as_str();
     let name = deployed.physical_name(logical_id);
@@ -65,15 +65,34 @@ pub(super) async fn deploy_queue(
         });
         attributes.insert(QueueAttributeName::RedrivePolicy, policy.to_string());
     }
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .set_attributes((!attributes.is_empty()).then_some(attributes))
-        .send()
-        .await
-        .map_err(failed(logical_id, "CreateQueue"))?
-        .queue_url
-        .ok_or(incomplete(logical_id, "CreateQueue", "QueueUrl"))?;
+    let existing = match sqs.get_queue_url().queue_name(&name).send().await {
+        Ok(found) => found.queue_url,
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_queue_does_not_exist()) =>
+        {
+            None
+        }
+        Err(error) => return Err(failed(logical_id, "GetQueueUrl")(error)),
+    };
+    let url = match existing {
+        Some(url) => url,
+        None => {
+            let url = sqs
+                .create_queue()
+                .queue_name(&name)
+                .set_attributes((!attributes.is_empty()).then_some(attributes))
+                .send()
+                .await
+                .map_err(failed(logical_id, "CreateQueue"))?
+                .queue_url
+                .ok_or(incomplete(logical_id, "CreateQueue", "QueueUrl"))?;
+            let deletion = Deletion::Queue { url: url.clone() };
+            deployed.created_now(logical_id, deletion);
+            url
+        }
+    };
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&url)
@@ -85,6 +104,41 @@ pub(super) async fn deploy_queue(
         .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
         .ok_or(incomplete(logical_id, "GetQueueAttributes", "QueueArn"))?;
     Ok(Physical::Queue { url, arn, name })
+}
+
+/// The topic: found by name among the account's topics, or created.
+pub(super) async fn deploy_topic(
+    sns: &aws_sdk_sns::Client,
+    topic: &TopicSpec,
+    deployed: &mut Deployed,
+) -> Result<Physical, DeployError> {
+    let logical_id = topic.logical_id.as_str();
+    let name = deployed.physical_name(logical_id);
+    let suffix = format!(":{name}");
+    let listed = sns.list_topics().into_paginator().items().send();
+    let named = |t: &Topic| t.topic_arn().is_some_and(|arn| arn.ends_with(&suffix));
+    let existing = find_listed(listed.collect(), logical_id, "ListTopics", named)
+        .await?
+        .and_then(|t| t.topic_arn);
+    let arn = match existing {
+        Some(arn) => arn,
+        None => {
+            let mut request = sns.create_topic().name(&name);
+            if topic.tracing_active {
+                request = request.attributes("TracingConfig", "Active");
+            }
+            let arn = request
+                .send()
+                .await
+                .map_err(failed(logical_id, "CreateTopic"))?
+                .topic_arn
+                .ok_or(incomplete(logical_id, "CreateTopic", "TopicArn"))?;
+            let deletion = Deletion::Topic { arn: arn.clone() };
+            deployed.created_now(logical_id, deletion);
+            arn
+        }
+    };
+    Ok(Physical::Topic { arn, name })
 }
 
 /// Subscribes each queue to its topic, unless the topic already has a subscription for it.
@@ -99,17 +153,7 @@ pub(super) async fn deploy_subscriptions(
             logical_id,
             &Expr::GetAtt(subscription.queue.clone(), "Arn".into()),
         )?;
-        let request = sns.list_subscriptions_by_topic().topic_arn(&topic_arn);
-        let listed = request.into_paginator().items().send();
-        let of_queue = |s: &Subscription| s.endpoint() == Some(queue_arn.as_str());
-        let existing = find_listed(
-            listed.collect(),
-            logical_id,
-            "ListSubscriptionsByTopic",
-            of_queue,
-        )
-        .await?
-        .and_then(|s| s.subscription_arn);
+        let existing = find_subscription(sns, logical_id, &topic_arn, &queue_arn).await?;
         let arn = match existing {
             Some(arn) => arn,
             None => {
@@ -129,15 +173,49 @@ pub(super) async fn deploy_subscriptions(
                 if let Some(scope) = &subscription.filter_policy_scope {
                     request = request.attributes("FilterPolicyScope", scope);
                 }
-                request
-                    .send()
-                    .await
-                    .map_err(failed(logical_id, "Subscribe"))?
-                    .subscription_arn
-                    .ok_or(incomplete(logical_id, "Subscribe", "SubscriptionArn"))?
+                let subscribed = match request.send().await {
+                    Ok(subscribed) => subscribed,
+                    Err(error) => {
+                        // moto stores the subscription before it refuses a bad filter policy
+                        // (SNS makes none): a half-made subscription is the rollback's to delete,
+                        // as CloudFormation deletes a resource in CREATE_FAILED.
+                        let left = find_subscription(sns, logical_id, &topic_arn, &queue_arn);
+                        if let Ok(Some(arn)) = left.await {
+                            deployed.created_now(logical_id, Deletion::Subscription { arn });
+                        }
+                        return Err(failed(logical_id, "Subscribe")(error));
+                    }
+                };
+                let arn = subscribed.subscription_arn.ok_or(incomplete(
+                    logical_id,
+                    "Subscribe",
+                    "SubscriptionArn",
+                ))?;
+                let deletion = Deletion::Subscription { arn: arn.clone() };
+                deployed.created_now(logical_id, deletion);
+                arn
             }
         };
         deployed.record(logical_id, Physical::Subscription { arn });
     }
     Ok(())
+}
+
+/// The ARN of the topic's subscription for the queue, if there is one.
+async fn find_subscription(
+    sns: &aws_sdk_sns::Client,
+    logical_id: &str,
+    topic_arn: &str,
+    queue_arn: &str,
+) -> Result<Option<String>, DeployError> {
+    let request = sns.list_subscriptions_by_topic().topic_arn(topic_arn);
+    let listed = request.into_paginator().items().send();
+    let of_queue = |s: &Subscription| s.endpoint() == Some(queue_arn);
+    let found = find_listed(
+        listed.collect(),
+        logical_id,
+        "ListSubscriptionsByTopic",
+        of_queue,
+    );
+    Ok(found.await?.and_then(|s| s.subscription_arn))
 }

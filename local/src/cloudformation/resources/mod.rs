@@ -46,14 +46,19 @@
 //! always on-demand (`PAY_PER_REQUEST`): there is no capacity to size locally.
 
 //!
+//! A deploy that fails at one resource deletes what it created before it, as CloudFormation's
+//! rollback does, and reports `ROLLBACK_COMPLETE` ([`DeployError::RolledBack`], `rollback.rs`).
+//!
 //! One file a resource kind: `keys.rs`, `table.rs`, `messaging.rs` (queues and subscriptions),
-//! `cognito.rs`, `api.rs`; `physical.rs` holds what a created resource gives `!Ref` and `!GetAtt`.
+//! `cognito.rs`, `api.rs`; `physical.rs` holds what a created resource gives `!Ref` and `!GetAtt`;
+//! `rollback.rs` takes back a failed deploy.
 
 mod api;
 mod cognito;
 mod keys;
 mod messaging;
 mod physical;
+mod rollback;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -64,8 +69,10 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use super::intrinsics::{Expr, ResolveError};
 use super::template::Template;
 use keys::deploy_keys_and_aliases;
-use messaging::{deploy_queue, deploy_subscriptions, in_redrive_order};
+use messaging::{deploy_queue, deploy_subscriptions, deploy_topic, in_redrive_order};
 pub(super) use physical::Physical;
+use rollback::{Deletion, Undo};
+pub use rollback::{Rollback, RollbackStatus};
 use table::deploy_table;
 
 /// The account moto puts every resource in.
@@ -96,6 +103,8 @@ pub struct Deployed {
     pub(super) region: String,
     /// In creation order.
     created: Vec<(String, Physical)>,
+    /// What this deploy created (rather than found), in order: what a rollback deletes.
+    created_here: Vec<Undo>,
 }
 
 /// One created resource, for display.
@@ -133,10 +142,38 @@ pub enum DeployError {
     },
     #[error("queues {0:?} redrive to each other: none can be created first")]
     RedriveCycle(Vec<String>),
+    /// The deploy failed at one resource (`CREATE_FAILED`), then deleted what it had created.
+    #[error("CREATE_FAILED {failure}; rollback: {rollback}")]
+    RolledBack {
+        failure: Box<DeployError>,
+        rollback: Rollback,
+    },
+}
+
+impl DeployError {
+    /// The logical id of the resource the deploy failed at, if the failure is one resource's.
+    pub fn failed_resource(&self) -> Option<&str> {
+        match self {
+            DeployError::Resolve { logical_id, .. }
+            | DeployError::Aws { logical_id, .. }
+            | DeployError::Incomplete { logical_id, .. } => Some(logical_id),
+            DeployError::RolledBack { failure, .. } => failure.failed_resource(),
+            DeployError::NoRegion | DeployError::RedriveCycle(_) => None,
+        }
+    }
+
+    /// What the rollback did, if the deploy failed after creating resources.
+    pub fn rollback(&self) -> Option<&Rollback> {
+        match self {
+            DeployError::RolledBack { rollback, .. } => Some(rollback),
+            _ => None,
+        }
+    }
 }
 
 /// Creates the template's resources (or finds them, created by an earlier deploy) on the
-/// endpoint `aws` points at.
+/// endpoint `aws` points at. If one fails, deletes what this deploy created before it
+/// (`rollback.rs`) and returns [`DeployError::RolledBack`].
 pub async fn deploy(
     template: &Template,
     aws: &SdkConfig,
@@ -148,51 +185,48 @@ pub async fn deploy(
         stack_name: stack_name.to_owned(),
         region,
         created: Vec::new(),
+        created_here: Vec::new(),
     };
+    match create_resources(aws, &mut deployed).await {
+        Ok(()) => Ok(deployed),
+        // Exam: a failed create rolls back: what it created is deleted (ROLLBACK_COMPLETE).
+        Err(failure) => Err(DeployError::RolledBack {
+            failure: Box::new(failure),
+            rollback: rollback::roll_back(aws, &deployed).await,
+        }),
+    }
+}
 
+/// Each resource in dependency order, recorded in `deployed` as soon as it exists.
+async fn create_resources(aws: &SdkConfig, deployed: &mut Deployed) -> Result<(), DeployError> {
+    let template = deployed.template.clone();
     let kms = aws_sdk_kms::Client::new(aws);
-    deploy_keys_and_aliases(&kms, &mut deployed).await?;
+    deploy_keys_and_aliases(&kms, deployed).await?;
 
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     for table in template.tables() {
-        let physical = deploy_table(
-            &dynamodb,
-            &table,
-            &deployed.physical_name(&table.logical_id),
-        )
-        .await?;
+        let physical = deploy_table(&dynamodb, &table, deployed).await?;
         deployed.record(&table.logical_id, physical);
     }
 
     let sqs = aws_sdk_sqs::Client::new(aws);
     let queues = template.queues();
     for queue in in_redrive_order(&queues)? {
-        let physical = deploy_queue(&sqs, queue, &deployed).await?;
+        let physical = deploy_queue(&sqs, queue, deployed).await?;
         deployed.record(&queue.logical_id, physical);
     }
 
     let sns = aws_sdk_sns::Client::new(aws);
     for topic in template.topics() {
-        let name = deployed.physical_name(&topic.logical_id);
-        let mut request = sns.create_topic().name(&name);
-        if topic.tracing_active {
-            request = request.attributes("TracingConfig", "Active");
-        }
-        // CreateTopic is idempotent: for an existing name it returns that topic.
-        let arn = request
-            .send()
-            .await
-            .map_err(failed(&topic.logical_id, "CreateTopic"))?
-            .topic_arn
-            .ok_or(incomplete(&topic.logical_id, "CreateTopic", "TopicArn"))?;
-        deployed.record(&topic.logical_id, Physical::Topic { arn, name });
+        let physical = deploy_topic(&sns, &topic, deployed).await?;
+        deployed.record(&topic.logical_id, physical);
     }
-    deploy_subscriptions(&sns, &mut deployed).await?;
+    deploy_subscriptions(&sns, deployed).await?;
 
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(aws);
-    cognito::deploy_user_pools(&cognito, &mut deployed).await?;
+    cognito::deploy_user_pools(&cognito, deployed).await?;
     let apigateway = aws_sdk_apigateway::Client::new(aws);
-    api::deploy_apis(&apigateway, &mut deployed).await?;
+    api::deploy_apis(&apigateway, deployed).await?;
 
     for function in template.functions() {
         let name = deployed.physical_name(&function.logical_id);
@@ -202,7 +236,7 @@ pub async fn deploy(
         );
         deployed.record(&function.logical_id, Physical::Function { name, arn });
     }
-    Ok(deployed)
+    Ok(())
 }
 
 impl Deployed {
@@ -332,6 +366,15 @@ impl Deployed {
 
     fn record(&mut self, logical_id: &str, physical: Physical) {
         self.created.push((logical_id.to_owned(), physical));
+    }
+
+    /// Notes that this deploy has just created `logical_id` (not found it): a rollback deletes
+    /// it. Called right after the create call, before anything else about it can fail.
+    fn created_now(&mut self, logical_id: &str, deletion: Deletion) {
+        self.created_here.push(Undo {
+            logical_id: logical_id.to_owned(),
+            deletion,
+        });
     }
 
     pub(super) fn physical(&self, logical_id: &str) -> Option<&Physical> {

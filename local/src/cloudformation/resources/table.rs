@@ -7,18 +7,19 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification, TimeToLiveStatus,
 };
 
-use super::{DeployError, Physical, failed, incomplete};
+use super::{Deletion, DeployError, Deployed, Physical, failed, incomplete};
 use crate::cloudformation::template::TableSpec;
 
-/// The table named `name`: found, or created with the template's keys, indexes and stream.
+/// The stack's table: found, or created with the template's keys, indexes and stream.
 /// An existing table is taken as it is (CloudFormation would update it). TTL is a separate
 /// call, made once the table exists.
 pub(super) async fn deploy_table(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &TableSpec,
-    name: &str,
+    deployed: &mut Deployed,
 ) -> Result<Physical, DeployError> {
     let logical_id = table.logical_id.as_str();
+    let name = &deployed.physical_name(logical_id);
     let description = match dynamodb.describe_table().table_name(name).send().await {
         Ok(found) => found.table,
         Err(error)
@@ -26,7 +27,10 @@ pub(super) async fn deploy_table(
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_not_found_exception()) =>
         {
-            create_table(dynamodb, table, name).await?
+            let created = create_table(dynamodb, table, name).await?;
+            let deletion = Deletion::Table { name: name.clone() };
+            deployed.created_now(logical_id, deletion);
+            created
         }
         Err(error) => return Err(failed(logical_id, "DescribeTable")(error)),
     };

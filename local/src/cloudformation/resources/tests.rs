@@ -36,6 +36,7 @@ fn deployed() -> Deployed {
         stack_name: "s".into(),
         region: "eu-west-1".into(),
         created: Vec::new(),
+        created_here: Vec::new(),
     };
     let created = [
         (

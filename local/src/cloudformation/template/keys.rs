@@ -8,6 +8,9 @@ use super::{Expr, KMS_KEY, Node, ResourceTypes, TemplateError};
 pub struct KeySpec {
     pub logical_id: String,
     pub description: Option<Expr>,
+    /// `PendingWindowInDays` (7 to 30; 30 if unset): how long KMS waits before it deletes the
+    /// key once the stack deletes it.
+    pub pending_window_in_days: Option<i32>,
 }
 
 /// An `AWS::KMS::Alias`: a name for a key.
@@ -24,6 +27,7 @@ pub(super) fn read_key(properties: &Node) -> Result<KeySpec, TemplateError> {
     Ok(KeySpec {
         logical_id: properties.resource.to_owned(),
         description: properties.optional("Description", Node::expr)?,
+        pending_window_in_days: properties.optional("PendingWindowInDays", Node::number)?,
     })
 }
 

@@ -74,6 +74,8 @@ pub struct Template {
     parameters: BTreeMap<String, Parameter>,
     conditions: BTreeMap<String, bool>,
     resource_types: BTreeMap<String, String>,
+    /// Each resource's `DeletionPolicy` (`Retain`, `Delete`, ...), where the template sets one.
+    deletion_policies: BTreeMap<String, String>,
     tables: Vec<TableSpec>,
     keys: Vec<KeySpec>,
     aliases: Vec<AliasSpec>,
@@ -196,6 +198,7 @@ impl Template {
         // First every resource's type: references between resources are checked against them.
         // A resource whose `Condition` does not hold is not part of the stack at all.
         let mut resource_types = BTreeMap::new();
+        let mut deletion_policies = BTreeMap::new();
         for (logical_id, resource) in resources {
             let logical_id = logical_id.as_str().ok_or(TemplateError::Property {
                 resource: format!("{logical_id:?}"),
@@ -214,12 +217,16 @@ impl Template {
             }
             let resource_type = resource.required("Type")?.text()?;
             resource_types.insert(logical_id.to_owned(), resource_type);
+            if let Some(policy) = resource.field("DeletionPolicy") {
+                deletion_policies.insert(logical_id.to_owned(), policy.text()?);
+            }
         }
 
         let mut template = Template {
             parameters,
             conditions,
             resource_types,
+            deletion_policies,
             tables: Vec::new(),
             keys: Vec::new(),
             aliases: Vec::new(),
@@ -323,6 +330,12 @@ impl Template {
 
     pub fn user_pool_groups(&self) -> Vec<UserPoolGroupSpec> {
         self.user_pool_groups.clone()
+    }
+
+    /// The resource's `DeletionPolicy` (`Retain`, `Snapshot`, `RetainExceptOnCreate`), if the
+    /// template sets one: what deleting the stack, or rolling back its creation, does with it.
+    pub fn deletion_policy(&self, logical_id: &str) -> Option<&str> {
+        self.deletion_policies.get(logical_id).map(String::as_str)
     }
 
     /// Whether the condition holds with the parameters' values; `false` for a condition
