@@ -15,11 +15,9 @@ use orders_local::api_gateway::{
     Route, ThrottleSettings,
 };
 use orders_local::lambda::FunctionProcess;
-use orders_local::sign_in::LOCAL_PASSWORD;
-use orders_local::stack::Stack;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::api_client::{ApiRequest, Credentials, send, send_retrying_throttled};
+use support::api_client::{ApiRequest, send, send_retrying_throttled};
 use support::functions::{ANY_PORT, as_json, bash_function, http_get, start_lambda_with};
 
 /// More than `POST /orders`' burst (20) at once.
@@ -38,17 +36,8 @@ fn create(n: usize) -> ApiRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_over_the_methods_burst_get_the_templates_429_and_create_nothing() {
-    let stack = Stack::start(support::stack::test_stack_config("throttling"))
-        .await
-        .unwrap_or_else(|error| panic!("the stack did not start: {error}"));
-    let tokens = stack
-        .sign_in("ada@example.com", LOCAL_PASSWORD, None)
-        .await
-        .expect("sign-up and sign-in on moto's user pool");
-    let ada = Credentials {
-        token: Some(tokens.id_token),
-        api_key: stack.api_key().map(str::to_owned),
-    };
+    let stack = support::stack::start("throttling").await;
+    let ada = support::stack::signed_in(&stack, "ada@example.com").await;
     let client = reqwest::Client::new();
     let base = stack.api_url();
 

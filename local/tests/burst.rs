@@ -21,27 +21,17 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
-use orders_local::sign_in::LOCAL_PASSWORD;
 use orders_local::stack::Stack;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::api_client::{ApiRequest, Credentials, send_retrying_throttled};
+use support::api_client::{ApiRequest, send_retrying_throttled};
 
 const CREATES: usize = 64;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_64_concurrent_creates_is_answered_201_every_one() {
-    let stack = Stack::start(support::stack::test_stack_config("burst"))
-        .await
-        .unwrap_or_else(|error| panic!("the stack did not start: {error}"));
-    let tokens = stack
-        .sign_in("ada@example.com", LOCAL_PASSWORD, None)
-        .await
-        .expect("sign-up and sign-in on moto's user pool");
-    let ada = Credentials {
-        token: Some(tokens.id_token),
-        api_key: stack.api_key().map(str::to_owned),
-    };
+    let stack = support::stack::start("burst").await;
+    let ada = support::stack::signed_in(&stack, "ada@example.com").await;
     let filler: usize = std::env::var("BURST_TABLE_ITEMS").map_or(0, |n| n.parse().unwrap());
     fill_table(&stack, filler).await;
     let client = reqwest::Client::new();

@@ -81,9 +81,7 @@ fn the_generator_is_splitmix64() {
 async fn generated_requests_get_well_formed_4xx_leak_no_card_and_leave_consistent_orders() {
     let seed = env_number("FUZZ_SEED", DEFAULT_SEED);
     let requests = env_number("FUZZ_REQUESTS", DEFAULT_REQUESTS);
-    let stack = Stack::start(support::stack::test_stack_config("fuzz"))
-        .await
-        .unwrap_or_else(|error| panic!("the stack did not start: {error}"));
+    let stack = support::stack::start("fuzz").await;
     let callers = callers(&stack).await;
     let client = reqwest::Client::new();
     let base = stack.api_url();

@@ -8,7 +8,6 @@ use crate::support;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use orders_local::stack::Stack;
 use orders_redrive::stream_failures::StreamFailure;
 use orders_redrive::stream_reader::{ShardRange, read_range};
 use serde_json::Value;
@@ -18,9 +17,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_publish_events_keeps_failing_on_is_described_in_stream_failure_queue() {
-    let stack = Stack::start(support::stack::test_stack_config("stream-failure"))
-        .await
-        .unwrap_or_else(|error| panic!("the stack did not start: {error}"));
+    let stack = support::stack::start("stream-failure").await;
     let deployed = stack.deployed();
     let (table, stream_arn) = support::moto::orders_table_and_stream(deployed);
     let queue_url = deployed

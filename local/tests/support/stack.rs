@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use orders_local::lambda::LogOutput;
-use orders_local::stack::StackConfig;
+use orders_local::sign_in::LOCAL_PASSWORD;
+use orders_local::stack::{Stack, StackConfig};
+
+use super::api_client::Credentials;
 
 pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,6 +47,26 @@ pub fn build_binaries(packages: &[&str]) -> HashMap<String, PathBuf> {
             Some((name, PathBuf::from(executable)))
         })
         .collect()
+}
+
+/// A whole stack for the test `name` ([`test_stack_config`]), started.
+pub async fn start(name: &str) -> Stack {
+    Stack::start(test_stack_config(name))
+        .await
+        .unwrap_or_else(|error| panic!("the stack did not start: {error}"))
+}
+
+/// What a client app of `stack` sends for the customer `email`: an ID token from signing up and
+/// in to the stack's user pool, and the stack's API key.
+pub async fn signed_in(stack: &Stack, email: &str) -> Credentials {
+    let tokens = stack
+        .sign_in(email, LOCAL_PASSWORD, None)
+        .await
+        .expect("sign-up and sign-in on moto's user pool");
+    Credentials {
+        token: Some(tokens.id_token),
+        api_key: stack.api_key().map(str::to_owned),
+    }
 }
 
 /// The stack's configuration for a test: every address on a free port, a moto of its own, a
