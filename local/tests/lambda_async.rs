@@ -3,6 +3,9 @@
 //! (2 by default: 3 attempts); a throttle is retried without counting; an event Lambda gives up on
 //! lands in the on-failure SQS queue (on moto) as Lambda's invocation record.
 //!
+//! The Invoke API on the service's port answers each invocation type as Lambda does
+//! (`RequestResponse` 200, `Event` 202, `DryRun` 204, a throttle 429), through the SDK's client.
+//!
 //! Attempts are counted from the function's log: Lambda writes one `START RequestId: <id>` line
 //! per attempt, and every attempt of an event keeps its request id.
 
@@ -10,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
 use orders_local::lambda::{EventInvokeConfig, FailureQueue, FunctionProcess, LambdaService};
 use serde_json::{Value, json};
 
@@ -344,6 +349,155 @@ async fn lambda_refuses_an_event_invoke_config_out_of_bounds() {
         lambda
             .put_event_invoke_config("Bounded", too_young)
             .is_err()
+    );
+    lambda.shutdown().await;
+}
+
+// The Invoke API on the local service's port, through the SDK's Lambda client (what
+// `aws lambda invoke --endpoint-url` calls).
+
+/// The SDK's Lambda client against the local service, without the SDK's own retries.
+async fn lambda_client(lambda: &LambdaService) -> aws_sdk_lambda::Client {
+    let config = aws_sdk_lambda::config::Builder::from(&moto_aws().await)
+        .endpoint_url(format!("http://{}", lambda.address()))
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn the_invoke_api_request_response_is_200_with_the_result_or_the_function_error() {
+    let (lambda, _log) = lambda_with(bash_function("Sync", Duration::from_secs(30))).await;
+    let client = lambda_client(&lambda).await;
+
+    let answer = client
+        .invoke()
+        .function_name("orders-local-Sync")
+        .payload(Blob::new(br#"{"hello": "world"}"#.to_vec()))
+        .send()
+        .await
+        .expect("Invoke");
+    assert_eq!(answer.status_code(), 200);
+    assert_eq!(answer.function_error(), None);
+    assert_eq!(answer.executed_version(), Some("$LATEST"));
+    let payload: Value = serde_json::from_slice(answer.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload, json!({"hello": "world"}));
+
+    // Exam: a function error is not an error status: 200, and the header says it failed.
+    let failed = client
+        .invoke()
+        .function_name("Sync")
+        .invocation_type(InvocationType::RequestResponse)
+        .payload(Blob::new(br#"{"fail": 1}"#.to_vec()))
+        .send()
+        .await
+        .expect("Invoke");
+    assert_eq!(failed.status_code(), 200);
+    assert_eq!(failed.function_error(), Some("Unhandled"));
+    let error: Value = serde_json::from_slice(failed.payload().unwrap().as_ref()).unwrap();
+    assert_eq!(
+        error,
+        json!({"errorType": "Boom", "errorMessage": "it failed"})
+    );
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_invoke_api_event_is_202_and_the_function_runs_later() {
+    let (lambda, log) = lambda_with(bash_function("Later", Duration::from_secs(30))).await;
+    let client = lambda_client(&lambda).await;
+    let gate = scratch("gate");
+
+    let answer = client
+        .invoke()
+        .function_name("arn:aws:lambda:us-east-1:123456789012:function:orders-local-Later")
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(
+            json!({"hold": gate.display().to_string()})
+                .to_string()
+                .into_bytes(),
+        ))
+        .send()
+        .await
+        .expect("Invoke");
+    assert_eq!(answer.status_code(), 202);
+    assert!(
+        answer
+            .payload()
+            .is_none_or(|payload| payload.as_ref().is_empty())
+    );
+    assert_eq!(lambda.async_events_pending("Later"), 1, "queued, not done");
+
+    std::fs::write(&gate, b"").unwrap();
+    until_done(&lambda, "Later").await;
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.matches("START RequestId: ").count(), 1, "{logged}");
+    let _ = std::fs::remove_file(&gate);
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_invoke_api_dry_run_is_204_and_runs_nothing() {
+    let (lambda, log) = lambda_with(bash_function("Dry", Duration::from_secs(30))).await;
+    let client = lambda_client(&lambda).await;
+
+    let answer = client
+        .invoke()
+        .function_name("Dry")
+        .invocation_type(InvocationType::DryRun)
+        .payload(Blob::new(br#"{"pid": 1}"#.to_vec()))
+        .send()
+        .await
+        .expect("Invoke");
+    assert_eq!(answer.status_code(), 204);
+    assert_eq!(
+        lambda.pids("Dry").await,
+        Vec::<u32>::new(),
+        "no environment started"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!logged.contains("START"), "{logged}");
+
+    let unknown = client
+        .invoke()
+        .function_name("Nobody")
+        .invocation_type(InvocationType::DryRun)
+        .send()
+        .await
+        .expect_err("no such function");
+    assert!(
+        unknown
+            .as_service_error()
+            .is_some_and(|error| error.is_resource_not_found_exception()),
+        "{unknown:?}"
+    );
+    lambda.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_invoke_api_answers_a_throttled_synchronous_invoke_429() {
+    let (lambda, _log) = lambda_with(FunctionProcess {
+        reserved_concurrency: Some(0),
+        ..bash_function("NoConcurrency", Duration::from_secs(30))
+    })
+    .await;
+    let client = lambda_client(&lambda).await;
+
+    // Exam: reserved concurrency 0 throttles every invocation: TooManyRequestsException, 429.
+    let throttled = client
+        .invoke()
+        .function_name("NoConcurrency")
+        .payload(Blob::new(br#"{"pid": 1}"#.to_vec()))
+        .send()
+        .await
+        .expect_err("throttled");
+    let raw_status = throttled.raw_response().map(|raw| raw.status().as_u16());
+    assert_eq!(raw_status, Some(429));
+    assert!(
+        throttled
+            .as_service_error()
+            .is_some_and(|error| error.is_too_many_requests_exception()),
+        "{throttled:?}"
     );
     lambda.shutdown().await;
 }

@@ -60,6 +60,11 @@
 //! - **A timed-out or crashed environment is never reused.** The process is killed, the invocation
 //!   fails, and a later invocation cold-starts a new one. A handler that *returns* an error
 //!   leaves its environment warm.
+//! - **Invocation types.** [`LambdaService::invoke`] is synchronous (`RequestResponse`);
+//!   [`LambdaService::invoke_async`] is asynchronous (`Event`): Lambda queues the event, answers
+//!   at once, retries a function error twice and sends what it gives up on to the on-failure
+//!   destination (`async_invocation.rs`). The Invoke API on this port (`invoke_api.rs`) offers
+//!   both, and `DryRun`, to `aws lambda invoke` and the SDK.
 //! - **Logs** are the process's stdout and stderr, line by line, plus Lambda's own
 //!   `INIT_START`/`START`/`END`/`REPORT` lines, as in the function's CloudWatch log stream.
 //! - **X-Ray** (when a daemon address is given): each invocation records Lambda's
@@ -73,6 +78,7 @@
 //! | `mod.rs`                    | the service's public face: [`LambdaService`], [`FunctionProcess`], [`InvokeError`] |
 //! | `functions.rs`              | the service's state: the functions, their concurrency (reserved or not) and their environments |
 //! | `async_invocation.rs`       | asynchronous invocation: Lambda's queue, retries, the on-failure destination |
+//! | `invoke_api.rs`             | the Invoke API (`aws lambda invoke`): `RequestResponse` 200, `Event` 202, `DryRun` 204 |
 //! | `invocation.rs`             | one invocation: admission or throttle, the timeout, the `START`/`END`/`REPORT` lines |
 //! | `execution_environment.rs`  | an execution environment: cold start and init phase, the process, its end |
 //! | `function_environment.rs`   | the variables Lambda sets in every execution environment        |
@@ -98,6 +104,7 @@ mod execution_environment;
 mod function_environment;
 mod functions;
 mod invocation;
+mod invoke_api;
 mod logs;
 mod runtime_api;
 mod xray_segments;
@@ -218,9 +225,9 @@ impl fmt::Debug for LambdaService {
 }
 
 impl LambdaService {
-    /// Starts the Runtime API on `bind` (port 0: any free port). With `xray_daemon`, every
-    /// invocation's function segment is sent there and the functions get
-    /// `AWS_XRAY_DAEMON_ADDRESS`.
+    /// Starts the Runtime API, and the Invoke API beside it, on `bind` (port 0: any free port).
+    /// With `xray_daemon`, every invocation's function segment is sent there and the functions
+    /// get `AWS_XRAY_DAEMON_ADDRESS`.
     pub async fn start(
         bind: SocketAddr,
         logs: LogOutput,
@@ -246,7 +253,8 @@ impl LambdaService {
             server: Mutex::new(None),
             asynchronous: async_invocation::AsyncQueue::new(),
         });
-        let router = runtime_api(service.clone());
+        // The Invoke API shares the port: `aws lambda invoke --endpoint-url` reaches it.
+        let router = runtime_api(service.clone()).merge(invoke_api::invoke_api(service.clone()));
         let server = tokio::spawn(async move {
             let stopped = async {
                 let _ = server_stopped.await;
