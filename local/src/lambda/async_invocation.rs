@@ -39,12 +39,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use chrono::{SecondsFormat, Utc};
-use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::functions::Service;
+use super::invocation_record::{GivenUp, invocation_record};
 use super::{InvokeError, lock};
 
 /// Exam: Lambda's limit for an asynchronous invocation's payload (1 MB; 6 MB when synchronous).
@@ -178,12 +177,12 @@ impl AsyncQueue {
 }
 
 /// One asynchronous event, from its arrival in the queue.
-struct QueuedEvent {
-    function: String,
-    request_id: String,
-    payload: Bytes,
-    trace_header: Option<String>,
-    received: Instant,
+pub(super) struct QueuedEvent {
+    pub(super) function: String,
+    pub(super) request_id: String,
+    pub(super) payload: Bytes,
+    pub(super) trace_header: Option<String>,
+    pub(super) received: Instant,
 }
 
 impl Service {
@@ -217,8 +216,7 @@ impl Service {
     /// Lambda's poller for one event: attempts, retries and, at the end, the destination.
     async fn attempt_until_done(&self, event: QueuedEvent) {
         let mut attempts: u32 = 0;
-        let mut function_errors: u32 = 0;
-        let mut throttle_wait = FIRST_THROTTLE_WAIT;
+        let mut retries = Retries::default();
         loop {
             let Ok(function) = self.function(&event.function) else {
                 eprintln!(
@@ -237,58 +235,36 @@ impl Service {
                 )
                 .await;
             let config = self.asynchronous.config(&event.function);
-            let wait = match &outcome {
-                Ok(_) => return,
-                Err(InvokeError::ShuttingDown | InvokeError::UnknownFunction(_)) => {
+            let delays = *lock(&self.asynchronous.retry_delays);
+            let step = retries.next_step(&outcome, &config, delays, event.received.elapsed());
+            let wait = match step {
+                NextStep::Done => return,
+                NextStep::Drop => {
                     function.log.line(&format!(
                         "ASYNC RequestId: {} dropped: the function is shutting down",
                         event.request_id
                     ));
                     return;
                 }
-                // Exam: a throttle (or a system error) is retried until the event is too old;
-                // it does not count against MaximumRetryAttempts.
-                Err(InvokeError::Throttled { .. } | InvokeError::Spawn { .. }) => {
-                    let wait = throttle_wait;
-                    throttle_wait = (throttle_wait * 2).min(LONGEST_THROTTLE_WAIT);
-                    function.log.line(&format!(
-                        "ASYNC RequestId: {} throttled; back in the queue for {:.0} s",
-                        event.request_id,
-                        wait.as_secs_f64()
-                    ));
-                    wait
+                NextStep::GiveUp(condition) => {
+                    let given_up = GivenUp {
+                        event: &event,
+                        function_arn: &function.arn,
+                        condition,
+                        attempts,
+                        last_error: outcome.as_ref().err(),
+                    };
+                    self.give_up(&function.log, &config, given_up).await;
+                    return;
                 }
-                // Exam: a function error (reported, timeout, crash) is retried
-                // MaximumRetryAttempts times (2 by default): 3 attempts in all.
-                Err(_) => {
-                    function_errors += 1;
-                    if function_errors > config.maximum_retry_attempts {
-                        let given_up = GivenUp {
-                            event: &event,
-                            function_arn: &function.arn,
-                            condition: "RetriesExhausted",
-                            attempts,
-                            last_error: outcome.as_ref().err(),
-                        };
-                        self.give_up(&function.log, &config, given_up).await;
-                        return;
-                    }
-                    let delays = *lock(&self.asynchronous.retry_delays);
-                    delays[(function_errors as usize - 1).min(1)]
-                }
+                NextStep::RetryAfter(wait) => wait,
             };
-            // Exam: MaximumEventAgeInSeconds: an event whose next attempt would come too late
-            // is given up on (`EventAgeExceeded`).
-            if event.received.elapsed() + wait > config.maximum_event_age {
-                let given_up = GivenUp {
-                    event: &event,
-                    function_arn: &function.arn,
-                    condition: "EventAgeExceeded",
-                    attempts,
-                    last_error: outcome.as_ref().err(),
-                };
-                self.give_up(&function.log, &config, given_up).await;
-                return;
+            if let Err(InvokeError::Throttled { .. } | InvokeError::Spawn { .. }) = &outcome {
+                function.log.line(&format!(
+                    "ASYNC RequestId: {} throttled; back in the queue for {:.0} s",
+                    event.request_id,
+                    wait.as_secs_f64()
+                ));
             }
             drop(function);
             tokio::time::sleep(wait).await;
@@ -331,74 +307,73 @@ impl Service {
     }
 }
 
-/// What the poller knows when it gives up on an event.
-struct GivenUp<'a> {
-    event: &'a QueuedEvent,
-    function_arn: &'a str,
-    /// `RetriesExhausted` or `EventAgeExceeded`.
-    condition: &'static str,
-    /// Every attempt, throttled ones included.
-    attempts: u32,
-    last_error: Option<&'a InvokeError>,
+/// What the poller does after an attempt.
+#[derive(Debug, PartialEq, Eq)]
+enum NextStep {
+    /// The function succeeded.
+    Done,
+    /// The service or the function is going away: the event is dropped.
+    Drop,
+    /// Back in the queue for this long.
+    RetryAfter(Duration),
+    /// `RetriesExhausted` or `EventAgeExceeded`: to the on-failure destination.
+    GiveUp(&'static str),
 }
 
-/// Lambda's invocation record for an event given up on: the request, the event, and the last
-/// attempt's response (for a function error, the error the function or Lambda reported).
-fn invocation_record(given_up: &GivenUp) -> Value {
-    let request_id = &given_up.event.request_id;
-    let payload = &given_up.event.payload;
-    let request_payload = serde_json::from_slice::<Value>(payload)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()));
-    let (response_context, response_payload) = match given_up.last_error {
-        Some(InvokeError::Throttled { .. }) => (
-            json!({"statusCode": 429, "executedVersion": "$LATEST"}),
-            json!({"errorType": "TooManyRequestsException", "errorMessage": "Rate Exceeded."}),
-        ),
-        Some(error) => (
-            // As the Invoke API's `X-Amz-Function-Error` header: the function failed.
-            json!({"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}),
-            error_payload(request_id, error),
-        ),
-        None => (
-            json!({"statusCode": 200, "executedVersion": "$LATEST"}),
-            Value::Null,
-        ),
-    };
-    json!({
-        "version": "1.0",
-        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": format!("{}:$LATEST", given_up.function_arn),
-            "condition": given_up.condition,
-            "approximateInvokeCount": given_up.attempts,
-        },
-        "requestPayload": request_payload,
-        "responseContext": response_context,
-        "responsePayload": response_payload,
-    })
+/// One event's retries so far.
+#[derive(Debug)]
+struct Retries {
+    function_errors: u32,
+    throttle_wait: Duration,
 }
 
-/// The error object Lambda returns for a failed invocation.
-pub(super) fn error_payload(request_id: &str, error: &InvokeError) -> Value {
-    match error {
-        InvokeError::FunctionError {
-            error_type,
-            error_message,
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            function_errors: 0,
+            throttle_wait: FIRST_THROTTLE_WAIT,
         }
-        | InvokeError::InitFailed {
-            error_type,
-            error_message,
-        } => json!({"errorType": error_type, "errorMessage": error_message}),
-        InvokeError::Timeout(limit) => json!({
-            "errorType": "Sandbox.Timedout",
-            "errorMessage": format!("RequestId: {request_id} Error: Task timed out after {:.2} seconds", limit.as_secs_f64()),
-        }),
-        InvokeError::Crashed(report) => json!({
-            "errorType": "Runtime.ExitError",
-            "errorMessage": format!("RequestId: {request_id} Error: Runtime exited: {report}"),
-        }),
-        other => json!({"errorType": "ServiceException", "errorMessage": other.to_string()}),
+    }
+}
+
+impl Retries {
+    /// Lambda's rule after an attempt whose `outcome` came when the event was `age` old.
+    fn next_step(
+        &mut self,
+        outcome: &Result<Vec<u8>, InvokeError>,
+        config: &EventInvokeConfig,
+        retry_delays: [Duration; 2],
+        age: Duration,
+    ) -> NextStep {
+        let wait = match outcome {
+            Ok(_) => return NextStep::Done,
+            Err(InvokeError::ShuttingDown | InvokeError::UnknownFunction(_)) => {
+                return NextStep::Drop;
+            }
+            // Exam: a throttle (or a system error) is retried until the event is too old; it
+            // does not count against MaximumRetryAttempts.
+            Err(InvokeError::Throttled { .. } | InvokeError::Spawn { .. }) => {
+                let wait = self.throttle_wait;
+                self.throttle_wait = (wait * 2).min(LONGEST_THROTTLE_WAIT);
+                wait
+            }
+            // Exam: a function error (reported, timeout, crash) is retried MaximumRetryAttempts
+            // times (2 by default): 3 attempts in all.
+            Err(_) => {
+                self.function_errors += 1;
+                if self.function_errors > config.maximum_retry_attempts {
+                    return NextStep::GiveUp("RetriesExhausted");
+                }
+                retry_delays[(self.function_errors as usize - 1).min(1)]
+            }
+        };
+        // Exam: MaximumEventAgeInSeconds: an event whose next attempt would come too late is
+        // given up on.
+        if age + wait > config.maximum_event_age {
+            NextStep::GiveUp("EventAgeExceeded")
+        } else {
+            NextStep::RetryAfter(wait)
+        }
     }
 }
 
@@ -421,44 +396,58 @@ mod tests {
         assert!(EventInvokeConfig::default().validate().is_ok());
     }
 
-    #[test]
-    fn the_record_carries_the_event_and_the_error() {
-        let event = QueuedEvent {
-            function: "F".into(),
-            request_id: "r-1".into(),
-            payload: Bytes::from_static(br#"{"order": 1}"#),
-            trace_header: None,
-            received: Instant::now(),
-        };
-        let error = InvokeError::FunctionError {
+    fn function_error() -> Result<Vec<u8>, InvokeError> {
+        Err(InvokeError::FunctionError {
             error_type: "Boom".into(),
             error_message: "it failed".into(),
+        })
+    }
+
+    const DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
+
+    #[test]
+    fn a_function_error_is_retried_after_the_delays_then_given_up() {
+        let config = EventInvokeConfig::default();
+        let mut retries = Retries::default();
+        let age = Duration::ZERO;
+        let mut step = || retries.next_step(&function_error(), &config, DELAYS, age);
+        assert_eq!(step(), NextStep::RetryAfter(DELAYS[0]));
+        assert_eq!(step(), NextStep::RetryAfter(DELAYS[1]));
+        assert_eq!(step(), NextStep::GiveUp("RetriesExhausted"));
+    }
+
+    #[test]
+    fn a_throttle_is_retried_with_a_doubling_wait_until_the_event_is_too_old() {
+        let config = EventInvokeConfig {
+            maximum_event_age: Duration::from_secs(60),
+            ..EventInvokeConfig::default()
         };
-        let record = invocation_record(&GivenUp {
-            event: &event,
-            function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f",
-            condition: "RetriesExhausted",
-            attempts: 3,
-            last_error: Some(&error),
-        });
+        let throttled = Err(InvokeError::Throttled { reserved: 1 });
+        let mut retries = Retries::default();
+        let waits: Vec<NextStep> = (0..4)
+            .map(|_| retries.next_step(&throttled, &config, DELAYS, Duration::ZERO))
+            .collect();
+        let seconds = |s| NextStep::RetryAfter(Duration::from_secs(s));
+        assert_eq!(waits, [seconds(1), seconds(2), seconds(4), seconds(8)]);
         assert_eq!(
-            record["requestContext"],
-            json!({
-                "requestId": "r-1",
-                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST",
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": 3,
-            })
+            retries.function_errors, 0,
+            "a throttle is no function error"
         );
-        assert_eq!(record["version"], "1.0");
-        assert_eq!(record["requestPayload"], json!({"order": 1}));
+        // 55 s old, the next wait (16 s) would take it past 60 s.
+        let late = retries.next_step(&throttled, &config, DELAYS, Duration::from_secs(55));
+        assert_eq!(late, NextStep::GiveUp("EventAgeExceeded"));
+    }
+
+    #[test]
+    fn a_success_is_done_and_a_shutdown_drops_the_event() {
+        let config = EventInvokeConfig::default();
+        let mut retries = Retries::default();
+        let ok = retries.next_step(&Ok(Vec::new()), &config, DELAYS, Duration::ZERO);
+        assert_eq!(ok, NextStep::Done);
+        let gone = Err(InvokeError::ShuttingDown);
         assert_eq!(
-            record["responseContext"],
-            json!({"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"})
-        );
-        assert_eq!(
-            record["responsePayload"],
-            json!({"errorType": "Boom", "errorMessage": "it failed"})
+            retries.next_step(&gone, &config, DELAYS, Duration::ZERO),
+            NextStep::Drop
         );
     }
 }

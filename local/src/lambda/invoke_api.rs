@@ -33,8 +33,9 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::async_invocation::{MAX_ASYNC_PAYLOAD_BYTES, error_payload};
+use super::async_invocation::MAX_ASYNC_PAYLOAD_BYTES;
 use super::functions::{Function, Service};
+use super::invocation_record::error_payload;
 use super::{InvokeError, MAX_PAYLOAD_BYTES, lock, run_to_completion};
 
 pub(super) fn invoke_api(service: Arc<Service>) -> Router {

@@ -79,6 +79,7 @@
 //! | `functions.rs`              | the service's state: the functions, their concurrency (reserved or not) and their environments |
 //! | `async_invocation.rs`       | asynchronous invocation: Lambda's queue, retries, the on-failure destination |
 //! | `invoke_api.rs`             | the Invoke API (`aws lambda invoke`): `RequestResponse` 200, `Event` 202, `DryRun` 204 |
+//! | `invocation_record.rs`      | the record an asynchronous event's on-failure destination receives |
 //! | `invocation.rs`             | one invocation: admission or throttle, the timeout, the `START`/`END`/`REPORT` lines |
 //! | `execution_environment.rs`  | an execution environment: cold start and init phase, the process, its end |
 //! | `function_environment.rs`   | the variables Lambda sets in every execution environment        |
@@ -104,6 +105,7 @@ mod execution_environment;
 mod function_environment;
 mod functions;
 mod invocation;
+mod invocation_record;
 mod invoke_api;
 mod logs;
 mod runtime_api;
