@@ -205,7 +205,10 @@ impl Service {
             .entry(name.to_owned())
             .or_default() += 1;
         let service = self.clone();
-        lock(&self.asynchronous.pollers).spawn(async move {
+        let mut pollers = lock(&self.asynchronous.pollers);
+        // Forget the pollers that have finished, so the set holds only the events in flight.
+        while pollers.try_join_next().is_some() {}
+        pollers.spawn(async move {
             let function = event.function.clone();
             service.attempt_until_done(event).await;
             service.asynchronous.done(&function);
