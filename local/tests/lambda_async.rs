@@ -18,45 +18,8 @@ use aws_sdk_lambda::types::InvocationType;
 use orders_local::lambda::{EventInvokeConfig, FailureQueue, FunctionProcess, LambdaService};
 use serde_json::{Value, json};
 
-use crate::support::functions::{bash_function, function, start_lambda_logging_to};
+use crate::support::functions::{bash_function, start_lambda_logging_to};
 use crate::support::moto::moto_aws;
-
-/// A custom runtime in bash that fails an event `{"marker": "<path>"}` while no file is at
-/// `<path>` (creating it as it fails), and answers it once the file exists: a function that
-/// succeeds on its second attempt.
-const SECOND_TIME_LUCKY: &str = r#"#!/bin/bash
-api=${AWS_LAMBDA_RUNTIME_API#http://}
-address=${api%%/*}
-prefix=/${api#*/}
-request() { # method, path under /2018-06-01/runtime/, body
-  exec 3<>"/dev/tcp/${address%:*}/${address##*:}"
-  printf '%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' \
-    "$1" "$prefix/2018-06-01/runtime/$2" "$address" "${#3}" "$3" >&3
-}
-while true; do
-  request GET invocation/next ""
-  id=; length=0
-  while IFS= read -r line <&3; do
-    line=${line%$'\r'}
-    [ -z "$line" ] && break
-    case "${line,,}" in
-      lambda-runtime-aws-request-id:*) id=${line#*: } ;;
-      content-length:*) length=${line#*: } ;;
-    esac
-  done
-  IFS= read -r -N "$length" event <&3
-  exec 3<&-
-  file=${event#*\"marker\":\"}; file=${file%%\"*}
-  if [ -e "$file" ]; then
-    request POST "invocation/$id/response" "$event"
-  else
-    : > "$file"
-    request POST "invocation/$id/error" '{"errorType":"NotYet","errorMessage":"first attempt"}'
-  fi
-  cat <&3 >/dev/null
-  exec 3<&-
-done
-"#;
 
 /// A fresh path under the temp directory (a log directory, a marker, a gate).
 fn scratch(kind: &str) -> PathBuf {
@@ -69,16 +32,6 @@ fn scratch(kind: &str) -> PathBuf {
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_dir_all(&path);
     path
-}
-
-fn second_time_lucky(name: &str) -> FunctionProcess {
-    use std::os::unix::fs::PermissionsExt;
-    let directory = scratch("runtime");
-    std::fs::create_dir_all(&directory).unwrap();
-    let script = directory.join("bootstrap");
-    std::fs::write(&script, SECOND_TIME_LUCKY).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    function(name, script, &[], Duration::from_secs(30))
 }
 
 /// A new standard queue on moto, as the on-failure destination, and a client to read it.
@@ -232,7 +185,7 @@ async fn with_maximum_retry_attempts_0_a_failing_event_is_tried_once() {
 
 #[tokio::test]
 async fn an_event_that_succeeds_on_its_retry_sends_no_record() {
-    let (lambda, log) = lambda_with(second_time_lucky("SecondTime")).await;
+    let (lambda, log) = lambda_with(bash_function("SecondTime", Duration::from_secs(30))).await;
     let (destination, sqs, queue_url) = failure_queue("second").await;
     lambda
         .put_event_invoke_config("SecondTime", config(2, Some(destination)))

@@ -32,8 +32,10 @@ pub fn function_binary(package: &str) -> PathBuf {
 /// A custom runtime in bash: echoes each event back (after 0.4 s if it contains `nap`), except
 /// that an event containing `sleep` hangs, `crash` exits mid-invocation, `fail` reports a handler error, `pid` is answered with
 /// `{"pid": <its process id>, "event": <the event>}`, `{"hold": "<path>"}` the same once a file
-/// exists at `<path>` (so a test decides when it ends), and `environment` with the process's
-/// exported variables (`["NAME=value", ...]`).
+/// exists at `<path>` (so a test decides when it ends), `{"marker": "<path>"}` fails while no file
+/// is at `<path>` (creating it as it fails) and answers once it exists (a function that succeeds
+/// on its second attempt), and `environment` with the process's exported variables
+/// (`["NAME=value", ...]`).
 const BASH_RUNTIME: &str = r#"#!/bin/bash
 api=${AWS_LAMBDA_RUNTIME_API#http://}
 address=${api%%/*}
@@ -59,6 +61,14 @@ while true; do
   echo "handling $id"
   case "$event" in *nap*) sleep 0.4 ;; esac
   case "$event" in
+    *marker*)
+      file=${event#*\"marker\":\"}; file=${file%%\"*}
+      if [ -e "$file" ]; then
+        request POST "invocation/$id/response" "$event"
+      else
+        : > "$file"
+        request POST "invocation/$id/error" '{"errorType":"NotYet","errorMessage":"first attempt"}'
+      fi ;;
     *sleep*) sleep 60 ;;
     *crash*) echo "about to crash" >&2; exit 3 ;;
     *fail*) request POST "invocation/$id/error" '{"errorType":"Boom","errorMessage":"it failed"}' ;;

@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use serde::{Deserialize, Serialize};
 
@@ -110,16 +111,21 @@ impl OrderStore {
         }
     }
 
+    /// A GetItem of order `id`'s item, asking for its consumed capacity.
+    fn get_order_item(&self, id: OrderId) -> GetItemFluentBuilder {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .return_consumed_capacity(CONSUMED_CAPACITY)
+            .set_key(Some(order_key(id)))
+    }
+
     /// Reads one order. `consistent` asks for a strongly consistent read: it sees every write
     /// acknowledged before it, at twice the read capacity cost of the default eventually
     /// consistent read (which may lag by up to about a second).
     pub async fn get(&self, id: OrderId, consistent: bool) -> Result<Option<Order>, AppError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .return_consumed_capacity(CONSUMED_CAPACITY)
-            .set_key(Some(order_key(id)))
+            .get_order_item(id)
             .consistent_read(consistent)
             .send()
             .await
@@ -148,11 +154,7 @@ impl OrderStore {
     /// event is always found.
     pub async fn sealed_payment(&self, id: OrderId) -> Result<Option<SealedPayment>, AppError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .return_consumed_capacity(CONSUMED_CAPACITY)
-            .set_key(Some(order_key(id)))
+            .get_order_item(id)
             .projection_expression("#status, #version, #payment")
             // `status` is a reserved word: every name goes through a placeholder.
             .expression_attribute_names("#status", "status")
