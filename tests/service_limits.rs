@@ -1,5 +1,5 @@
 //! Service limits the application stays within, checked against moto and the deployed template:
-//! DynamoDB's 400 KB item and Lambda's 4 KB of environment variables. (KMS's 4,096-byte
+//! DynamoDB's 400 KB item, SQS's 1 MiB message and Lambda's 4 KB of environment variables. (KMS's 4,096-byte
 //! `Encrypt` is in `card_data.rs`, next to the envelope encryption it calls for.)
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -12,6 +12,9 @@ use orders_tests::{StackPart, TestStack};
 
 /// DynamoDB's item limit: 400 KB, attribute names and values together (409,600 bytes).
 const ITEM_LIMIT_BYTES: usize = 400 * 1024;
+/// SQS's largest message (and a queue's default `MaximumMessageSize`): 1 MiB since 2025, 256 KiB
+/// before.
+const MESSAGE_LIMIT_BYTES: usize = 1024 * 1024;
 /// Lambda's limit on a function's environment variables: 4 KB in total.
 const ENVIRONMENT_LIMIT_BYTES: usize = 4 * 1024;
 
@@ -98,4 +101,33 @@ async fn every_functions_environment_stays_well_under_lambdas_4_kb() {
             function.logical_id
         );
     }
+}
+
+/// Exam: an SQS message is 1 byte to 1 MiB (256 KiB until 2025); a bigger payload goes to S3 with
+/// a pointer in the message (the Extended Client pattern). The template's queues keep the default
+/// maximum, and an order's event never comes near it: the API reads a body of at most 64 KiB, and
+/// the event holds the order parsed from it, without the card.
+#[tokio::test]
+async fn the_fulfillment_queue_takes_a_1_mib_message_and_refuses_a_byte_more() {
+    let stack = TestStack::deploying(StackPart::Pipeline, CachePolicy::DEFAULT).await;
+    let queue = stack
+        .deployed
+        .queue_url("FulfillmentQueue")
+        .expect("the template's fulfillment queue");
+    let sqs = aws_sdk_sqs::Client::new(&orders_tests::moto_sdk_config().await);
+    let send = |bytes: usize| {
+        sqs.send_message()
+            .queue_url(queue)
+            .message_body("x".repeat(bytes))
+            .send()
+    };
+    send(MESSAGE_LIMIT_BYTES)
+        .await
+        .expect("a message of exactly 1 MiB is accepted");
+    let refused = send(MESSAGE_LIMIT_BYTES + 1)
+        .await
+        .expect_err("a message over 1 MiB is refused");
+    assert_eq!(refused.code(), Some("InvalidParameterValue"), "{refused:?}");
+    // An order's event is far smaller than the limit, checked when this compiles.
+    const { assert!(MAX_BODY_BYTES * 4 < MESSAGE_LIMIT_BYTES) };
 }
