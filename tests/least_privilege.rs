@@ -275,6 +275,11 @@ fn every_role_allows_exactly_the_calls_its_function_makes() {
                     Value::Array(new_versions),
                     Value::Null,
                 ),
+                grant(
+                    &["sqs:SendMessage"],
+                    get_att("PreTrafficHookFailureQueue", "Arn"),
+                    Value::Null,
+                ),
             ],
         ),
     ]

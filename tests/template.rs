@@ -191,6 +191,29 @@ fn the_order_events_topic_has_active_tracing() {
     );
 }
 
+/// Exam: asynchronous invocation. CodeDeploy invokes the pre-traffic hook asynchronously: Lambda
+/// retries a failed invocation twice (3 attempts), keeps an event at most 6 hours, and sends what
+/// it gives up on to the on-failure destination, a queue of the hook's own.
+#[test]
+fn the_hook_is_retried_twice_then_its_failures_go_to_a_queue_of_its_own() {
+    let template = template();
+    let config = &resource(&template, "PreTrafficCheckFunction")["EventInvokeConfig"];
+    assert_eq!(config["MaximumRetryAttempts"], 2);
+    let age = config["MaximumEventAgeInSeconds"].as_u64().unwrap();
+    assert!((60..=21_600).contains(&age), "{age} s");
+    let on_failure = &config["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    assert_eq!(
+        get_att_resource(&on_failure["Destination"], "Arn"),
+        "PreTrafficHookFailureQueue"
+    );
+    assert!(
+        resources_of_type(&template, "AWS::SQS::Queue")
+            .iter()
+            .any(|(name, _)| name == "PreTrafficHookFailureQueue")
+    );
+}
+
 #[test]
 fn both_queues_get_raw_events_and_only_fulfillment_is_filtered_to_placed_orders() {
     let template = template();

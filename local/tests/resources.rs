@@ -52,7 +52,9 @@ async fn deploying_twice_creates_nothing_new() {
         .send()
         .await
         .unwrap();
-    assert_eq!(queues.queue_urls().len(), 5);
+    // Fulfillment and audit with their dead-letter queues, the stream's and the hook's failure
+    // queues: each once.
+    assert_eq!(queues.queue_urls().len(), 6);
     let topic_arn = second.topic_arn("OrderEventsTopic").unwrap();
     let subscriptions = sns
         .list_subscriptions_by_topic()

@@ -14,8 +14,10 @@
 //! | all_or_nothing                                     | `transaction.rs`: TransactWriteItems      |
 //! | fan_out, confirmed, redelivered, poison, trace     | `pipeline.rs`: the event pipeline         |
 //! | expired_but_visible, capacity, list_pages          | `table.rs`: DynamoDB's TTL, capacity units, pages |
+//! | async_retries                                      | `async_invoke.rs`: an event Lambda gives up on |
 //! | throttled                                          | `throttled.rs`: API Gateway's 429 and backoff |
 
+mod async_invoke;
 mod cors;
 mod identity;
 mod orders;

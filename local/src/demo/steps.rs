@@ -128,6 +128,13 @@ pub const STEPS: &[Step] = &[
         needs: &[],
     },
     Step {
+        name: "async_retries",
+        title: "An event Lambda gives up on",
+        concept: "asynchronous invocation: 202, two retries, the on-failure destination's record",
+        scenario: "scenario 11",
+        needs: &[],
+    },
+    Step {
         name: "throttled",
         title: "Too many at once",
         concept: "API Gateway throttling (token bucket), 429, exponential backoff with jitter",
@@ -198,6 +205,7 @@ impl Demo<'_> {
             "expired_but_visible" => self.expired_but_visible().await,
             "capacity" => self.capacity().await,
             "list_pages" => self.list_pages().await,
+            "async_retries" => self.async_retries().await,
             "throttled" => self.throttled().await,
             other => Err(UnknownStep {
                 name: other.to_owned(),
