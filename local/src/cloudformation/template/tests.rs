@@ -234,7 +234,9 @@ fn queues_redrive_to_their_dead_letter_queues() {
     assert_eq!(redrive("FulfillmentDeadLetterQueue"), None);
     let fulfillment = queues.iter().find(|q| q.logical_id == "FulfillmentQueue");
     assert_eq!(fulfillment.unwrap().visibility_timeout_seconds, Some(60));
-    assert_eq!(queues.len(), 5);
+    // With the stream's and the pre-traffic hook's failure queues, which redrive nowhere.
+    assert_eq!(queues.len(), 6);
+    assert_eq!(redrive("PreTrafficHookFailureQueue"), None);
 }
 
 #[test]
