@@ -11,12 +11,12 @@
 use std::path::{Path, PathBuf};
 
 use orders_local::lambda::LogOutput;
-use orders_local::sign_in::LOCAL_PASSWORD;
 use orders_local::stack::Stack;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support;
+use crate::support::api_client::{ApiRequest, Credentials, send};
 
 struct Answer {
     status: StatusCode,
@@ -27,8 +27,7 @@ struct Answer {
 
 struct Caller<'a> {
     stack: &'a Stack,
-    token: String,
-    api_key: String,
+    credentials: Credentials,
 }
 
 impl Caller<'_> {
@@ -36,37 +35,35 @@ impl Caller<'_> {
         &self,
         method: Method,
         path: &str,
-        headers: &[(&str, &str)],
+        headers: &[(&'static str, &str)],
         body: Option<&Value>,
     ) -> Answer {
-        let mut request = reqwest::Client::new()
-            .request(method, format!("{}{path}", self.stack.api_url()))
-            .header("authorization", &self.token)
-            .header("x-api-key", &self.api_key);
+        let mut request = ApiRequest::new(method, path);
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            request = request.header(name, *value);
         }
         if let Some(body) = body {
-            request = request.json(body);
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
         }
-        let response = request.send().await.expect("the local API answers");
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .map(|v| v.to_str().unwrap().to_owned())
-        };
-        let (status, etag, warning) = (response.status(), header("etag"), header("warning"));
-        let text = response.text().await.unwrap();
+        let answer = send(
+            &reqwest::Client::new(),
+            &self.stack.api_url(),
+            &self.credentials,
+            &request,
+        )
+        .await;
+        let header = |name: &str| answer.header(name).map(str::to_owned);
         Answer {
-            status,
-            etag,
-            warning,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            status: answer.status,
+            etag: header("etag"),
+            warning: header("warning"),
+            body: answer.json().unwrap_or(Value::Null),
         }
     }
 
-    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+    async fn get(&self, path: &str, headers: &[(&'static str, &str)]) -> Answer {
         self.call(Method::GET, path, headers, None).await
     }
 }
@@ -95,14 +92,9 @@ async fn start(name: &str, cache: bool) -> (Stack, PathBuf) {
 }
 
 async fn customer<'a>(stack: &'a Stack, email: &str) -> Caller<'a> {
-    let tokens = stack
-        .sign_in(email, LOCAL_PASSWORD, None)
-        .await
-        .unwrap_or_else(|error| panic!("{email} signs in: {error}"));
     Caller {
         stack,
-        token: tokens.id_token,
-        api_key: stack.api_key().expect("the API requires a key").to_owned(),
+        credentials: support::stack::signed_in(stack, email).await,
     }
 }
 

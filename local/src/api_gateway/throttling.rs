@@ -256,16 +256,8 @@ impl Throttles {
 mod tests {
     use super::*;
     use crate::api_gateway::quota::QuotaPeriod;
+    use crate::api_gateway::token_bucket::tests::{POST_ORDERS, ms};
     use std::time::Duration;
-
-    const POST_ORDERS: RateLimit = RateLimit {
-        rate_per_second: 10.0,
-        burst: 20,
-    };
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
 
     fn template_limits() -> ThrottleSettings {
         ThrottleSettings {

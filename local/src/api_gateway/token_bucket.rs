@@ -76,16 +76,17 @@ impl TokenBucket {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
-    const POST_ORDERS: RateLimit = RateLimit {
+    /// The template's limit of `POST /orders`, for the throttling tests too.
+    pub(crate) const POST_ORDERS: RateLimit = RateLimit {
         rate_per_second: 10.0,
         burst: 20,
     };
 
-    fn ms(n: u64) -> Duration {
+    pub(crate) fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{PollError, failed};
+use crate::lambda::record_envelope;
 
 /// What the poller knows when it gives up on records of one shard.
 #[derive(Debug)]
@@ -93,17 +94,15 @@ pub fn invocation_record(
         // As the invocation's `X-Amz-Function-Error` header: the function failed, not Lambda.
         response["functionError"] = json!("Unhandled");
     }
-    json!({
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": function_arn,
-            "condition": "RetryAttemptsExhausted",
-            "approximateInvokeCount": given_up.invocations,
-        },
-        "responseContext": response,
-        "version": "1.0",
-        "timestamp": time(now),
-        "DDBStreamBatchInfo": {
+    let mut record = record_envelope(
+        request_id,
+        function_arn,
+        "RetryAttemptsExhausted",
+        given_up.invocations,
+        response,
+        now,
+    );
+    let batch = json!({
             "shardId": given_up.shard_id,
             "startSequenceNumber": first.and_then(sequence_number),
             "endSequenceNumber": last.and_then(sequence_number),
@@ -111,8 +110,9 @@ pub fn invocation_record(
             "approximateArrivalOfLastRecord": last.map(arrival),
             "batchSize": given_up.records.len(),
             "streamArn": given_up.stream_arn,
-        },
-    })
+    });
+    record.insert("DDBStreamBatchInfo".into(), batch);
+    Value::Object(record)
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 //! `condition`: `RetriesExhausted` or `EventAgeExceeded`, `approximateInvokeCount`),
 //! `requestPayload` (the event), `responseContext` (`statusCode`, `executedVersion`,
 //! `functionError`) and `responsePayload` (the error object). Exam: a dead-letter queue gets the
-//! event alone; a destination gets this record, the event *and* why it failed.
+//! event alone; a destination gets this record, the event *and* why it failed. A stream event
+//! source mapping sends the same record with where its batch is instead of the event
+//! (`event_source_mappings::on_failure`): [`record_envelope`] is the part they share.
 
-use chrono::{SecondsFormat, Utc};
-use serde_json::{Value, json};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
 
 use super::InvokeError;
 use super::async_invocation::QueuedEvent;
@@ -22,6 +24,33 @@ pub(super) struct GivenUp<'a> {
     /// Every attempt, throttled ones included.
     pub(super) attempts: u32,
     pub(super) last_error: Option<&'a InvokeError>,
+}
+
+/// What every invocation record holds: `version`, `timestamp`, and the request's and the last
+/// response's context (`condition` says why Lambda gave up).
+pub fn record_envelope(
+    request_id: &str,
+    function_arn: &str,
+    condition: &str,
+    invoke_count: i64,
+    response_context: Value,
+    now: DateTime<Utc>,
+) -> Map<String, Value> {
+    let envelope = json!({
+        "version": "1.0",
+        "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invoke_count,
+        },
+        "responseContext": response_context,
+    });
+    match envelope {
+        Value::Object(fields) => fields,
+        _ => unreachable!("json! of an object literal is an object"),
+    }
 }
 
 /// Lambda's invocation record for an event given up on: the request, the event, and the last
@@ -46,19 +75,17 @@ pub(super) fn invocation_record(given_up: &GivenUp) -> Value {
             Value::Null,
         ),
     };
-    json!({
-        "version": "1.0",
-        "timestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": format!("{}:$LATEST", given_up.function_arn),
-            "condition": given_up.condition,
-            "approximateInvokeCount": given_up.attempts,
-        },
-        "requestPayload": request_payload,
-        "responseContext": response_context,
-        "responsePayload": response_payload,
-    })
+    let mut record = record_envelope(
+        request_id,
+        &format!("{}:$LATEST", given_up.function_arn),
+        given_up.condition,
+        i64::from(given_up.attempts),
+        response_context,
+        Utc::now(),
+    );
+    record.insert("requestPayload".into(), request_payload);
+    record.insert("responsePayload".into(), response_payload);
+    Value::Object(record)
 }
 
 /// The error object Lambda returns for a failed invocation.

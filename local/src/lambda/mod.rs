@@ -106,6 +106,7 @@ mod function_environment;
 mod functions;
 mod invocation;
 mod invocation_record;
+pub(crate) use invocation_record::record_envelope;
 mod invoke_api;
 mod logs;
 mod runtime_api;
