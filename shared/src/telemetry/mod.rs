@@ -19,6 +19,7 @@
 
 pub mod aws_calls;
 pub mod metrics;
+pub mod release;
 pub mod xray;
 
 use std::future::Future;
@@ -52,6 +53,7 @@ pub fn init() -> Telemetry {
     let (telemetry, dispatch) = Telemetry::build(&config, std::io::stdout);
     // Only fails if a subscriber is already installed: keep that one.
     let _ = tracing::dispatcher::set_global_default(dispatch);
+    tracing::info!(release = release::release(), "telemetry initialised");
     telemetry
 }
 
