@@ -5,7 +5,8 @@
 //! start with a clear message instead of on some later request. Nothing else reads the environment.
 //!
 //! [`Config`] is what every function reads; [`EnvelopeConfig`] only the functions that handle card
-//! data, [`TopicConfig`] only the one that publishes events, [`CorsConfig`] the API functions.
+//! data, [`TopicConfig`] only the one that publishes events, [`CorsConfig`] the API functions,
+//! [`WebhookConfig`] the merchant notifier.
 
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -171,6 +172,34 @@ impl TopicConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let topic_arn = required(&lookup, "TOPIC_ARN")?;
         Ok(Self { topic_arn })
+    }
+}
+
+/// Where `notify-merchant` sends notifications, and the secret that holds their signing key:
+/// `MERCHANT_WEBHOOK_URL` (the template's `MerchantWebhookUrl` parameter) and `WEBHOOK_SECRET_ARN`
+/// (`!Ref MerchantWebhookSecret`: the ARN, never the value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret_arn: String,
+}
+
+impl WebhookConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(environment)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let url = required(&lookup, "MERCHANT_WEBHOOK_URL")?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "MERCHANT_WEBHOOK_URL",
+                value: url,
+                reason: "not an http(s) URL",
+            });
+        }
+        let secret_arn = required(&lookup, "WEBHOOK_SECRET_ARN")?;
+        Ok(Self { url, secret_arn })
     }
 }
 

@@ -25,6 +25,7 @@
 //! | [`messaging::batch`] | partial batch responses: one bad record never fails its batch (SQS loop)      |
 //! | [`messaging::stream_batch`] | a stream batch published in order; the stream retries from the first failure |
 //! | [`store::audit`]  | the audit trail: an idempotent consumer (conditional put), TTL          |
+//! | [`webhook`]       | the merchant webhook: HMAC-signed POSTs, the key from Secrets Manager (asynchronous invocation) |
 //! | [`config`]        | the environment a function reads, read once at cold start               |
 //! | [`runtime`]       | the init phase once, then the invocations: the loop every `main` hands its handler to |
 //! | [`telemetry`]     | logs, X-Ray subsegments (one per AWS call), EMF metrics; set up once     |
@@ -38,6 +39,7 @@
 //!              KMS GenerateDataKey <---+            +-> stream (NEW_AND_OLD_IMAGES) -> publish-events
 //!              (the card is sealed before it is stored;       -> SNS OrderEvents -> SQS -> fulfill-order
 //!               see crypto::envelope)                                                  -> record-audit
+//!                                                           -> SNS (asynchronous) -> notify-merchant -> webhook
 //! client -> get-order / list-orders (reads)   update-order / cancel-order (conditional writes)
 //! ```
 //!
@@ -59,8 +61,9 @@ pub mod messaging;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;
 
-pub use config::{Config, CorsConfig, EnvelopeConfig, TopicConfig};
+pub use config::{Config, CorsConfig, EnvelopeConfig, TopicConfig, WebhookConfig};
 pub use error::AppError;
 pub use identity::Caller;
 pub use store::OrderStore;

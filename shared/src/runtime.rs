@@ -17,10 +17,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::Cors;
-use crate::config::{self, Config, ConfigError, CorsConfig, EnvelopeConfig};
+use crate::config::{self, Config, ConfigError, CorsConfig, EnvelopeConfig, WebhookConfig};
 use crate::crypto::EnvelopeCipher;
 use crate::store::OrderStore;
 use crate::telemetry::{self, Telemetry, aws_calls};
+use crate::webhook::{self, MerchantWebhook};
 
 /// The first steps of every function's init phase: telemetry, so that all that follows is logged
 /// and traced, then the AWS SDK's configuration (region, credentials, timeouts), which every
@@ -47,6 +48,15 @@ pub fn card_cipher(aws: &aws_config::SdkConfig) -> Result<EnvelopeCipher, Config
         aws_calls::kms_client(aws),
         &EnvelopeConfig::from_env()?,
     ))
+}
+
+/// The merchant webhook of `notify-merchant`: its URL from the environment ([`WebhookConfig`]),
+/// and its signing key read from Secrets Manager, here, once per execution environment.
+pub async fn merchant_webhook(aws: &aws_config::SdkConfig) -> Result<MerchantWebhook, Error> {
+    let config = WebhookConfig::from_env()?;
+    let secrets = aws_calls::secrets_manager_client(aws);
+    let key = webhook::read_signing_key(&secrets, &config.secret_arn).await?;
+    Ok(MerchantWebhook::new(config.url, key)?)
 }
 
 /// Runs an API function: each REST proxy event becomes a [`Request`] for `handler`, and its

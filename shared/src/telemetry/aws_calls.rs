@@ -72,6 +72,14 @@ pub fn sns_client(config: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(config)
 }
 
+/// A Secrets Manager client whose calls are traced.
+pub fn secrets_manager_client(config: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+    let config = aws_sdk_secretsmanager::config::Builder::from(config)
+        .interceptor(AwsCallTracing::default())
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(config)
+}
+
 /// The interceptor: stateless; the open span travels in the operation's `ConfigBag`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AwsCallTracing {
