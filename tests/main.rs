@@ -4,12 +4,14 @@
 
 mod api_contract;
 mod atomic_counter;
+mod canary_rehearsal;
 mod capacity;
 mod card_data;
 mod contention;
 mod event_pipeline;
 mod identity_template;
 mod least_privilege;
+mod merchant_notification;
 mod ownership;
 mod projection;
 mod sample_events;
