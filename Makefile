@@ -26,7 +26,7 @@ CFN_GUARD_VERSION := 3.2.1
 CFN_GUARD := .tools/bin/cfn-guard
 TRANSLATED_TEMPLATE := target/translated-template.json
 
-.PHONY: help venv tools demo dev token redrive functions test lint exam-guide-check validate build deploy delete logs traces watch invoke sam-invoke sam-check xray-smoke clean
+.PHONY: help venv tools demo dev token redrive functions test lint exam-guide-check validate build deploy canary-rehearsal delete logs traces watch invoke sam-invoke sam-check xray-smoke clean
 
 help:
 	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
@@ -53,6 +53,8 @@ help:
 	@echo "make deploy                sam deploy what make build built (AWS credentials; see docs/deploy.md)"
 	@echo "           [GUIDED=1]      ... with sam deploy --guided: review every setting and parameter"
 	@echo "           [CONFIG_ENV=prod] ... the prod stack (any command below too)"
+	@echo "make canary-rehearsal      exam scenario 15 on the deployed stack: a new release, its canary rolled back by"
+	@echo "           [MODE=promote]  ... an alarm set to ALARM (promote: no alarm); DRY_RUN=1 prints, changes nothing"
 	@echo "make logs FN=<function>    tail a deployed function's logs (binary or logical id, e.g. FN=fulfill-order)"
 	@echo "make traces                tail the X-Ray traces of the stack's account and Region"
 	@echo "make delete                sam delete: remove the deployed stack (the KMS key is retained)"
@@ -159,6 +161,13 @@ deploy: venv
 	echo "deploying the $$arch build with: $$overrides"; \
 	sam deploy --config-env $(CONFIG_ENV) $(if $(GUIDED),--guided) \
 		--parameter-overrides "$$overrides Architecture=$$arch"
+
+# Exam scenario 15 on a deployed stack (docs/deploy.md, "Rehearsing a canary"): builds and deploys a
+# new release (ORDERS_RELEASE), waits for CodeDeploy's canary, then forces the function's alias errors
+# alarm into ALARM (MODE=rollback) or lets the canary finish (MODE=promote). About 10 to 20 minutes.
+MODE ?= rollback
+canary-rehearsal: venv
+	scripts/canary-rehearsal.sh $(MODE) --config-env $(CONFIG_ENV) $(if $(DRY_RUN),--dry-run)
 
 delete: venv
 	sam delete --config-env $(CONFIG_ENV)
