@@ -114,6 +114,23 @@ fn functions() -> Vec<&'static str> {
     functions
 }
 
+/// `function:*` (its versions and aliases), named as a role names it: under the function's
+/// condition when it has one (`!If [NotifiesMerchant, ..., !Ref AWS::NoValue]`).
+fn versions_of(function: &str) -> Value {
+    if_exists(
+        function,
+        json!({ "Fn::Sub": format!("${{{function}.Arn}}:*") }),
+    )
+}
+
+/// `value`, or, for a function that exists only under a condition, `value` under it.
+fn if_exists(function: &str, value: Value) -> Value {
+    match resource(translated(), function).get("Condition") {
+        Some(condition) => json!({"Fn::If": [condition, value, {"Ref": "AWS::NoValue"}]}),
+        None => value,
+    }
+}
+
 fn get_att(logical_id: &str, attribute: &str) -> Value {
     json!({"Fn::GetAtt": [logical_id, attribute]})
 }
@@ -155,7 +172,16 @@ fn every_role_allows_exactly_the_calls_its_function_makes() {
     let new_versions: Vec<Value> = functions()
         .iter()
         .filter(|function| **function != HOOK)
-        .map(|function| json!({ "Fn::Sub": format!("${{{function}.Arn}}:*") }))
+        .map(|function| {
+            let versions = json!({ "Fn::Sub": format!("${{{function}.Arn}}:*") });
+            // A function that exists only under a condition is named under the same condition.
+            match resource(translated(), function).get("Condition") {
+                Some(condition) => {
+                    json!({"Fn::If": [condition, versions, {"Ref": "AWS::NoValue"}]})
+                }
+                None => versions,
+            }
+        })
         .collect();
     let consume = |queue: &str| {
         grant(
@@ -257,6 +283,22 @@ fn every_role_allows_exactly_the_calls_its_function_makes() {
             ],
         ),
         (
+            "NotifyMerchantFunction",
+            "NotifyMerchantLogGroup",
+            vec![
+                grant(
+                    &["secretsmanager:GetSecretValue"],
+                    json!({"Ref": "MerchantWebhookSecret"}),
+                    Value::Null,
+                ),
+                grant(
+                    &["sqs:SendMessage"],
+                    get_att("MerchantNotificationFailureQueue", "Arn"),
+                    Value::Null,
+                ),
+            ],
+        ),
+        (
             HOOK,
             "PreTrafficCheckLogGroup",
             vec![
@@ -327,9 +369,16 @@ fn no_role_carries_a_managed_policy_and_each_trusts_only_its_service() {
 /// The data-plane services: their actions read or change data, so none may be granted on `"*"`.
 fn is_data_plane(action: &str) -> bool {
     action == "*"
-        || ["dynamodb:", "sqs:", "sns:", "kms:", "s3:"]
-            .iter()
-            .any(|service| action.starts_with(service))
+        || [
+            "dynamodb:",
+            "sqs:",
+            "sns:",
+            "kms:",
+            "s3:",
+            "secretsmanager:",
+        ]
+        .iter()
+        .any(|service| action.starts_with(service))
         || action.starts_with("logs:Put")
         || action.starts_with("logs:Create")
 }
@@ -387,12 +436,11 @@ fn codedeploy_moves_only_this_stacks_aliases_and_invokes_only_the_hook() {
         );
     }
     let canaries: Vec<&str> = functions().into_iter().filter(|f| *f != HOOK).collect();
-    let mut aliases: Vec<Value> = canaries.iter().map(|f| get_att(f, "Arn")).collect();
-    aliases.extend(
-        canaries
-            .iter()
-            .map(|f| json!({ "Fn::Sub": format!("${{{f}.Arn}}:*") })),
-    );
+    let mut aliases: Vec<Value> = canaries
+        .iter()
+        .map(|f| if_exists(f, get_att(f, "Arn")))
+        .collect();
+    aliases.extend(canaries.iter().map(|f| versions_of(f)));
     let expected: BTreeSet<Grant> = [
         grant(
             &[

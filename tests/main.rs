@@ -11,6 +11,7 @@ mod contention;
 mod event_pipeline;
 mod identity_template;
 mod least_privilege;
+mod merchant_notification;
 mod ownership;
 mod projection;
 mod sample_events;

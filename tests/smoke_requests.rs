@@ -14,6 +14,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_lambda_events::dynamodb::Event as StreamEvent;
+use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::Client as DynamoDb;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
@@ -25,6 +26,7 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Context, Error, LambdaEvent, Request, Response, Service, service_fn};
 use orders_shared::crypto::EnvelopeCipher;
 use orders_shared::messaging::EventPublisher;
+use orders_shared::webhook::{MerchantWebhook, SigningKey};
 use orders_shared::{Config, EnvelopeConfig, OrderStore};
 use pre_traffic_check::{SMOKE_TESTS, SmokeTest};
 use serde::de::DeserializeOwned;
@@ -209,5 +211,16 @@ async fn record_audit_answers_an_empty_queue_batch_without_any_call() {
     let test = test_of("record-audit");
     let event: LambdaEvent<SqsEvent> = batch_event(test);
     let response = record_audit::handler(&store(&[]), event).await.unwrap();
+    assert_passes(test, &serde_json::to_vec(&response).unwrap(), &[]);
+}
+
+#[tokio::test]
+async fn notify_merchant_answers_an_empty_topic_batch_without_any_call() {
+    let test = test_of("notify-merchant");
+    // Port 9 (discard): nothing answers there, so a call would fail the handler.
+    let key = SigningKey::new("smoke").unwrap();
+    let webhook = MerchantWebhook::new("http://127.0.0.1:9/webhook", key).unwrap();
+    let event: LambdaEvent<SnsEvent> = batch_event(test);
+    let response: () = notify_merchant::handler(&webhook, event).await.unwrap();
     assert_passes(test, &serde_json::to_vec(&response).unwrap(), &[]);
 }

@@ -107,10 +107,13 @@ fn every_function_but_the_hook_shifts_traffic_as_the_deployment_type_parameter_s
 #[test]
 fn every_deployment_rolls_back_on_its_alias_errors_the_api_5xx_and_every_dead_letter_alarm() {
     let template = translated();
+    // The merchant's failed notifications are watched too, but an outage of the merchant's
+    // webhook is no fault of a new version: that alarm does not stop deployments.
     let dead_letter_alarms: Vec<&str> =
         alarms_on(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
             .into_iter()
             .map(|(id, _)| id)
+            .filter(|id| *id != "MerchantNotificationFailureAlarm")
             .collect();
     assert!(dead_letter_alarms.len() >= 3, "{dead_letter_alarms:?}");
 

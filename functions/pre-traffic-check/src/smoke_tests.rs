@@ -14,6 +14,7 @@
 //! | `publish-events` | a DynamoDB stream event `{"Records": []}`                     | `{"batchItemFailures": []}`        |
 //! | `fulfill-order`  | an SQS event `{"Records": []}`                                | `{"batchItemFailures": []}`        |
 //! | `record-audit`   | an SQS event `{"Records": []}`                                | `{"batchItemFailures": []}`        |
+//! | `notify-merchant`| an SNS event `{"Records": []}` (no webhook call; its init read the secret) | `null`           |
 //!
 //! The fresh id is a new UUID v7 per check: no order has it. The API requests are REST proxy
 //! events, the shape API Gateway sends. The hook invokes the function directly, past API
@@ -54,7 +55,7 @@ enum SmokeRequest {
         if_match: Option<&'static str>,
         body: Option<&'static str>,
     },
-    /// A stream or queue batch without records: `{"Records": []}`.
+    /// A stream, queue or topic batch without records: `{"Records": []}`.
     EmptyBatch,
 }
 
@@ -64,6 +65,8 @@ enum Expected {
     Error { status: u16, code: &'static str },
     /// A partial batch response listing no failure.
     NoBatchItemFailures,
+    /// No answer: `null`, what a handler returning `()` gives.
+    Nothing,
 }
 
 /// Every function's smoke test (the table in the module documentation).
@@ -152,6 +155,11 @@ pub const SMOKE_TESTS: &[SmokeTest] = &[
         binary: "record-audit",
         request: SmokeRequest::EmptyBatch,
         expected: Expected::NoBatchItemFailures,
+    },
+    SmokeTest {
+        binary: "notify-merchant",
+        request: SmokeRequest::EmptyBatch,
+        expected: Expected::Nothing,
     },
 ];
 
@@ -249,6 +257,11 @@ impl SmokeTest {
                     },
                 ))
             }
+            Expected::Nothing => match serde_json::from_slice::<Value>(payload) {
+                Ok(Value::Null) => Ok(()),
+                Ok(other) => Err(unexpected(other.to_string())),
+                Err(_) => Err(unexpected("an answer that is not JSON".into())),
+            },
         }
     }
 }
@@ -270,6 +283,7 @@ impl fmt::Display for Expected {
         match self {
             Expected::Error { status, code } => write!(f, "{status} {code}"),
             Expected::NoBatchItemFailures => f.write_str("no batch item failures"),
+            Expected::Nothing => f.write_str("null"),
         }
     }
 }

@@ -115,6 +115,26 @@ fn a_consumer_check_needs_exactly_an_empty_batch_response() {
 }
 
 #[test]
+fn the_notifier_check_needs_exactly_null() {
+    let test = test_of("notify-merchant");
+    assert_eq!(test.request(), serde_json::json!({"Records": []}));
+    assert_eq!(test.check(b"null"), Ok(()));
+    for (payload, got) in [
+        (&b"{}"[..], "{}"),
+        (b"\"ok\"", "\"ok\""),
+        (b"not json", "an answer that is not JSON"),
+    ] {
+        assert_eq!(
+            test.check(payload),
+            Err(CheckFailed::UnexpectedAnswer {
+                expected: "null".into(),
+                got: got.into()
+            })
+        );
+    }
+}
+
+#[test]
 fn each_request_has_a_fresh_order_id() {
     let test = test_of("cancel-order");
     let (a, b) = (test.request(), test.request());
