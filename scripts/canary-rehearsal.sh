@@ -29,7 +29,8 @@ A real deploy of a new release to a deployed stack, watched through its CodeDepl
 options:
   --stack NAME          the stack (default: stack_name of the config env in samconfig.toml)
   --config-env ENV      samconfig.toml environment make deploy uses (default: default, the dev stack)
-  --region REGION       AWS Region (default: region of the config env in samconfig.toml)
+  --region REGION       AWS Region (default, and the only one make deploy deploys to: region of the
+                        config env in samconfig.toml)
   --function NAME       logical id prefix of the function to watch (default: CreateOrder)
   --timeout-seconds N   longest wait of each step (default: 1200)
   --poll-seconds N      time between two looks (default: 15)
@@ -71,6 +72,8 @@ fail() {
     fi
     exit 1
 }
+# A command that fails where nothing expects it (set -e) still names the step.
+trap 'fail "a command failed unexpectedly (line $LINENO)"' ERR
 step() {
     step_name=$1
     echo
@@ -119,6 +122,9 @@ read -r config_stack config_region confirm_changeset <<<"$settings"
 stack=${stack:-$config_stack}
 region=${region:-${config_region:-${AWS_REGION:-${AWS_DEFAULT_REGION:-}}}}
 [[ -n $stack && -n $region ]] || fail "no stack or Region: pass --stack and --region"
+# make deploy deploys the config env's stack in the config env's Region: the rehearsal watches those.
+[[ -z $config_region || $region == "$config_region" ]] ||
+    fail "make deploy CONFIG_ENV=$config_env deploys to $config_region, not $region: change region in samconfig.toml"
 [[ $stack == "$config_stack" ]] ||
     fail "make deploy CONFIG_ENV=$config_env deploys $config_stack, not $stack: pass the --config-env whose stack_name is $stack"
 # In the background, sam deploy cannot ask to confirm a change set (samconfig's prod does).
@@ -226,7 +232,7 @@ deployment_started() {
         return 0
     fi
     poll_deploy
-    check_problem="make deploy exited $deploy_exit before CodeDeploy started a deployment: see $deploy_log"
+    check_problem="make deploy exited $deploy_exit before CodeDeploy started a deployment (no new version of the function?): see $deploy_log"
     [[ -z $deploy_exit ]] || return 2
     return 1
 }

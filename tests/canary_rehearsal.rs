@@ -404,6 +404,27 @@ fn a_deployment_that_succeeds_despite_the_alarm_fails_the_rehearsal() {
 }
 
 #[test]
+fn a_deploy_that_starts_no_deployment_fails_naming_the_step() {
+    let fakes = Fakes::new("no-deployment");
+    // No new version, no canary: sam deploy ends without CodeDeploy.
+    fakes
+        .answers(
+            "deploy.list-deployments",
+            &[json!({"deployments": []}), json!({"deployments": []})],
+        )
+        .deploy_exits("deploy.list-deployments", 2, 0);
+
+    let output = fakes.run(&["--timeout-seconds", "10"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    assert!(
+        stderr.contains("FAILED at step 'deployment started'")
+            && stderr.contains("make deploy exited 0 before CodeDeploy started a deployment"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn dry_run_reads_the_stack_and_changes_nothing() {
     let fakes = Fakes::new("dry-run");
     let output = fakes.run(&["--dry-run"]);
