@@ -17,6 +17,7 @@ use orders_shared::webhook::{
     DEFAULT_TOLERANCE, DeliveryError, EVENT_ID_HEADER, MerchantWebhook, SIGNATURE_HEADER,
     SigningKey, read_signing_key,
 };
+use orders_tests::moto::workspace_root;
 use orders_tests::{TestStack, moto_sdk_config};
 use serde_json::json;
 
@@ -78,27 +79,13 @@ async fn confirmed_order_event(stack: &TestStack) -> OrderEvent {
     OrderEvent::new("evt-confirmed-1", EventType::OrderConfirmed, order)
 }
 
-/// The SNS event Lambda hands the function: one record, the event JSON as its message.
+/// The SNS event Lambda hands the function (`events/notify-merchant.json`), carrying `message`.
 fn sns_event(message: &str) -> LambdaEvent<SnsEvent> {
-    let event = json!({"Records": [{
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:orders-OrderEvents:sub-1",
-        "Sns": {
-            "Type": "Notification",
-            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
-            "TopicArn": "arn:aws:sns:us-east-1:123456789012:orders-OrderEvents",
-            "Subject": null,
-            "Message": message,
-            "Timestamp": "2026-11-30T06:00:00.000Z",
-            "SignatureVersion": "1",
-            "Signature": "EXAMPLE",
-            "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/cert.pem",
-            "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-            "MessageAttributes": {"eventType": {"Type": "String", "Value": "OrderConfirmed"}}
-        }
-    }]});
-    LambdaEvent::new(serde_json::from_value(event).unwrap(), Context::default())
+    let path = workspace_root().join("events/notify-merchant.json");
+    let mut event: SnsEvent =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event.records[0].sns.message = message.to_owned();
+    LambdaEvent::new(event, Context::default())
 }
 
 #[tokio::test]

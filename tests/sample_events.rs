@@ -219,3 +219,28 @@ async fn the_consumers_answer_their_sample_events_and_report_the_poison_messages
         .collect();
     assert_eq!(trail, [EventType::OrderPlaced, EventType::OrderConfirmed]);
 }
+
+/// The SNS event of `notify-merchant`: Lambda's shape for a topic's message (`Sns.Message`, the
+/// `eventType` attribute as `{Type, Value}`), carrying an `OrderConfirmed` of the sample order,
+/// which its subscription's filter policy passes.
+#[test]
+fn the_notifier_event_is_an_sns_delivery_of_a_confirmed_sample_order() {
+    let path = workspace_root().join("events/notify-merchant.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let event: aws_lambda_events::sns::SnsEvent = serde_json::from_str(&text).unwrap();
+    assert_eq!(event.records.len(), 1, "SNS invokes with one message");
+    let record = &event.records[0];
+    assert_eq!(record.event_source, "aws:sns");
+    let order_event: orders_shared::domain::OrderEvent =
+        serde_json::from_str(&record.sns.message).unwrap();
+    assert_eq!(order_event.event_type, EventType::OrderConfirmed);
+    assert_eq!(
+        order_event.order_id,
+        OrderId::parse(EVENT_ORDER_ID).unwrap()
+    );
+    let attribute = &record.sns.message_attributes["eventType"];
+    assert_eq!(
+        (attribute.data_type.as_str(), attribute.value.as_str()),
+        ("String", "OrderConfirmed")
+    );
+}
