@@ -10,7 +10,6 @@
 //! per attempt, and every attempt of an event keeps its request id.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
@@ -18,21 +17,9 @@ use aws_sdk_lambda::types::InvocationType;
 use orders_local::lambda::{EventInvokeConfig, FailureQueue, FunctionProcess, LambdaService};
 use serde_json::{Value, json};
 
+use crate::support::async_events::{messages, scratch, until_done};
 use crate::support::functions::{bash_function, start_lambda_logging_to};
 use crate::support::moto::moto_aws;
-
-/// A fresh path under the temp directory (a log directory, a marker, a gate).
-fn scratch(kind: &str) -> PathBuf {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "orders-local-async-{kind}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_file(&path);
-    let _ = std::fs::remove_dir_all(&path);
-    path
-}
 
 /// A new standard queue on moto, as the on-failure destination, and a client to read it.
 async fn failure_queue(name: &str) -> (FailureQueue, aws_sdk_sqs::Client, String) {
@@ -46,33 +33,6 @@ async fn failure_queue(name: &str) -> (FailureQueue, aws_sdk_sqs::Client, String
         .queue_url
         .expect("a queue URL");
     (FailureQueue::new(sqs.clone(), &queue_url), sqs, queue_url)
-}
-
-async fn messages(sqs: &aws_sdk_sqs::Client, queue_url: &str, wait_seconds: i32) -> Vec<Value> {
-    sqs.receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(wait_seconds)
-        .send()
-        .await
-        .expect("ReceiveMessage")
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .map(|message| serde_json::from_str(message.body().unwrap_or_default()).unwrap())
-        .collect()
-}
-
-/// Waits (60 s at most) until Lambda is done with every asynchronous event of `name`.
-async fn until_done(lambda: &LambdaService, name: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while lambda.async_events_pending(name) > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{name}: its asynchronous events never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Waits (20 s at most) until the function's log has a line containing `text`.

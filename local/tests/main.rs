@@ -18,4 +18,5 @@ mod lambda_concurrency;
 mod lambda_service;
 mod moto_transactions;
 mod resources;
+mod sns_to_lambda;
 mod stream_on_failure;

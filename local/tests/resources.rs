@@ -17,6 +17,8 @@ use crate::support::moto::{deploy_stack, moto_endpoint, template};
 
 /// A failed deploy rolls back, as CloudFormation does.
 mod rollback;
+/// Secrets Manager secrets: generated once, kept, rolled back.
+mod secret;
 
 #[tokio::test]
 async fn deploying_twice_creates_nothing_new() {

@@ -1,4 +1,5 @@
-//! Event source mappings: Lambda's pollers for a DynamoDB stream and an SQS queue.
+//! Event source mappings: Lambda's pollers for a DynamoDB stream and an SQS queue; and the local
+//! stand-in for SNS's asynchronous push to a function (`sns.rs`), which on AWS is no mapping.
 //!
 //! For a stream or a queue, nothing calls the function: Lambda itself polls the source, gathers a
 //! batch (`BatchSize`, waiting up to `MaximumBatchingWindowInSeconds` to fill it) and invokes the
@@ -30,14 +31,17 @@
 //! | [`stream`]        | the DynamoDB stream poller: filter, checkpoint before the first failed record, bounded retries, and its polling loop |
 //! | [`sqs`]           | the SQS poller: batching window, partial batch response, and its polling loop |
 //! | [`on_failure`]    | the stream mapping's on-failure destination: Lambda's invocation record |
+//! | [`sns`]           | a topic's subscription of a function: each notification handed to Lambda as an asynchronous invocation (a hidden delivery queue stands in for SNS's push) |
 //!
-//! [`crate::stack`] starts one polling loop per `DynamoDB` and `SQS` event of the template; this
-//! module owns what each loop does.
+//! [`crate::stack`] starts one polling loop per `DynamoDB`, `SQS` and `SNS` event of the
+//! template; this module owns what each loop does.
 
 pub mod on_failure;
+pub mod sns;
 pub mod sqs;
 pub mod stream;
 
+pub use sns::{SnsHandOff, SnsPoller};
 pub use sqs::{QueueDelivery, QueuePoller};
 pub use stream::{StreamDelivery, StreamPoller, matches_pattern};
 

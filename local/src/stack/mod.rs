@@ -10,7 +10,9 @@
 //!    the template fails here as it would on AWS;
 //! 5. API Gateway for the `Api` events, with the API's authorizers, API key and gateway responses
 //!    ([`crate::api_gateway`]), and the event source mappings of the `DynamoDB` and `SQS` events
-//!    ([`crate::event_source_mappings`]), each polling in its own task.
+//!    ([`crate::event_source_mappings`]), each polling in its own task; and, for each `SNS`
+//!    event, the hand-off of the topic's notifications to Lambda's asynchronous queue
+//!    ([`crate::event_source_mappings::sns`]).
 //!
 //! Stopping it (Ctrl-C) stops the pollers between batches (a batch in flight finishes; messages
 //! not yet received stay queued), then the API, the functions, the daemon and moto.
@@ -29,9 +31,10 @@ use crate::api_gateway::{self, ApiGateway};
 use crate::cloudformation::template::{EventSpec, FunctionSpec};
 use crate::cloudformation::{self, Deployed};
 use crate::event_source_mappings::on_failure::OnFailureQueue;
+use crate::event_source_mappings::sns::poll_subscription;
 use crate::event_source_mappings::sqs::poll_queue;
 use crate::event_source_mappings::stream::poll_stream;
-use crate::event_source_mappings::{QueuePoller, StreamPoller};
+use crate::event_source_mappings::{QueuePoller, SnsPoller, StreamPoller};
 use crate::lambda::{EventInvokeConfig, FailureQueue, FunctionProcess, LambdaService};
 use crate::moto::Moto;
 use crate::sign_in::{self, SignInError, Tokens, UserPool};
@@ -328,7 +331,7 @@ impl Stack {
         Some(OnFailureQueue::new(client, url, function_arn))
     }
 
-    /// One task per `DynamoDB` and `SQS` event of every function.
+    /// One task per `DynamoDB`, `SQS` and `SNS` event of every function.
     fn start_pollers(&self, stopped: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
         for function in &self.functions {
@@ -394,6 +397,23 @@ impl Stack {
                             self.config.poll_interval,
                         ))
                     }
+                    EventSpec::Sns(sns) => {
+                        let (Some(url), Some(subscription)) = (
+                            self.deployed.queue_url(&sns.delivery_queue),
+                            self.deployed.subscription_arn(&sns.subscription),
+                        ) else {
+                            eprintln!("{}: no subscription {}", function.logical_id, sns.name);
+                            continue;
+                        };
+                        let client = aws_sdk_sqs::Client::new(&self.aws);
+                        tokio::spawn(poll_subscription(
+                            SnsPoller::new(client, url, subscription),
+                            function.logical_id.clone(),
+                            self.lambda.clone(),
+                            stopped.clone(),
+                            self.config.poll_interval,
+                        ))
+                    }
                     EventSpec::Api { .. } => continue,
                 };
                 tasks.push(task);
@@ -408,6 +428,7 @@ fn describe_event(event: &EventSpec) -> String {
         EventSpec::Api { path, method, .. } => format!("{method} {path}"),
         EventSpec::Sqs { queue, .. } => format!("SQS {queue}"),
         EventSpec::DynamoDbStream { table, .. } => format!("stream of {table}"),
+        EventSpec::Sns(sns) => format!("SNS {} (asynchronous)", sns.topic),
     }
 }
 

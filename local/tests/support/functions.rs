@@ -35,7 +35,8 @@ pub fn function_binary(package: &str) -> PathBuf {
 /// exists at `<path>` (so a test decides when it ends), `{"marker": "<path>"}` fails while no file
 /// is at `<path>` (creating it as it fails) and answers once it exists (a function that succeeds
 /// on its second attempt), and `environment` with the process's exported variables
-/// (`["NAME=value", ...]`).
+/// (`["NAME=value", ...]`). With `EVENTS_TO` in its environment, it first appends each event,
+/// one line each, to the file that names.
 const BASH_RUNTIME: &str = r#"#!/bin/bash
 api=${AWS_LAMBDA_RUNTIME_API#http://}
 address=${api%%/*}
@@ -59,6 +60,7 @@ while true; do
   IFS= read -r -N "$length" event <&3
   exec 3<&-
   echo "handling $id"
+  [ -n "$EVENTS_TO" ] && printf '%s\n' "$event" >> "$EVENTS_TO"
   case "$event" in *nap*) sleep 0.4 ;; esac
   case "$event" in
     *marker*)

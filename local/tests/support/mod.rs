@@ -1,6 +1,7 @@
 //! What several test modules share.
 
 pub mod answer_checks;
+pub mod async_events;
 pub mod api_client;
 pub mod functions;
 pub mod fuzz_bodies;

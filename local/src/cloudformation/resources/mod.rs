@@ -20,6 +20,7 @@
 //! | `AWS::SNS::Subscription`    | its ARN           |                         |
 //! | `AWS::KMS::Key`             | the key id        | `Arn`                   |
 //! | `AWS::KMS::Alias`           | the alias name    |                         |
+//! | `AWS::SecretsManager::Secret` | the secret's ARN | `Id` (the ARN too)      |
 //! | `AWS::Serverless::Function` | the function name | `Arn`                   |
 //! | `AWS::Cognito::UserPool`    | the pool id       | `Arn`, `ProviderName`, `ProviderURL`, `UserPoolId` |
 //! | `AWS::Cognito::UserPoolClient` | the client id  | `ClientId`              |
@@ -31,27 +32,34 @@
 //! `AWS::Region`, `AWS::AccountId` (moto's [`ACCOUNT_ID`]), `AWS::Partition` (`aws`) and
 //! `AWS::URLSuffix` (`amazonaws.com`).
 //!
-//! [`deploy`] creates, in dependency order: KMS keys, then their aliases; tables (keys, indexes,
-//! stream, then TTL); queues, dead-letter queues before the queues that redrive to them; topics;
-//! subscriptions; Cognito user pools, their app clients and groups (`cognito.rs`); the REST API
-//! with its API key and usage plan (`api.rs`). Functions are not created here (the Lambda service
-//! runs them), but their names are fixed here, so that `!Ref SomeFunction` resolves. Each step
-//! looks for what exists first, so deploying twice onto the same moto returns the same physical
-//! ids.
+//! [`deploy`] creates, in dependency order: KMS keys, then their aliases; secrets, their value
+//! given or generated, and reused as they are by a later deploy (`secrets.rs`); tables (keys,
+//! indexes, stream, then TTL); queues, dead-letter queues before the queues that redrive to them;
+//! topics; subscriptions; Cognito user pools, their app clients and groups (`cognito.rs`); the
+//! REST API with its API key and usage plan (`api.rs`). Functions are not created here (the
+//! Lambda service runs them), but their names are fixed here, so that `!Ref SomeFunction`
+//! resolves. Each step looks for what exists first, so deploying twice onto the same moto returns
+//! the same physical ids.
+//!
+//! A function's `SNS` event is a subscription of the function to the topic on AWS (SAM names it
+//! `<Function><Event>`). Locally the subscription is the topic's to a *delivery queue*,
+//! `<Function><Event>Queue`, that the local stack reads for the function
+//! ([`crate::event_source_mappings::sns`] says why): the template reader declares both
+//! (`template/functions.rs`), and they are created here as the template's other queues and
+//! subscriptions are.
 //!
 //! Not created, because moto neither needs nor enforces them: queue policies and IAM (moto does
 //! not check permissions), the table's encryption at rest, point-in-time recovery and deletion
 //! protection, key policies and rotation, SQS managed encryption, CloudWatch alarms, the X-Ray
 //! sampling rule, and the API's methods and stage (played by [`crate::api_gateway`]). Tables are
 //! always on-demand (`PAY_PER_REQUEST`): there is no capacity to size locally.
-
 //!
 //! A deploy that fails at one resource deletes what it created before it, as CloudFormation's
 //! rollback does, and reports `ROLLBACK_COMPLETE` ([`DeployError::RolledBack`], `rollback.rs`).
 //!
-//! One file a resource kind: `keys.rs`, `table.rs`, `messaging.rs` (queues and subscriptions),
-//! `cognito.rs`, `api.rs`; `physical.rs` holds what a created resource gives `!Ref` and `!GetAtt`;
-//! `rollback.rs` takes back a failed deploy.
+//! One file a resource kind: `keys.rs`, `secrets.rs`, `table.rs`, `messaging.rs` (queues and
+//! subscriptions), `cognito.rs`, `api.rs`; `physical.rs` holds what a created resource gives
+//! `!Ref` and `!GetAtt`; `rollback.rs` takes back a failed deploy.
 
 mod api;
 mod cognito;
@@ -59,6 +67,7 @@ mod keys;
 mod messaging;
 mod physical;
 mod rollback;
+mod secrets;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -84,6 +93,7 @@ pub(super) const URL_SUFFIX: &str = "amazonaws.com";
 pub(super) const CREATED_TYPES: &[&str] = &[
     "AWS::KMS::Key",
     "AWS::KMS::Alias",
+    "AWS::SecretsManager::Secret",
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
@@ -202,6 +212,8 @@ async fn create_resources(aws: &SdkConfig, deployed: &mut Deployed) -> Result<()
     let template = deployed.template.clone();
     let kms = aws_sdk_kms::Client::new(aws);
     deploy_keys_and_aliases(&kms, deployed).await?;
+    let secrets = aws_sdk_secretsmanager::Client::new(aws);
+    secrets::deploy_secrets(&secrets, deployed).await?;
 
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     for table in template.tables() {
@@ -263,8 +275,17 @@ impl Deployed {
         self.reference_of(logical_id, "AWS::SNS::Topic")
     }
 
+    pub fn subscription_arn(&self, logical_id: &str) -> Option<&str> {
+        self.reference_of(logical_id, "AWS::SNS::Subscription")
+    }
+
     pub fn key_arn(&self, logical_id: &str) -> Option<&str> {
         self.attribute_of(logical_id, "AWS::KMS::Key", "Arn")
+    }
+
+    /// A secret's ARN, as `!Ref` gives it.
+    pub fn secret_arn(&self, logical_id: &str) -> Option<&str> {
+        self.reference_of(logical_id, "AWS::SecretsManager::Secret")
     }
 
     /// A user pool's id.

@@ -12,6 +12,10 @@ pub(in crate::cloudformation) enum Physical {
     Alias {
         name: String,
     },
+    Secret {
+        arn: String,
+        name: String,
+    },
     Table {
         name: String,
         arn: String,
@@ -65,6 +69,7 @@ impl Physical {
         match self {
             Physical::Key { .. } => "AWS::KMS::Key",
             Physical::Alias { .. } => "AWS::KMS::Alias",
+            Physical::Secret { .. } => "AWS::SecretsManager::Secret",
             Physical::Table { .. } => "AWS::DynamoDB::Table",
             Physical::Queue { .. } => "AWS::SQS::Queue",
             Physical::Topic { .. } => "AWS::SNS::Topic",
@@ -84,6 +89,7 @@ impl Physical {
         match self {
             Physical::Key { id, .. } => id,
             Physical::Alias { name } => name,
+            Physical::Secret { arn, .. } => arn,
             Physical::Table { name, .. } => name,
             Physical::Queue { url, .. } => url,
             Physical::Topic { arn, .. } => arn,
@@ -102,6 +108,7 @@ impl Physical {
     pub(in crate::cloudformation) fn attribute(&self, attribute: &str) -> Option<&str> {
         match (self, attribute) {
             (Physical::Key { arn, .. }, "Arn") => Some(arn),
+            (Physical::Secret { arn, .. }, "Id") => Some(arn),
             (Physical::Table { arn, .. }, "Arn") => Some(arn),
             (Physical::Table { stream_arn, .. }, "StreamArn") => stream_arn.as_deref(),
             (Physical::Queue { arn, .. }, "Arn") => Some(arn),

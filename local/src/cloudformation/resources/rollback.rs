@@ -20,6 +20,9 @@
 //!   resource when an update replaces it.
 //! - A KMS key is never deleted at once: deleting it schedules its deletion, after its
 //!   `PendingWindowInDays` (7 to 30, 30 by default).
+//! - A Secrets Manager secret deleted without `ForceDeleteWithoutRecovery` waits a recovery
+//!   window (7 to 30 days, 30 by default), and its name stays taken until then: the local
+//!   rollback forces the deletion, so the next deploy can create the secret again at once.
 //!
 //! The local stack plays this as far as its deploy goes: every create call it makes is recorded
 //! ([`Undo`]) the moment it succeeds, and a failed deploy deletes those, newest first, with each
@@ -59,6 +62,10 @@ pub(super) enum Deletion {
     },
     Alias {
         name: String,
+    },
+    /// `DeleteSecret` with `ForceDeleteWithoutRecovery`.
+    Secret {
+        arn: String,
     },
     Table {
         name: String,
@@ -197,6 +204,7 @@ pub(super) async fn roll_back(aws: &SdkConfig, deployed: &Deployed) -> Rollback 
 /// A client for each service the deploy creates resources in.
 struct Services {
     kms: aws_sdk_kms::Client,
+    secrets: aws_sdk_secretsmanager::Client,
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
@@ -213,6 +221,7 @@ impl Services {
     fn new(aws: &SdkConfig) -> Self {
         Services {
             kms: aws_sdk_kms::Client::new(aws),
+            secrets: aws_sdk_secretsmanager::Client::new(aws),
             dynamodb: aws_sdk_dynamodb::Client::new(aws),
             sqs: aws_sdk_sqs::Client::new(aws),
             sns: aws_sdk_sns::Client::new(aws),
@@ -235,6 +244,13 @@ impl Services {
             }
             Deletion::Alias { name } => {
                 let request = self.kms.delete_alias().alias_name(name);
+                request.send().await.map(drop).map_err(cause)
+            }
+            Deletion::Secret { arn } => {
+                // Without it, the secret would wait out a recovery window (30 days by default)
+                // and its name could not be used again until then.
+                let request = self.secrets.delete_secret().secret_id(arn);
+                let request = request.force_delete_without_recovery(true);
                 request.send().await.map(drop).map_err(cause)
             }
             Deletion::Table { name } => {

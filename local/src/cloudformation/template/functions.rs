@@ -1,6 +1,6 @@
 //! `AWS::Serverless::Function`: a function, with `Globals.Function` merged in, and its `Events`:
-//! the API routes, queues and table streams that invoke it (SAM turns each into an API method or
-//! an event source mapping).
+//! the API routes, queues, table streams and topics that invoke it (SAM turns each into an API
+//! method, an event source mapping or a subscription; an SNS event is read in `messaging.rs`).
 //!
 //! SAM's rule for `Globals` is here ([`merge_globals`]), used for `Globals.Api` too.
 
@@ -10,6 +10,7 @@ use serde_norway::Value;
 
 use super::{
     DYNAMODB_TABLE, Expr, Node, Problem, ResourceTypes, RouteAuth, SQS_QUEUE, TemplateError, api,
+    messaging,
 };
 use crate::cloudformation::intrinsics::is_long_form_intrinsic;
 
@@ -105,6 +106,8 @@ pub enum EventSpec {
         /// Lambda describes what it gives up on. An SNS topic destination is not played.
         on_failure_queue: Option<String>,
     },
+    /// A subscription of the function to a topic: SNS invokes it asynchronously.
+    Sns(messaging::SnsEventSpec),
 }
 
 pub(super) fn read_function(
@@ -230,6 +233,12 @@ fn read_event(
                 on_failure_queue: on_failure_queue(&properties, types)?,
             }
         }
+        "SNS" => EventSpec::Sns(messaging::read_sns_event(
+            name,
+            event.resource,
+            &properties,
+            types,
+        )?),
         _ => return Ok(None),
     };
     Ok(Some(event))

@@ -3,6 +3,12 @@
 //! policy and raw message delivery.
 //!
 //! FIFO queues are refused; a subscription of anything but a queue (`Protocol: sqs`) too.
+//!
+//! A function's `SNS` event (SAM: a subscription of protocol `lambda`, `<Function><Event>`) is
+//! read here too ([`SnsEventSpec`]): locally it declares the delivery queue
+//! `<Function><Event>Queue` and the topic's subscription of that queue, with the event's filter
+//! policy and SNS's JSON envelope (not raw), which the local stack turns into the function's SNS
+//! event ([`crate::event_source_mappings::sns`]).
 
 use super::{Node, Problem, ResourceTypes, SNS_TOPIC, SQS_QUEUE, TemplateError};
 
@@ -101,5 +107,87 @@ pub(super) fn read_subscription(
             .unwrap_or(false),
         filter_policy: properties.optional("FilterPolicy", Node::json)?,
         filter_policy_scope: properties.optional("FilterPolicyScope", Node::text)?,
+    })
+}
+
+/// A function's `SNS` event: the topic, the filter policy, and the logical ids of the
+/// subscription and of the local delivery queue it declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnsEventSpec {
+    pub name: String,
+    /// The logical id of the topic.
+    pub topic: String,
+    pub filter_policy: Option<serde_json::Value>,
+    /// `MessageAttributes` (SNS's default) or `MessageBody`.
+    pub filter_policy_scope: Option<String>,
+    /// `<Function><Event>`, as SAM names the subscription.
+    pub subscription: String,
+    /// `<Function><Event>Queue`: the queue that stands in for SNS's push to Lambda.
+    pub delivery_queue: String,
+}
+
+impl SnsEventSpec {
+    /// The queue and the subscription the event declares locally, with their `Type`s.
+    pub(super) fn delivery_resources(&self) -> [(String, &'static str); 2] {
+        [
+            (self.delivery_queue.clone(), SQS_QUEUE),
+            (self.subscription.clone(), "AWS::SNS::Subscription"),
+        ]
+    }
+
+    pub(super) fn delivery_queue_spec(&self) -> QueueSpec {
+        QueueSpec {
+            logical_id: self.delivery_queue.clone(),
+            visibility_timeout_seconds: None,
+            message_retention_seconds: None,
+            redrive: None,
+        }
+    }
+
+    /// Not raw: the queue receives SNS's envelope (Type, MessageId, TopicArn, Subject, Message,
+    /// Timestamp, signature fields, MessageAttributes), all a Lambda SNS record carries.
+    pub(super) fn subscription_spec(&self) -> SubscriptionSpec {
+        SubscriptionSpec {
+            logical_id: self.subscription.clone(),
+            topic: self.topic.clone(),
+            queue: self.delivery_queue.clone(),
+            raw_message_delivery: false,
+            filter_policy: self.filter_policy.clone(),
+            filter_policy_scope: self.filter_policy_scope.clone(),
+        }
+    }
+}
+
+/// The `Properties` of a function's `SNS` event `name`. SAM's `SqsSubscription` (a queue of its
+/// own between topic and function), `RedrivePolicy` and `Region` are refused.
+pub(super) fn read_sns_event(
+    name: String,
+    function: &str,
+    properties: &Node,
+    types: &ResourceTypes,
+) -> Result<SnsEventSpec, TemplateError> {
+    for unsupported in ["SqsSubscription", "RedrivePolicy", "Region"] {
+        if let Some(node) = properties.field(unsupported) {
+            let problem = Problem::Unsupported("SNS events go straight to the function");
+            return Err(node.problem(problem));
+        }
+    }
+    let subscription = format!("{function}{name}");
+    let delivery_queue = format!("{subscription}Queue");
+    if types.contains_key(&subscription) || types.contains_key(&delivery_queue) {
+        return Err(properties.problem(Problem::Expected(
+            "an event whose <Function><Event> and <Function><Event>Queue name no resource of \
+             the template",
+        )));
+    }
+    Ok(SnsEventSpec {
+        topic: properties
+            .required("Topic")?
+            .reference_to(SNS_TOPIC, types)?,
+        filter_policy: properties.optional("FilterPolicy", Node::json)?,
+        filter_policy_scope: properties.optional("FilterPolicyScope", Node::text)?,
+        name,
+        subscription,
+        delivery_queue,
     })
 }

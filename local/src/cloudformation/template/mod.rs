@@ -19,7 +19,8 @@
 //! globals: maps key by key, lists appended, anything else (an intrinsic function included)
 //! replaced by the function's own value.
 //!
-//! Only what the local stack creates or runs is modelled: tables, KMS keys and aliases, topics,
+//! Only what the local stack creates or runs is modelled: tables, KMS keys and aliases, secrets
+//! (`secrets.rs`), topics,
 //! queues, subscriptions, functions, the REST API's access control and answers (`api.rs`) and the
 //! Cognito user pool behind it (`identity.rs`). Other resource types (queue policies, alarms, the
 //! sampling rule) are not read, only remembered by type (see [`Template::resource_type`]), and
@@ -39,6 +40,7 @@ mod messaging;
 mod method_settings;
 mod node;
 mod parameters;
+mod secrets;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -57,8 +59,9 @@ pub use api::{
 pub use functions::{EventSpec, FunctionSpec};
 pub use identity::{PasswordPolicySpec, UserPoolClientSpec, UserPoolGroupSpec, UserPoolSpec};
 pub use keys::{AliasSpec, KeySpec};
-pub use messaging::{QueueSpec, Redrive, SubscriptionSpec, TopicSpec};
+pub use messaging::{QueueSpec, Redrive, SnsEventSpec, SubscriptionSpec, TopicSpec};
 pub use method_settings::MethodSettingSpec;
+pub use secrets::{PasswordSpec, SecretSpec, SecretValue};
 pub use table::{IndexSpec, TableSpec};
 
 use functions::{read_function, with_globals};
@@ -66,6 +69,7 @@ use keys::{read_alias, read_key};
 use messaging::{read_queue, read_subscription, read_topic};
 use node::{DYNAMODB_TABLE, KMS_KEY, Node, ResourceTypes, SNS_TOPIC, SQS_QUEUE};
 use parameters::{Parameter, apply_overrides, evaluate_conditions, read_parameters};
+use secrets::read_secret;
 use table::read_table;
 
 /// The template: its parameters, evaluated conditions and the resources the local stack uses.
@@ -79,6 +83,7 @@ pub struct Template {
     tables: Vec<TableSpec>,
     keys: Vec<KeySpec>,
     aliases: Vec<AliasSpec>,
+    secrets: Vec<SecretSpec>,
     topics: Vec<TopicSpec>,
     queues: Vec<QueueSpec>,
     subscriptions: Vec<SubscriptionSpec>,
@@ -230,6 +235,7 @@ impl Template {
             tables: Vec::new(),
             keys: Vec::new(),
             aliases: Vec::new(),
+            secrets: Vec::new(),
             topics: Vec::new(),
             queues: Vec::new(),
             subscriptions: Vec::new(),
@@ -239,6 +245,8 @@ impl Template {
             user_pool_clients: Vec::new(),
             user_pool_groups: Vec::new(),
         };
+        // Resources that SAM's events declare, known once every function is read.
+        let mut declared: Vec<(String, &'static str)> = Vec::new();
         for (logical_id, resource) in resources {
             let logical_id = logical_id.as_str().unwrap_or_default();
             let types = &template.resource_types;
@@ -253,15 +261,23 @@ impl Template {
                 "AWS::DynamoDB::Table" => template.tables.push(read_table(&properties)?),
                 "AWS::KMS::Key" => template.keys.push(read_key(&properties)?),
                 "AWS::KMS::Alias" => template.aliases.push(read_alias(&properties, types)?),
+                "AWS::SecretsManager::Secret" => template.secrets.push(read_secret(&properties)?),
                 "AWS::SNS::Topic" => template.topics.push(read_topic(&properties)?),
                 "AWS::SQS::Queue" => template.queues.push(read_queue(&properties, types)?),
                 "AWS::SNS::Subscription" => template
                     .subscriptions
                     .push(read_subscription(&properties, types)?),
                 "AWS::Serverless::Function" => {
-                    template
-                        .functions
-                        .push(read_function(&definition, function_globals, types)?)
+                    let function = read_function(&definition, function_globals, types)?;
+                    // SAM's expansion of an SNS event, as the local stack plays it.
+                    for event in &function.events {
+                        if let EventSpec::Sns(sns) = event {
+                            template.queues.push(sns.delivery_queue_spec());
+                            template.subscriptions.push(sns.subscription_spec());
+                            declared.extend(sns.delivery_resources());
+                        }
+                    }
+                    template.functions.push(function)
                 }
                 api::SERVERLESS_API => {
                     let merged = with_globals(&definition, api_globals);
@@ -285,6 +301,10 @@ impl Template {
                 _ => {} // not part of the local stack
             }
         }
+        for (logical_id, resource_type) in declared {
+            let resource_type = resource_type.to_owned();
+            template.resource_types.insert(logical_id, resource_type);
+        }
         Ok(template)
     }
 
@@ -298,6 +318,10 @@ impl Template {
 
     pub fn aliases(&self) -> Vec<AliasSpec> {
         self.aliases.clone()
+    }
+
+    pub fn secrets(&self) -> Vec<SecretSpec> {
+        self.secrets.clone()
     }
 
     pub fn topics(&self) -> Vec<TopicSpec> {
