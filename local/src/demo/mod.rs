@@ -15,16 +15,22 @@
 //! | fan_out, confirmed, redelivered, poison, trace     | `pipeline.rs`: the event pipeline         |
 //! | expired_but_visible, capacity, list_pages          | `table.rs`: DynamoDB's TTL, capacity units, pages |
 //! | async_retries                                      | `async_invoke.rs`: an event Lambda gives up on |
+//! | integration_timeout                                | `timeouts.rs`: 504 or 502, which timeout ends first |
+//! | reserved_concurrency                               | `concurrency.rs`: Lambda's 429, API Gateway's 500, async accepted |
+//! | (the function of the two above)                    | `stand_in.rs`: the demo's own stand-in function and API |
 //! | throttled                                          | `throttled.rs`: API Gateway's 429 and backoff |
 
 mod async_invoke;
+mod concurrency;
 mod cors;
 mod identity;
 mod orders;
 mod pipeline;
+mod stand_in;
 mod steps;
 mod table;
 mod throttled;
+mod timeouts;
 mod transaction;
 
 use std::fmt::Write as _;

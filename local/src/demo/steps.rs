@@ -135,6 +135,20 @@ pub const STEPS: &[Step] = &[
         needs: &[],
     },
     Step {
+        name: "integration_timeout",
+        title: "Which timeout ends first",
+        concept: "API Gateway integration timeout (504 INTEGRATION_TIMEOUT) vs the function's Timeout (502)",
+        scenario: "scenario 9",
+        needs: &[],
+    },
+    Step {
+        name: "reserved_concurrency",
+        title: "One at a time",
+        concept: "Lambda reserved concurrency: 429 TooManyRequestsException, a 500 behind API Gateway, async accepted",
+        scenario: "scenario 10",
+        needs: &[],
+    },
+    Step {
         name: "throttled",
         title: "Too many at once",
         concept: "API Gateway throttling (token bucket), 429, exponential backoff with jitter",
@@ -206,6 +220,8 @@ impl Demo<'_> {
             "capacity" => self.capacity().await,
             "list_pages" => self.list_pages().await,
             "async_retries" => self.async_retries().await,
+            "integration_timeout" => self.integration_timeout().await,
+            "reserved_concurrency" => self.reserved_concurrency().await,
             "throttled" => self.throttled().await,
             other => Err(UnknownStep {
                 name: other.to_owned(),
