@@ -6,8 +6,10 @@
 //! and answers 202, and SNS's part is over. What happens next is Lambda's asynchronous
 //! invocation: the function's `EventInvokeConfig` (retries, maximum event age) and its on-failure
 //! destination ([`crate::lambda::async_invocation`]). SNS retries only the hand-off itself, when
-//! Lambda cannot take the event (throttled, or unreachable), over many attempts in the hours and
-//! days that follow (its delivery policy for AWS endpoints). There is no event source mapping:
+//! Lambda does not take the event (throttled, unavailable): its delivery policy for Lambda, which
+//! cannot be changed, makes 100,015 attempts over 23 days (3 at once, then with growing waits,
+//! then every 20 s), after which the message is discarded unless the subscription has a
+//! dead-letter queue (`RedrivePolicy`, not played locally). There is no event source mapping:
 //! nothing polls on AWS.
 //!
 //! **What is played locally, and how it differs.** moto's SNS would deliver a `lambda`
@@ -18,8 +20,11 @@
 //! envelope it finds, builds the Lambda SNS event ([`lambda_sns_event`]), hands it to the local
 //! Lambda service with [`LambdaService::invoke_async`] and deletes the message once Lambda has
 //! accepted it (the 202). A refused hand-off leaves the message on the queue: it comes back after
-//! the queue's visibility timeout (30 s), as SNS would try again. The queue and the poll interval
-//! are the differences: on AWS SNS pushes at once, and no queue exists.
+//! the queue's visibility timeout, 20 s, SNS's wait between its later attempts (without the quick
+//! first retries; and the tries end with the queue's retention period, 4 days, not after 23
+//! days). The local Lambda service refuses a hand-off only for a function it does not run or
+//! while it shuts down. The queue and the poll interval are the differences: on AWS SNS pushes at
+//! once, and no queue exists.
 
 use std::time::Duration;
 

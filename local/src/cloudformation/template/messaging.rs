@@ -110,6 +110,9 @@ pub(super) fn read_subscription(
     })
 }
 
+/// SNS's wait between its later attempts to deliver to Lambda (its post-backoff phase).
+const SNS_RETRY_INTERVAL_SECONDS: u32 = 20;
+
 /// A function's `SNS` event: the topic, the filter policy, and the logical ids of the
 /// subscription and of the local delivery queue it declares.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +141,9 @@ impl SnsEventSpec {
     pub(super) fn delivery_queue_spec(&self) -> QueueSpec {
         QueueSpec {
             logical_id: self.delivery_queue.clone(),
-            visibility_timeout_seconds: None,
+            // A notification Lambda did not accept comes back after 20 s, as SNS retries a
+            // Lambda delivery every 20 s once its first quick retries are spent.
+            visibility_timeout_seconds: Some(SNS_RETRY_INTERVAL_SECONDS),
             message_retention_seconds: None,
             redrive: None,
         }
@@ -190,4 +195,56 @@ pub(super) fn read_sns_event(
         subscription,
         delivery_queue,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EventSpec, Template};
+
+    /// A topic and a function `Notify` with the SNS event `Outcomes` of `properties`.
+    fn sns_event(properties: &str) -> Result<Template, super::TemplateError> {
+        Template::parse(&format!(
+            "Resources:\n  Topic: {{Type: AWS::SNS::Topic}}\n  Notify:\n    Type: AWS::Serverless::Function\n    Metadata: {{BuildProperties: {{Binary: n}}}}\n    Properties:\n      Events:\n        Outcomes:\n          Type: SNS\n          Properties:\n            Topic: !Ref Topic\n{properties}"
+        ))
+    }
+
+    #[test]
+    fn an_sns_event_declares_its_delivery_queue_and_subscription() {
+        let template = sns_event(
+            "            FilterPolicy: {eventType: [OrderConfirmed]}\n            FilterPolicyScope: MessageAttributes\n",
+        )
+        .unwrap();
+        let function = template.functions().remove(0);
+        let [EventSpec::Sns(event)] = function.events.as_slice() else {
+            panic!("one SNS event: {:?}", function.events);
+        };
+        assert_eq!(event.topic, "Topic");
+        assert_eq!(event.subscription, "NotifyOutcomes");
+        assert_eq!(event.delivery_queue, "NotifyOutcomesQueue");
+        let queue = &template.queues()[0];
+        assert_eq!(queue.logical_id, "NotifyOutcomesQueue");
+        assert_eq!(queue.visibility_timeout_seconds, Some(20));
+        let subscription = &template.subscriptions()[0];
+        assert_eq!(subscription.queue, "NotifyOutcomesQueue");
+        assert!(!subscription.raw_message_delivery, "SNS's envelope is kept");
+        assert_eq!(
+            subscription.filter_policy,
+            Some(serde_json::json!({"eventType": ["OrderConfirmed"]}))
+        );
+        assert_eq!(
+            template.resource_type("NotifyOutcomes"),
+            Some("AWS::SNS::Subscription")
+        );
+        assert_eq!(
+            template.resource_type("NotifyOutcomesQueue"),
+            Some("AWS::SQS::Queue")
+        );
+    }
+
+    #[test]
+    fn sams_queue_between_topic_and_function_is_refused() {
+        let error = sns_event("            SqsSubscription: true\n").unwrap_err();
+        assert!(error.to_string().contains("SqsSubscription"), "{error}");
+        assert!(error.to_string().contains("not supported"), "{error}");
+    }
 }
