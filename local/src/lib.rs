@@ -23,6 +23,7 @@
 //! | [`api_gateway`]           | API Gateway: routes of the `Api` events, REST proxy events            |
 //! | [`event_source_mappings`] | event source mappings: stream and queue pollers with partial batch responses |
 //! | [`xray`]                  | the X-Ray daemon: receives segments, prints each trace as a tree      |
+//! | [`merchant_webhook`]      | the merchant at the other end of `notify-merchant`'s webhook: checks signatures, drops repeats, a switchable outage |
 //! | [`sample_order`]          | the order the sample events in `events/` name, stored as create-order stores one |
 //! | [`sign_in`]               | a customer signs up and in to the user pool: the ID token the API takes |
 //! | [`stack`]                 | puts them together: `make dev` and `make demo` run a [`stack::Stack`] |
@@ -35,6 +36,7 @@ pub mod cloudformation;
 pub mod demo;
 pub mod event_source_mappings;
 pub mod lambda;
+pub mod merchant_webhook;
 pub mod moto;
 pub mod sample_order;
 pub mod sign_in;

@@ -16,6 +16,7 @@ mod fuzz;
 mod lambda_async;
 mod lambda_concurrency;
 mod lambda_service;
+mod merchant_webhook;
 mod moto_transactions;
 mod resources;
 mod sns_to_lambda;

@@ -14,12 +14,6 @@ const HOOK_FAILURES: &str = "PreTrafficHookFailureQueue";
 
 impl Demo<'_> {
     pub(super) async fn async_retries(&mut self) -> Outcome {
-        let queue = self
-            .stack
-            .deployed()
-            .queue_url(HOOK_FAILURES)
-            .ok_or("no PreTrafficHookFailureQueue")?
-            .to_owned();
         // Exam: InvocationType Event. Lambda queues the event and answers 202 before the function
         // runs; the caller never sees the function's result or error.
         let url = format!(
@@ -45,25 +39,7 @@ impl Demo<'_> {
 
         // The hook fails on an event that is no CodeDeploy event: Lambda retries it twice (after
         // about 1 and 2 minutes on AWS, 1 and 2 s here), then sends its record to the queue.
-        let sqs = aws_sdk_sqs::Client::new(self.stack.aws());
-        let record: Value = self
-            .wait_for(Duration::from_secs(60), || async {
-                let received = sqs
-                    .receive_message()
-                    .queue_url(&queue)
-                    .send()
-                    .await
-                    .map_err(|error| format!("ReceiveMessage: {error:?}"))?;
-                let Some(message) = received.messages().first() else {
-                    return Ok(None);
-                };
-                let body = message.body().unwrap_or_default();
-                serde_json::from_str(body)
-                    .map(Some)
-                    .map_err(|error| format!("the failure record is no JSON: {error}: {body}"))
-            })
-            .await
-            .map_err(|error| format!("no record reached {HOOK_FAILURES}: {error}"))?;
+        let record = self.invocation_record(HOOK_FAILURES, |_| true).await?;
         let context = &record["requestContext"];
         let _ = writeln!(
             out,
@@ -83,5 +59,41 @@ impl Demo<'_> {
             out,
             "an asynchronous invocation is accepted before it runs (202); Lambda retries a failed event twice (3 attempts) and then sends the on-failure destination its record: the event, the error and the attempts, where a dead-letter queue would keep the event alone",
         )
+    }
+
+    /// The first invocation record in the on-failure queue `queue` (a logical id) that `wanted`
+    /// accepts, waited for up to 60 s (the records Lambda sends there, as JSON).
+    pub(super) async fn invocation_record(
+        &self,
+        queue: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Result<Value, String> {
+        let url = self
+            .stack
+            .deployed()
+            .queue_url(queue)
+            .ok_or_else(|| format!("the stack has no {queue}"))?
+            .to_owned();
+        let sqs = aws_sdk_sqs::Client::new(self.stack.aws());
+        self.wait_for(Duration::from_secs(60), || async {
+            let received = sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .map_err(|error| format!("ReceiveMessage: {error:?}"))?;
+            for message in received.messages() {
+                let body = message.body().unwrap_or_default();
+                let record: Value = serde_json::from_str(body)
+                    .map_err(|error| format!("a record in {queue} is no JSON: {error}: {body}"))?;
+                if wanted(&record) {
+                    return Ok(Some(record));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .map_err(|error| format!("no record reached {queue}: {error}"))
     }
 }

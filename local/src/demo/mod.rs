@@ -15,6 +15,7 @@
 //! | fan_out, confirmed, redelivered, poison, trace     | `pipeline.rs`: the event pipeline         |
 //! | expired_but_visible, capacity, list_pages          | `table.rs`: DynamoDB's TTL, capacity units, pages |
 //! | async_retries                                      | `async_invoke.rs`: an event Lambda gives up on |
+//! | merchant_webhook                                   | `merchant_webhook.rs`: SNS -> Lambda asynchronously, a signed webhook, retries, the destination |
 //! | integration_timeout                                | `timeouts.rs`: 504 or 502, which timeout ends first |
 //! | reserved_concurrency                               | `concurrency.rs`: Lambda's 429, API Gateway's 500, async accepted |
 //! | (the function of the two above)                    | `stand_in.rs`: the demo's own stand-in function and API |
@@ -24,6 +25,7 @@ mod async_invoke;
 mod concurrency;
 mod cors;
 mod identity;
+mod merchant_webhook;
 mod orders;
 mod pipeline;
 mod stand_in;

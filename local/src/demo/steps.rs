@@ -135,6 +135,13 @@ pub const STEPS: &[Step] = &[
         needs: &[],
     },
     Step {
+        name: "merchant_webhook",
+        title: "The merchant is told, or the failure is kept",
+        concept: "SNS invokes Lambda asynchronously: a webhook signed with a Secrets Manager key, retries, the on-failure destination",
+        scenario: "scenario 11",
+        needs: &[],
+    },
+    Step {
         name: "integration_timeout",
         title: "Which timeout ends first",
         concept: "API Gateway integration timeout (504 INTEGRATION_TIMEOUT) vs the function's Timeout (502)",
@@ -220,6 +227,7 @@ impl Demo<'_> {
             "capacity" => self.capacity().await,
             "list_pages" => self.list_pages().await,
             "async_retries" => self.async_retries().await,
+            "merchant_webhook" => self.merchant_webhook().await,
             "integration_timeout" => self.integration_timeout().await,
             "reserved_concurrency" => self.reserved_concurrency().await,
             "throttled" => self.throttled().await,

@@ -29,6 +29,10 @@ pub struct StackConfig {
     pub xray: SocketAddr,
     /// The Lambda Runtime API (`ORDERS_LOCAL_LAMBDA`, default `127.0.0.1:9001`).
     pub lambda: SocketAddr,
+    /// The merchant's webhook receiver (`ORDERS_LOCAL_MERCHANT`, default `127.0.0.1:0`: a free
+    /// port, shown in the banner), started unless `MerchantWebhookUrl` is given
+    /// ([`crate::merchant_webhook`]).
+    pub merchant: SocketAddr,
     /// The functions' binaries (`target/debug`, as `cargo build` leaves them).
     pub binaries: PathBuf,
     /// Where the functions' logs go.
@@ -91,6 +95,7 @@ impl StackConfig {
             endpoint: std::env::var("AWS_ENDPOINT_URL").ok(),
             xray: address("ORDERS_LOCAL_XRAY", "127.0.0.1:2000")?,
             lambda: address("ORDERS_LOCAL_LAMBDA", "127.0.0.1:9001")?,
+            merchant: address("ORDERS_LOCAL_MERCHANT", "127.0.0.1:0")?,
             binaries: workspace.join("target/debug"),
             logs: LogOutput::Console,
             print_traces: true,

@@ -2,6 +2,8 @@
 //!
 //! Starting it does what `sam deploy` and the AWS services do, in order:
 //!
+//! 0. the merchant's webhook receiver, whose URL becomes the template's `MerchantWebhookUrl`
+//!    unless one is given (`merchant.rs`); it gets the signing key after step 2;
 //! 1. the AWS APIs: moto (or the server `AWS_ENDPOINT_URL` names);
 //! 2. CloudFormation: every resource the template declares ([`cloudformation::deploy`]);
 //! 3. the X-Ray daemon on UDP ([`crate::xray`]);
@@ -15,7 +17,7 @@
 //!    ([`crate::event_source_mappings::sns`]).
 //!
 //! Stopping it (Ctrl-C) stops the pollers between batches (a batch in flight finishes; messages
-//! not yet received stay queued), then the API, the functions, the daemon and moto.
+//! not yet received stay queued), then the API, the functions, the merchant, the daemon and moto.
 //!
 //! `config.rs` holds what it listens on ([`StackConfig`]) and why it may not start
 //! ([`StackError`]); `resources.rs` is step 2 and the functions' environments, which
@@ -36,14 +38,17 @@ use crate::event_source_mappings::sqs::poll_queue;
 use crate::event_source_mappings::stream::poll_stream;
 use crate::event_source_mappings::{QueuePoller, SnsPoller, StreamPoller};
 use crate::lambda::{EventInvokeConfig, FailureQueue, FunctionProcess, LambdaService};
+use crate::merchant_webhook::MerchantReceiver;
 use crate::moto::Moto;
 use crate::sign_in::{self, SignInError, Tokens, UserPool};
 use crate::xray::LocalXrayDaemon;
 
 mod config;
+mod merchant;
 mod resources;
 
 pub use config::{StackConfig, StackError, parse_parameter_overrides};
+pub use merchant::WEBHOOK_URL_PARAMETER;
 use resources::function_environment;
 pub use resources::{deploy_resources, sdk_config};
 
@@ -59,12 +64,16 @@ pub struct Stack {
     lambda: LambdaService,
     api: ApiGateway,
     xray: LocalXrayDaemon,
+    /// `None` when the user gave `MerchantWebhookUrl`.
+    merchant: Option<MerchantReceiver>,
     stop: watch::Sender<bool>,
     pollers: Vec<JoinHandle<()>>,
 }
 
 impl Stack {
-    pub async fn start(config: StackConfig) -> Result<Self, StackError> {
+    pub async fn start(mut config: StackConfig) -> Result<Self, StackError> {
+        // 0. The merchant, before the template: its URL is a parameter.
+        let merchant = merchant::start_receiver(&mut config).await?;
         let template = config.template()?;
 
         // 1. The AWS APIs.
@@ -84,6 +93,7 @@ impl Stack {
         let deployed = cloudformation::deploy(&template, &aws, &config.stack_name)
             .await
             .map_err(|error| StackError::Resources(error.to_string()))?;
+        merchant::give_key(merchant.as_ref(), &deployed, &aws).await?;
 
         // 3. X-Ray.
         let xray = LocalXrayDaemon::start(config.xray, config.print_traces)
@@ -153,6 +163,7 @@ impl Stack {
             lambda,
             api,
             xray,
+            merchant,
             stop,
             pollers: Vec::new(),
         };
@@ -201,6 +212,11 @@ impl Stack {
         &self.lambda
     }
 
+    /// The merchant's webhook receiver, unless the user gave `MerchantWebhookUrl`.
+    pub fn merchant(&self) -> Option<&MerchantReceiver> {
+        self.merchant.as_ref()
+    }
+
     /// The user pool customers sign in to.
     pub fn user_pool(&self) -> Option<UserPool> {
         UserPool::of(&self.deployed)
@@ -245,10 +261,15 @@ impl Stack {
         out.push_str(&format!("  API         {}\n", self.api_url()));
         out.push_str(&format!("  AWS (moto)  {}\n", self.endpoint));
         out.push_str(&format!("  X-Ray       udp://{}\n", self.xray.address()));
-        out.push_str(&format!(
-            "  Lambda API  http://{}\n\n",
-            self.lambda.address()
-        ));
+        out.push_str(&format!("  Lambda API  http://{}\n", self.lambda.address()));
+        if let Some(merchant) = &self.merchant {
+            out.push_str(&format!(
+                "  Merchant    {}   (the webhook notify-merchant calls; PUT|DELETE {base}/outage, GET {base}/received)\n",
+                merchant.webhook_url(),
+                base = merchant.base_url(),
+            ));
+        }
+        out.push('\n');
         out.push_str("Resources:\n");
         for resource in self.deployed.resources() {
             out.push_str(&format!(
@@ -315,6 +336,9 @@ impl Stack {
         }
         self.api.shutdown().await;
         self.lambda.shutdown().await;
+        if let Some(merchant) = self.merchant {
+            merchant.shutdown().await;
+        }
         self.xray.shutdown().await;
     }
 
