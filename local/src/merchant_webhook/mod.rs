@@ -249,7 +249,10 @@ fn describe(arrival: &Arrival, before: &[Arrival]) -> String {
                 .iter()
                 .filter(|a| a.verdict == Verdict::Outage && a.event_id == arrival.event_id)
                 .count();
-            format!("{what} -> 503 (outage; refusal {} of this event)", earlier + 1)
+            format!(
+                "{what} -> 503 (outage; refusal {} of this event)",
+                earlier + 1
+            )
         }
     }
 }
