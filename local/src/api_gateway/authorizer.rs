@@ -230,10 +230,6 @@ impl CognitoAuthorizer {
             endpoint.trim_end_matches('/'),
             trust.user_pool_id
         );
-        // reqwest's rustls has no provider of its own in this workspace (orders-shared's
-        // feature): install aws-lc-rs, the SDK's, for the process; a second call is a no-op. The
-        // stack's later clients (the demo's, the tests') find it installed.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let jwks = async {
             let client = reqwest::Client::builder().timeout(FETCH_TIMEOUT).build()?;
             let response = client.get(&url).send().await?.error_for_status()?;

@@ -40,9 +40,6 @@ pub enum DeliveryError {
 
 impl MerchantWebhook {
     pub fn new(url: impl Into<String>, key: SigningKey) -> Result<Self, DeliveryError> {
-        // TLS with the crypto the SDK's client already uses (aws-lc-rs), installed as rustls's
-        // default once per process; a second call finds it installed, which is fine.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
