@@ -5,7 +5,7 @@
 //! of *one* record (`{"Records": [{"EventSource": "aws:sns", "Sns": {...}}]}`); Lambda queues it
 //! and answers 202, and SNS's part is over. What happens next is Lambda's asynchronous
 //! invocation: the function's `EventInvokeConfig` (retries, maximum event age) and its on-failure
-//! destination ([`crate::lambda::async_invocation`]). SNS retries only the hand-off itself, when
+//! destination (`local/src/lambda/async_invocation.rs`). SNS retries only the hand-off itself, when
 //! Lambda does not take the event (throttled, unavailable): its delivery policy for Lambda, which
 //! cannot be changed, makes 100,015 attempts over 23 days (3 at once, then with growing waits,
 //! then every 20 s), after which the message is discarded unless the subscription has a

@@ -1,8 +1,8 @@
 //! What several test modules share.
 
 pub mod answer_checks;
-pub mod async_events;
 pub mod api_client;
+pub mod async_events;
 pub mod functions;
 pub mod fuzz_bodies;
 pub mod fuzz_requests;
