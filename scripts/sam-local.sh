@@ -28,7 +28,12 @@
 # certificates) with the real image's environment and working directory; SAM adds its emulator
 # layer on top either way.
 #
-# Ports (overridable): moto ${MOTO_PORT:-5011}, start-api ${SAM_API_PORT:-3011}.
+# The merchant notifier exists only with a webhook URL: the resources are deployed, and every
+# function invoked, with MerchantWebhookUrl=http://<bridge>:$SAM_MERCHANT_PORT/webhook, where the
+# check listens as the merchant (with `invoke`, nothing listens there: notify-merchant fails).
+#
+# Ports (overridable): moto ${MOTO_PORT:-5011}, start-api ${SAM_API_PORT:-3011}, the merchant
+# ${SAM_MERCHANT_PORT:-5012}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PWD/.venv/bin:$PATH SAM_CLI_TELEMETRY=0
@@ -37,6 +42,7 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 mode=${1:?usage: $0 invoke <function> [event] | check}
 moto_port=${MOTO_PORT:-5011}
 api_port=${SAM_API_PORT:-3011}
+merchant_port=${SAM_MERCHANT_PORT:-5012}
 base_repository=public.ecr.aws/lambda/provided
 mkdir -p target
 
@@ -153,7 +159,9 @@ start_moto() {
     wait_for_port "$bridge" "$moto_port" moto
     cargo build --quiet -p orders-local --bin orders-local
     local binaries=${CARGO_TARGET_DIR:-target}/debug
-    AWS_ENDPOINT_URL=$endpoint "$binaries/orders-local" resources --sample-order \
+    merchant_url=http://$bridge:$merchant_port/webhook
+    ORDERS_LOCAL_PARAMETER_OVERRIDES="MerchantWebhookUrl=$merchant_url" AWS_ENDPOINT_URL=$endpoint \
+        "$binaries/orders-local" resources --sample-order \
         --sam-env-vars target/sam-env.json --env-dir target/sam-env
 }
 
@@ -167,7 +175,8 @@ logical_id() {
 
 sam_invoke() { # template architecture logical-id event
     sam local invoke "$3" --template "$1" --event "$4" --env-vars target/sam-env.json \
-        --parameter-overrides "Architecture=$2" --skip-pull-image --region us-east-1
+        --parameter-overrides "Architecture=$2 MerchantWebhookUrl=$merchant_url" \
+        --skip-pull-image --region us-east-1
 }
 
 case $mode in
@@ -196,7 +205,7 @@ check)
     ensure_base_image "$arch"
     start_moto
     python scripts/sam_local_check.py --template "$build/template.yaml" --architecture "$arch" \
-        --api-port "$api_port"
+        --api-port "$api_port" --merchant-url "$merchant_url" --moto-endpoint "$endpoint"
     ;;
 *)
     echo "usage: $0 invoke <function> [event] | check" >&2

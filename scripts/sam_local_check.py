@@ -5,21 +5,31 @@ functions, provides Docker and the base image, and starts moto with the resource
 The events run in an order that tells a story: the order of the sample events is read (200),
 changed with If-Match "1" (200, version 2), then cancelled with the same stale If-Match (412:
 optimistic locking in the container as anywhere); the stream batch is published; fulfillment
-confirms the order and reports the poison message of its batch; the audit consumer likewise.
+confirms the order and reports the poison message of its batch; the audit consumer likewise; the
+merchant is notified of the confirmed order: this script listens as the merchant, and checks the
+request's signature with the key of the secret the resources deploy created on moto.
 
-Usage: python scripts/sam_local_check.py --template T --architecture A [--api-port P]
+Usage: python scripts/sam_local_check.py --template T --architecture A --merchant-url U
+           --moto-endpoint E [--api-port P]
 """
 
 import argparse
+import hashlib
+import hmac
+import http.server
 import json
 import os
+import threading
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+
+import boto3
 
 # The customer of the sample events' claims, and the order they name (tests/support/mod.rs).
 SAMPLE_CUSTOMER = "7d3a6f0e-1c2b-4e5f-8a9b-0c1d2e3f4a5b"
@@ -78,6 +88,49 @@ def failures(*ids):
     return check
 
 
+class Merchant(http.server.ThreadingHTTPServer):
+    """The merchant's webhook: records each POST (headers, body) and answers 204."""
+
+    def __init__(self, url):
+        address = urllib.parse.urlsplit(url)
+        self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(handler):  # noqa: N802 (http.server's naming)
+                length = int(handler.headers.get("content-length", 0))
+                self.received.append((dict(handler.headers), handler.rfile.read(length)))
+                handler.send_response(204)
+                handler.end_headers()
+
+            def log_message(handler, *args):
+                pass
+
+        super().__init__((address.hostname, address.port), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def notified(merchant, moto_endpoint):
+    """notify-merchant answered null, after one POST of the event, signed with the secret's key."""
+
+    def check(answer):
+        assert answer is None, f"expected null, got {answer}"
+        assert len(merchant.received) == 1, f"expected one POST, got {len(merchant.received)}"
+        headers, body = merchant.received[0]
+        headers = {name.lower(): value for name, value in headers.items()}
+        event = json.loads(body)
+        assert headers["orders-event-id"] == event["eventId"], headers
+        secrets = boto3.client("secretsmanager", endpoint_url=moto_endpoint)
+        arn = next(s["ARN"] for s in secrets.list_secrets()["SecretList"]
+                   if s["Name"].endswith("-MerchantWebhookSecret"))
+        key = secrets.get_secret_value(SecretId=arn)["SecretString"].encode()
+        fields = dict(part.split("=", 1) for part in headers["orders-signature"].split(","))
+        expected = hmac.new(key, f"{fields['t']}.".encode() + body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(fields["v1"], expected), "the signature does not verify"
+        return f"{event['eventType']} POSTed to the merchant, signature verified"
+
+    return check
+
+
 # (logical id, event file, check of the function's answer), in story order.
 CASES = [
     ("CreateOrderFunction", "events/create-order.json", created),
@@ -97,7 +150,8 @@ def local_options(args):
     return [
         "--template", args.template,
         "--env-vars", "target/sam-env.json",
-        "--parameter-overrides", f"Architecture={args.architecture}",
+        "--parameter-overrides",
+        f"Architecture={args.architecture} MerchantWebhookUrl={args.merchant_url}",
         "--skip-pull-image",
         "--region", "us-east-1",
     ]
@@ -168,8 +222,15 @@ def main():
     parser.add_argument("--template", required=True)
     parser.add_argument("--architecture", required=True)
     parser.add_argument("--api-port", type=int, default=3011)
+    parser.add_argument("--merchant-url", required=True)
+    parser.add_argument("--moto-endpoint", required=True)
     args = parser.parse_args()
-    for function, event, check in CASES:
+    merchant = Merchant(args.merchant_url)
+    cases = CASES + [
+        ("NotifyMerchantFunction", "events/notify-merchant.json",
+         notified(merchant, args.moto_endpoint)),
+    ]
+    for function, event, check in cases:
         started = time.monotonic()
         answer, report = invoke(args, function, event)
         try:
