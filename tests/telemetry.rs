@@ -182,3 +182,31 @@ async fn an_invocation_without_a_trace_header_sends_nothing() {
     assert_eq!(reply.status, 200);
     assert_eq!(observed.documents().await, Vec::<Value>::new());
 }
+
+/// Exam: an X-Ray segment document is at most 64 KB, so long work sends its subsegments on their
+/// own. Every span here is its own document, sent as it ends, with its parent's id: none nests
+/// another, and each is a small fraction of the limit.
+#[tokio::test]
+async fn every_span_is_its_own_document_far_under_the_64_kb_limit() {
+    const SEGMENT_DOCUMENT_LIMIT: usize = 64 * 1024;
+    let stack = TestStack::start().await;
+    let observed = Observed::start("create-order").await;
+    let (header, _, _) = trace_header(true);
+
+    let reply = traced_create(&observed, &stack, &header).await;
+    assert_eq!(reply.status, 201, "{:#}", reply.body);
+    let documents = observed.documents().await;
+    assert!(
+        documents.len() >= 3,
+        "the invocation and its AWS calls: {documents:#?}"
+    );
+    for document in &documents {
+        assert!(document.get("subsegments").is_none(), "nested: {document}");
+        assert!(document["parent_id"].is_string(), "{document}");
+        let size = serde_json::to_vec(document).unwrap().len();
+        assert!(
+            size < SEGMENT_DOCUMENT_LIMIT / 8,
+            "{size} bytes: {document}"
+        );
+    }
+}
