@@ -159,6 +159,32 @@ impl Fakes {
             .expect("the script runs")
     }
 
+    /// Runs the script, expects it to exit 0 and returns its stdout.
+    fn succeeds(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        let stdout = text(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{stdout}\n{}",
+            text(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Runs the script, expects it to exit 1 naming `step` as the one that failed, and returns
+    /// its stderr.
+    fn fails_at(&self, step: &str, args: &[&str]) -> String {
+        let output = self.run(args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+        assert!(
+            stderr.contains(&format!("FAILED at step '{step}'")),
+            "{stderr}"
+        );
+        stderr
+    }
+
     /// The calls the fakes saw, one line each.
     fn calls(&self) -> Vec<String> {
         fs::read_to_string(self.dir.join("calls.log"))
@@ -261,9 +287,7 @@ fn an_alarm_mid_canary_rolls_the_alias_and_the_stack_back() {
         .answers("cloudwatch.set-alarm-state", &[Value::Null])
         .deploy_exits("cloudformation.describe-stacks", 3, 1);
 
-    let output = fakes.run(&["rollback", "--timeout-seconds", "10"]);
-    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let stdout = fakes.succeeds(&["rollback", "--timeout-seconds", "10"]);
 
     let calls = fakes.calls();
     // Nothing changes before the preflight has read everything.
@@ -327,12 +351,9 @@ fn a_deployment_that_never_stops_fails_naming_the_step() {
         .answers("deploy.get-deployment", &[deployment("InProgress")])
         .answers("cloudwatch.set-alarm-state", &[Value::Null]);
 
-    let output = fakes.run(&["--timeout-seconds", "2"]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let stderr = fakes.fails_at("deployment stopped", &["--timeout-seconds", "2"]);
     assert!(
-        stderr.contains("FAILED at step 'deployment stopped'")
-            && stderr.contains("no stop of deployment d-REHEARSAL1 within 2s")
+        stderr.contains("no stop of deployment d-REHEARSAL1 within 2s")
             && stderr.contains("deployment d-REHEARSAL1 InProgress"),
         "{stderr}"
     );
@@ -365,14 +386,7 @@ fn promote_waits_for_success_and_the_alias_on_the_new_version() {
         )
         .deploy_exits("cloudformation.describe-stacks", 3, 0);
 
-    let output = fakes.run(&["promote", "--timeout-seconds", "10"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&output.stderr)
-    );
+    let stdout = fakes.succeeds(&["promote", "--timeout-seconds", "10"]);
     let calls = fakes.calls();
     assert!(
         !calls.iter().any(|call| call.contains("set-alarm-state")),
@@ -393,14 +407,8 @@ fn a_deployment_that_succeeds_despite_the_alarm_fails_the_rehearsal() {
         .answers("deploy.get-deployment", &[deployment("Succeeded")])
         .answers("cloudwatch.set-alarm-state", &[Value::Null]);
 
-    let output = fakes.run(&["--timeout-seconds", "10"]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
-    assert!(
-        stderr.contains("FAILED at step 'deployment stopped'")
-            && stderr.contains("succeeded despite the alarm"),
-        "{stderr}"
-    );
+    let stderr = fakes.fails_at("deployment stopped", &["--timeout-seconds", "10"]);
+    assert!(stderr.contains("succeeded despite the alarm"), "{stderr}");
 }
 
 #[test]
@@ -414,12 +422,9 @@ fn a_deploy_that_starts_no_deployment_fails_naming_the_step() {
         )
         .deploy_exits("deploy.list-deployments", 2, 0);
 
-    let output = fakes.run(&["--timeout-seconds", "10"]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let stderr = fakes.fails_at("deployment started", &["--timeout-seconds", "10"]);
     assert!(
-        stderr.contains("FAILED at step 'deployment started'")
-            && stderr.contains("make deploy exited 0 before CodeDeploy started a deployment"),
+        stderr.contains("make deploy exited 0 before CodeDeploy started a deployment"),
         "{stderr}"
     );
 }
@@ -427,14 +432,7 @@ fn a_deploy_that_starts_no_deployment_fails_naming_the_step() {
 #[test]
 fn dry_run_reads_the_stack_and_changes_nothing() {
     let fakes = Fakes::new("dry-run");
-    let output = fakes.run(&["--dry-run"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&output.stderr)
-    );
+    let stdout = fakes.succeeds(&["--dry-run"]);
 
     let calls = fakes.calls();
     for call in &calls {
@@ -473,9 +471,7 @@ fn a_missing_stack_is_refused_before_anything_changes() {
         1,
         "An error occurred (ValidationError): Stack with id orders-on-lambda does not exist",
     );
-    let output = fakes.run(&[]);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let stderr = fakes.fails_at("preflight", &[]);
     assert!(
         stderr.contains("FAILED at step 'preflight': no stack orders-on-lambda in us-east-1"),
         "{stderr}"
