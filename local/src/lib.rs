@@ -22,6 +22,7 @@
 //! | [`lambda`]                | Lambda: the Runtime API, a process per execution environment, concurrency and throttling |
 //! | [`api_gateway`]           | API Gateway: routes of the `Api` events, REST proxy events            |
 //! | [`event_source_mappings`] | event source mappings: stream and queue pollers with partial batch responses |
+//! | [`http_server`]           | the HTTP server the local API Gateway and the merchant each run on    |
 //! | [`xray`]                  | the X-Ray daemon: receives segments, prints each trace as a tree      |
 //! | [`merchant_webhook`]      | the merchant at the other end of `notify-merchant`'s webhook: checks signatures, drops repeats, a switchable outage |
 //! | [`sample_order`]          | the order the sample events in `events/` name, stored as create-order stores one |
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod cloudformation;
 pub mod demo;
 pub mod event_source_mappings;
+pub mod http_server;
 pub mod lambda;
 pub mod merchant_webhook;
 pub mod moto;

@@ -18,9 +18,6 @@ use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::access::{Access, Admitted, Denied};
@@ -30,14 +27,13 @@ use super::proxy::{extended_request_id, header_text};
 use super::routes::{self, Route, match_route};
 use super::throttling::{Caller, Throttled, Throttles};
 use super::{ApiSettings, GatewayError, MAX_REQUEST_BODY_BYTES};
+use crate::http_server::HttpServer;
 use crate::lambda::{LambdaService, SegmentSender, TraceHeader, new_segment_id};
 
 /// The local REST API: an HTTP server in front of the [`LambdaService`].
 #[derive(Debug)]
 pub struct ApiGateway {
-    address: SocketAddr,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: HttpServer,
 }
 
 impl ApiGateway {
@@ -49,8 +45,6 @@ impl ApiGateway {
         lambda: LambdaService,
         xray_daemon: Option<SocketAddr>,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(bind).await?;
-        let address = listener.local_addr()?;
         let xray = match xray_daemon {
             Some(daemon) => Some(SegmentSender::connect(daemon).await?),
             None => None,
@@ -63,37 +57,18 @@ impl ApiGateway {
             lambda,
             xray,
         });
-        let app = Router::new()
-            .fallback(handle_request)
-            .with_state(gateway)
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        Ok(Self {
-            address,
-            stop,
-            server,
-        })
+        let app = Router::new().fallback(handle_request).with_state(gateway);
+        let server = HttpServer::start(bind, "api", app).await?;
+        Ok(Self { server })
     }
 
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.address()
     }
 
     /// Stops accepting connections and waits for the requests in flight to be answered.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        match self.server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("api | the server failed: {error}"),
-            Err(error) => eprintln!("api | the server task failed: {error}"),
-        }
+        self.server.shutdown().await;
     }
 }
 /// The state every request shares: the API as the template declares it, and the services it

@@ -37,13 +37,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::http_server::HttpServer;
+use crate::lambda::LogOutput;
 use orders_shared::webhook::SigningKey;
 use serde::Serialize;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-use crate::lambda::LogOutput;
 
 mod receiver;
 
@@ -53,10 +50,8 @@ pub const WEBHOOK_PATH: &str = "/webhook";
 /// The running receiver.
 #[derive(Debug)]
 pub struct MerchantReceiver {
-    address: SocketAddr,
+    server: HttpServer,
     merchant: Arc<Merchant>,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
 }
 
 /// One POST to the webhook and how the merchant answered it.
@@ -113,8 +108,6 @@ impl MerchantReceiver {
     /// Serves the webhook and the control API on `bind` (port 0: a free port). Each arrival is
     /// printed to `log`: the console, `<dir>/merchant.log`, or nowhere.
     pub async fn start(bind: SocketAddr, log: LogOutput) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(bind).await?;
-        let address = listener.local_addr()?;
         if let LogOutput::Directory(dir) = &log {
             std::fs::create_dir_all(dir)?;
             std::fs::File::create(dir.join("merchant.log"))?;
@@ -126,29 +119,17 @@ impl MerchantReceiver {
             log,
         });
         let app = receiver::routes(merchant.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        Ok(Self {
-            address,
-            merchant,
-            stop,
-            server,
-        })
+        let server = HttpServer::start(bind, "merchant", app).await?;
+        Ok(Self { server, merchant })
     }
 
     pub fn address(&self) -> SocketAddr {
-        self.address
+        self.server.address()
     }
 
     /// `http://127.0.0.1:<port>`: the control API's base.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("http://{}", self.address())
     }
 
     /// `http://127.0.0.1:<port>/webhook`: the template's `MerchantWebhookUrl`.
@@ -173,12 +154,7 @@ impl MerchantReceiver {
 
     /// Stops accepting connections and waits for the requests in flight to be answered.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        match self.server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("merchant | the server failed: {error}"),
-            Err(error) => eprintln!("merchant | the server task failed: {error}"),
-        }
+        self.server.shutdown().await;
     }
 }
 
