@@ -44,15 +44,9 @@ impl Demo<'_> {
 
     /// Places an order and waits until the merchant has its `OrderConfirmed`, signed, once.
     async fn merchant_told_once(&self, base: &str, out: &mut String) -> Result<String, String> {
-        let body = new_order("for the merchant");
-        let answer = self.call(Method::POST, "/orders", &[], Some(&body)).await?;
-        expect(answer.status == StatusCode::CREATED, || {
-            format!("expected 201, got {} {}", answer.status, answer.body)
-        })?;
-        let id = answer.body["orderId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let (_, id) = self
+            .place_order(&[], &new_order("for the merchant"))
+            .await?;
         let _ = writeln!(out, "  POST /orders -> 201, order {id}");
 
         // Exam: the OrderConfirmed event passes notify-merchant's filter policy (OrderPlaced does

@@ -191,6 +191,26 @@ impl<'a> Demo<'a> {
             .await
     }
 
+    /// Ada places the order `body` (with `headers`): expects 201 and returns the answer and the
+    /// new order's id.
+    async fn place_order(
+        &self,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Result<(Answer, String), String> {
+        let answer = self
+            .call(Method::POST, "/orders", headers, Some(body))
+            .await?;
+        expect(answer.status == StatusCode::CREATED, || {
+            format!("expected 201, got {} {}", answer.status, answer.body)
+        })?;
+        let id = answer.body["orderId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        Ok((answer, id))
+    }
+
     /// A request with `credentials`.
     async fn call_as(
         &self,

@@ -14,14 +14,7 @@ impl Demo<'_> {
     pub(super) async fn create(&mut self) -> Outcome {
         let body = new_order("Ada's first order");
         let mut out = format!("  POST /orders {body}\n");
-        let answer = self.call(Method::POST, "/orders", &[], Some(&body)).await?;
-        expect(answer.status == StatusCode::CREATED, || {
-            format!("expected 201, got {} {}", answer.status, answer.body)
-        })?;
-        let id = answer.body["orderId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let (answer, id) = self.place_order(&[], &body).await?;
         let trace = answer
             .trace
             .as_deref()

@@ -24,13 +24,7 @@ impl Demo<'_> {
         let key = format!("demo-ttl-{}", uuid::Uuid::now_v7());
         let headers = [("idempotency-key", key.as_str())];
         let body = new_order("placed, then its idempotency record expires");
-        let first = self
-            .call(Method::POST, "/orders", &headers, Some(&body))
-            .await?;
-        expect(first.status == StatusCode::CREATED, || {
-            format!("expected 201, got {} {}", first.status, first.body)
-        })?;
-        let first_id = first.body["orderId"].as_str().unwrap_or_default();
+        let (first, first_id) = self.place_order(&headers, &body).await?;
         let customer = first.body["customerId"].as_str().unwrap_or_default();
         let mut out =
             format!("  POST /orders Idempotency-Key: {key}\n  -> 201 orderId {first_id}\n");
