@@ -13,7 +13,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sqs::types::QueueAttributeName;
 use orders_local::cloudformation::deploy;
 
-use crate::support::moto::{deploy_stack, moto_endpoint, template};
+use crate::support::moto::{deploy_stack, moto_endpoint, queue_attributes, template};
 
 /// A failed deploy rolls back, as CloudFormation does.
 mod rollback;
@@ -134,15 +134,8 @@ async fn the_table_has_the_templates_keys_index_stream_and_ttl() {
 async fn the_fulfillment_queue_redrives_to_its_dlq_after_five_receives() {
     let (deployed, aws) = deploy_stack("redrive").await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(deployed.queue_url("FulfillmentQueue").unwrap())
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let queue_url = deployed.queue_url("FulfillmentQueue").unwrap();
+    let attributes = queue_attributes(&sqs, queue_url).await;
     let policy: serde_json::Value =
         serde_json::from_str(&attributes[&QueueAttributeName::RedrivePolicy]).unwrap();
     assert_eq!(

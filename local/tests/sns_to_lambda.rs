@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::support::async_events::{messages, scratch, until_done};
 use crate::support::functions::{bash_runtime, function, start_lambda_logging_to};
-use crate::support::moto::moto_aws;
+use crate::support::moto::{moto_aws, queue_attributes};
 
 /// A topic, a function subscribed to it for two event types, and its on-failure queue: the shape
 /// of notify-merchant in `template.yaml`.
@@ -239,15 +239,8 @@ async fn a_notification_lambda_does_not_accept_stays_for_a_later_try() {
         .unwrap();
     assert!(hand_off.accepted.is_empty(), "{hand_off:?}");
     assert_eq!(hand_off.refused.len(), 1, "{hand_off:?}");
-    let attributes = aws_sdk_sqs::Client::new(&notifier.aws)
-        .get_queue_attributes()
-        .queue_url(&notifier.poller.queue_url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&notifier.aws);
+    let attributes = queue_attributes(&sqs, &notifier.poller.queue_url).await;
     // Received and not deleted: back after the queue's visibility timeout.
     let in_flight = &attributes[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible];
     assert_eq!(in_flight, "1");

@@ -2,9 +2,11 @@
 //! test's own: the same deploy step `make dev` runs, so tests that need only resources (no
 //! functions, no API) get them as the template declares them.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use aws_config::SdkConfig;
+use aws_sdk_sqs::types::QueueAttributeName;
 use orders_local::cloudformation::{Deployed, Template, deploy};
 use orders_local::moto::Moto;
 use orders_local::stack::sdk_config;
@@ -51,4 +53,19 @@ pub fn orders_table_and_stream(deployed: &Deployed) -> (&str, &str) {
         .stream_arn("OrdersTable")
         .expect("the orders table's stream");
     (table, stream_arn)
+}
+
+/// Every attribute of the queue at `queue_url` (GetQueueAttributes with `All`).
+pub async fn queue_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> HashMap<QueueAttributeName, String> {
+    sqs.get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetQueueAttributes {queue_url}: {e}"))
+        .attributes
+        .unwrap_or_default()
 }
