@@ -3,6 +3,7 @@
 //! `cargo test -p orders-tests --test workspace -- <module>::`.
 
 mod api_contract;
+mod async_invocation_template;
 mod atomic_counter;
 mod canary_rehearsal;
 mod capacity;

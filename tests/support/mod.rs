@@ -25,6 +25,7 @@ pub mod moto;
 pub mod observed;
 pub mod pipeline;
 pub mod stack_part;
+pub mod template_yaml;
 pub mod translated;
 
 use aws_config::SdkConfig;
