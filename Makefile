@@ -26,7 +26,7 @@ CFN_GUARD_VERSION := 3.2.1
 CFN_GUARD := .tools/bin/cfn-guard
 TRANSLATED_TEMPLATE := target/translated-template.json
 
-.PHONY: help venv tools demo dev token redrive functions test lint exam-guide-check validate build deploy canary-rehearsal delete logs traces watch invoke sam-invoke sam-check xray-smoke clean
+.PHONY: help venv tools demo dev token redrive functions test lint exam-guide-check validate build deploy canary-rehearsal delete logs traces watch invoke sam-invoke sam-check xray-smoke bench clean
 
 help:
 	@echo "make demo                  the local stack + the exam scenarios, narrated (exits non-zero if one misbehaves)"
@@ -41,6 +41,8 @@ help:
 	@echo "make sam-check             every function under sam local invoke with its sample events, and sam local"
 	@echo "                           start-api, asserted (a debug sam build; Docker is installed and started if missing)"
 	@echo "make xray-smoke            the release create-order, traced: its X-Ray documents printed as a tree"
+	@echo "make bench                 the release functions beside a Python + boto3 port: init, CPU, memory, zip size,"
+	@echo "           [BENCH_ARGS=...] KMS calls, orders/s end to end; writes docs/performance.md (e.g. --runs 3)"
 	@echo "make watch                 moto + cargo lambda watch in the foreground (invoke from another shell)"
 	@echo "make redrive [QUEUE=...]   dead-letter queues back to their source queues, stream failures replayed from the"
 	@echo "                           stream (QUEUE=fulfillment|audit|stream, default all), on make dev's stack"
@@ -201,6 +203,16 @@ sam-check: venv
 # subsegments.
 xray-smoke: venv
 	scripts/xray-smoke.sh
+
+# The release functions as `sam build` builds them (cargo lambda), zipped as Lambda stores them,
+# then orders-bench (bench/) measures them beside the Python port and writes docs/performance.md.
+# Benchmarks, not tests: nothing fails on a slow figure.
+BENCH_TARGET := $(shell uname -m)-unknown-linux-gnu
+FUNCTION_NAMES := $(notdir $(wildcard functions/*))
+bench: venv
+	cargo lambda build --release --output-format zip --lambda-dir target/bench-lambda $(addprefix -p ,$(FUNCTION_NAMES))
+	cargo build -p orders-bench
+	target/debug/orders-bench --binaries target/$(BENCH_TARGET)/release $(BENCH_ARGS)
 
 clean:
 	cargo clean
