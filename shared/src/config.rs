@@ -218,9 +218,12 @@ pub async fn aws_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
     Ok(sdk_config_loader().load().await)
 }
 
-/// What [`aws_sdk_config`] loads: the standard environment, with [`sdk_timeouts`].
+/// What [`aws_sdk_config`] loads: the standard environment, with [`sdk_timeouts`], over the
+/// HTTPS client that trusts only the roots AWS endpoints chain to ([`crate::aws_https`]).
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(sdk_timeouts())
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(sdk_timeouts())
+        .http_client(crate::aws_https::https_client())
 }
 
 /// How long one attempt of an AWS call (one HTTP request and its answer) may take.

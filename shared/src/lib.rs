@@ -27,6 +27,7 @@
 //! | [`store::audit`]  | the audit trail: an idempotent consumer (conditional put), TTL          |
 //! | [`webhook`]       | the merchant webhook: HMAC-signed POSTs, the key from Secrets Manager (asynchronous invocation) |
 //! | [`config`]        | the environment a function reads, read once at cold start               |
+//! | [`aws_https`]     | the SDK's HTTPS client: only the roots AWS endpoints chain to (a faster cold start) |
 //! | [`runtime`]       | the init phase once, then the invocations: the loop every `main` hands its handler to |
 //! | [`telemetry`]     | logs, X-Ray subsegments (one per AWS call), EMF metrics; set up once     |
 //!
@@ -52,6 +53,7 @@
 //! event pipeline, read [`messaging`], then `functions/publish-events` and `functions/fulfill-order`.
 
 pub mod api;
+pub mod aws_https;
 pub mod config;
 pub mod crypto;
 pub mod domain;
