@@ -8,6 +8,11 @@
 //! cipher with [`order_store`] and [`card_cipher`]), then hands a handler that borrows them to
 //! [`serve_api`] or [`serve_events`]: the runtime's loop asks Lambda for the next event, runs the
 //! handler on it inside the invocation's trace ([`Telemetry`]), and sends the answer back.
+//!
+//! Every `main` runs on tokio's current-thread runtime (`#[tokio::main(flavor =
+//! "current_thread")]`): an execution environment is given one event at a time, so worker threads
+//! would only hand that one event's work between them. One thread took a fifth less CPU per
+//! warm invocation (`make bench`, `docs/performance.md`).
 
 use std::future::Future;
 

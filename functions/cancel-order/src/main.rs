@@ -5,7 +5,7 @@
 use lambda_http::Error;
 use orders_shared::runtime;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let (telemetry, aws) = runtime::init().await?;
     let store = runtime::order_store(&aws)?;

@@ -5,7 +5,7 @@
 use lambda_runtime::Error;
 use orders_shared::runtime;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let (telemetry, aws) = runtime::init().await?;
     // Exam: the secret is read here, at init: one GetSecretValue per execution environment, not

@@ -6,7 +6,7 @@ use lambda_runtime::Error;
 use orders_shared::runtime;
 use pre_traffic_check::clients;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     // The hook reads no configuration of its own: the deployment it checks names everything it
     // needs.

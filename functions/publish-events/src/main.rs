@@ -7,7 +7,7 @@ use orders_shared::messaging::EventPublisher;
 use orders_shared::telemetry::aws_calls;
 use orders_shared::{TopicConfig, runtime};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let (telemetry, aws) = runtime::init().await?;
     let topic_arn = TopicConfig::from_env()?.topic_arn;
