@@ -207,12 +207,11 @@ xray-smoke: venv
 # The release functions as `sam build` builds them (cargo lambda), zipped as Lambda stores them,
 # then orders-bench (bench/) measures them beside the Python port and writes docs/performance.md.
 # Benchmarks, not tests: nothing fails on a slow figure.
-BENCH_TARGET := $(shell uname -m)-unknown-linux-gnu
 FUNCTION_NAMES := $(notdir $(wildcard functions/*))
 bench: venv
 	cargo lambda build --release --output-format zip --lambda-dir target/bench-lambda $(addprefix -p ,$(FUNCTION_NAMES))
 	cargo build -p orders-bench
-	target/debug/orders-bench --binaries target/$(BENCH_TARGET)/release $(BENCH_ARGS)
+	target/debug/orders-bench $(BENCH_ARGS)
 
 clean:
 	cargo clean

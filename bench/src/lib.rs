@@ -2,7 +2,8 @@
 //!
 //! The benchmarks of Orders on Lambda, measured on the project's own harness in one run, and
 //! written to `docs/performance.md`. Benchmarks, not tests: nothing here fails on a slow figure;
-//! it fails only when a function answers wrongly, since a fast wrong answer measures nothing.
+//! it fails only when a function answers wrongly (a fast wrong answer measures nothing) or a
+//! package is over Lambda's quotas (`packages.rs`).
 //!
 //! What it measures, and where:
 //!

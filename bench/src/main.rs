@@ -4,6 +4,9 @@
 //! orders-bench [--runs 5] [--warm 200] [--kms-orders 1000] [--bursts 5]
 //!              [--binaries DIR] [--zips target/bench-lambda] [--out docs/performance.md]
 //! ```
+//!
+//! `--binaries` defaults to where `cargo lambda build --release` leaves this machine's binaries:
+//! `target/<arch>-unknown-linux-gnu/release`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +35,7 @@ async fn main() -> ExitCode {
         |flag: &str, default: &str| workspace.join(value(flag).unwrap_or_else(|| default.into()));
     let options = match (|| {
         Ok::<_, String>(Options {
-            binaries: path("--binaries", "target/bench-lambda/bin"),
+            binaries: path("--binaries", &release_binaries()),
             zips: path("--zips", "target/bench-lambda"),
             runs: number("--runs", 5)?,
             warm: number("--warm", 200)?,
@@ -70,4 +73,12 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where `cargo lambda build --release` puts this machine's binaries (it always names a target).
+fn release_binaries() -> String {
+    format!(
+        "target/{}-unknown-linux-gnu/release",
+        std::env::consts::ARCH
+    )
 }
