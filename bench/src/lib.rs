@@ -39,7 +39,7 @@ use std::path::PathBuf;
 
 use orders_local::lambda::{LambdaService, LogOutput};
 use orders_local::moto::Moto;
-use orders_local::stack::{StackConfig, deploy_resources};
+use orders_local::stack::{StackConfig, WEBHOOK_URL_PARAMETER, deploy_resources};
 use orders_local::xray::LocalXrayDaemon;
 use serde_json::Value;
 
@@ -90,7 +90,7 @@ pub async fn run(options: Options) -> Result<Results, String> {
     config.stack_name = "orders-bench".into();
     // notify-merchant exists only with a webhook URL; its init reads the signing key.
     config.parameter_overrides = vec![(
-        "MerchantWebhookUrl".into(),
+        WEBHOOK_URL_PARAMETER.into(),
         "http://127.0.0.1:9/webhook".into(),
     )];
     let (_, functions) = deploy_resources(&config, moto.endpoint())
