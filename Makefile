@@ -25,6 +25,10 @@ CONFIG_ENV ?= default
 CFN_GUARD_VERSION := 3.2.1
 CFN_GUARD := .tools/bin/cfn-guard
 TRANSLATED_TEMPLATE := target/translated-template.json
+# checkov (the IaC scanner security reviews run) in a venv of its own, .tools/checkov, from
+# requirements-checkov.txt: its pinned boto3 cannot share .venv with the SAM CLI's. Its settings
+# and the design-wide suppressions, each with its reason, are in .checkov.yaml.
+CHECKOV := .tools/checkov/bin/checkov
 
 .PHONY: help venv tools demo dev token redrive functions test lint exam-guide-check validate build deploy canary-rehearsal delete logs traces watch invoke sam-invoke sam-check xray-smoke bench clean
 
@@ -50,7 +54,8 @@ help:
 	@echo "make test                  every unit and integration test (starts moto itself)"
 	@echo "make lint                  rustfmt check + clippy -D warnings + rustdoc -D warnings + exam-guide-check"
 	@echo "make exam-guide-check      every file, test and demo step docs/exam-guide.md names exists; the [CORE] count"
-	@echo "make validate              sam validate --lint, sam validate, cfn-lint, cfn-guard on the translated template (offline)"
+	@echo "make validate              sam validate --lint, sam validate, cfn-lint, then cfn-guard and checkov on the"
+	@echo "                           translated template (offline; fails on any finding not suppressed)"
 	@echo "make build                 sam build with cargo-lambda, no Docker (ARCH=$(ARCH))"
 	@echo "make deploy                sam deploy what make build built (AWS credentials; see docs/deploy.md)"
 	@echo "           [GUIDED=1]      ... with sam deploy --guided: review every setting and parameter"
@@ -60,7 +65,7 @@ help:
 	@echo "make logs FN=<function>    tail a deployed function's logs (binary or logical id, e.g. FN=fulfill-order)"
 	@echo "make traces                tail the X-Ray traces of the stack's account and Region"
 	@echo "make delete                sam delete: remove the deployed stack (the KMS key is retained)"
-	@echo "make tools                 install cfn-guard $(CFN_GUARD_VERSION) into .tools/ (cargo install, a few minutes)"
+	@echo "make tools                 install cfn-guard $(CFN_GUARD_VERSION) (cargo install, a few minutes) and checkov into .tools/"
 	@echo "functions: $$(ls functions | tr '\n' ' ')"
 
 venv: $(VENV)/.installed
@@ -126,19 +131,28 @@ exam-guide-check:
 	python3 scripts/check_exam_guide.py --self-test
 	python3 scripts/check_exam_guide.py
 
-tools:
+tools: $(CHECKOV)
 	@$(CFN_GUARD) --version 2>/dev/null | grep -qx 'cfn-guard $(CFN_GUARD_VERSION)' || \
 		cargo install --root $(CURDIR)/.tools cfn-guard --locked --version $(CFN_GUARD_VERSION)
 
+$(CHECKOV): requirements-checkov.txt
+	python3 -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet --upgrade pip
+	.tools/checkov/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
 # cfn-lint checks resource properties and references; cfn-guard checks this project's own policies
 # (policies/*.guard) on the CloudFormation that the SAM transform makes of the template, where the
-# roles, aliases and deployment groups exist (scripts/translate-template.py, offline).
+# roles, aliases and deployment groups exist (scripts/translate-template.py, offline); checkov,
+# the scanner a security review runs, checks the same CloudFormation against its own rules and
+# fails on any finding that is not suppressed (.checkov.yaml, and Metadata in template.yaml).
 validate: venv tools
 	$(SAM_OFFLINE) sam validate --lint
 	$(SAM_OFFLINE) sam validate --region us-east-1
 	cfn-lint template.yaml
 	$(VENV)/bin/python scripts/translate-template.py --output $(TRANSLATED_TEMPLATE)
 	$(CFN_GUARD) validate --rules policies/ --data $(TRANSLATED_TEMPLATE) --show-summary pass,fail
+	$(CHECKOV) --config-file .checkov.yaml --file $(TRANSLATED_TEMPLATE)
 
 build: venv
 	sam build --parameter-overrides Architecture=$(ARCH)
