@@ -15,6 +15,8 @@ use orders_local::cloudformation::deploy;
 
 use crate::support::moto::{deploy_stack, moto_endpoint, queue_attributes, template};
 
+/// Topics, queues and secrets encrypted with the template's key.
+mod encryption;
 /// A failed deploy rolls back, as CloudFormation does.
 mod rollback;
 /// Secrets Manager secrets: generated once, kept, rolled back.
@@ -40,14 +42,15 @@ async fn deploying_twice_creates_nothing_new() {
         }
         own
     };
-    assert_eq!(own_keys().await, 1);
+    // The card key and the messages key.
+    assert_eq!(own_keys().await, 2);
 
     let second = deploy(&template(), &aws, stack)
         .await
         .expect("second deploy");
 
     assert_eq!(first.resources(), second.resources());
-    assert_eq!(own_keys().await, 1);
+    assert_eq!(own_keys().await, 2);
     let queues = sqs
         .list_queues()
         .queue_name_prefix(format!("{stack}-"))
@@ -259,8 +262,8 @@ async fn functions_get_the_physical_ids_in_their_environment() {
         deployed.topic_arn("OrderEventsTopic")
     );
     assert_eq!(
-        publish_events["TOPIC_ARN"],
-        "arn:aws:sns:us-east-1:123456789012:environment-OrderEventsTopic"
+        publish_events["TOPIC_ARN"], "arn:aws:sns:us-east-1:123456789012:environment-order-events",
+        "the template's TopicName"
     );
     assert_eq!(publish_events["TABLE_NAME"], "environment-OrdersTable");
 }

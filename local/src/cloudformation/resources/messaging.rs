@@ -1,6 +1,16 @@
 //! The template's queues, topics and subscriptions on moto: dead-letter queues first (a
 //! `RedrivePolicy` names the dead-letter queue's ARN), then the topics, then each queue
 //! subscribed to its topic, with its filter policy and raw delivery.
+//!
+//! Encryption at rest: a queue's `KmsMasterKeyId` and `KmsDataKeyReusePeriodSeconds` and a
+//! topic's `KmsMasterKeyId` go to CreateQueue and CreateTopic as attributes, the key resolved
+//! (`!Ref` of a key is its key id). moto 5.2.5 stores them as given and returns them from
+//! GetQueueAttributes and GetTopicAttributes, but it is kinder than AWS: it checks neither that
+//! the key exists nor that it is enabled, encrypts nothing, and takes any reuse period (the
+//! template reader checks SQS's 60 to 86400). It also reports `SqsManagedSseEnabled: true` on
+//! every queue it was not told otherwise, a key or not, where SQS reports `false` for a queue
+//! with SSE-KMS: a queue with a key is created with `SqsManagedSseEnabled: false`, so that its
+//! attributes read as AWS's do.
 
 use std::collections::HashMap;
 
@@ -65,6 +75,26 @@ pub(super) async fn deploy_queue(
         });
         attributes.insert(QueueAttributeName::RedrivePolicy, policy.to_string());
     }
+    let kms_master_key =
+        deployed.resolve_optional_for(logical_id, queue.kms_master_key.as_ref())?;
+    let sqs_managed_sse = queue
+        .sqs_managed_sse
+        .or(kms_master_key.as_ref().map(|_| false));
+    if let Some(key) = kms_master_key {
+        attributes.insert(QueueAttributeName::KmsMasterKeyId, key);
+    }
+    if let Some(seconds) = queue.kms_data_key_reuse_period_seconds {
+        attributes.insert(
+            QueueAttributeName::KmsDataKeyReusePeriodSeconds,
+            seconds.to_string(),
+        );
+    }
+    if let Some(enabled) = sqs_managed_sse {
+        attributes.insert(
+            QueueAttributeName::SqsManagedSseEnabled,
+            enabled.to_string(),
+        );
+    }
     let existing = match sqs.get_queue_url().queue_name(&name).send().await {
         Ok(found) => found.queue_url,
         Err(error)
@@ -113,7 +143,9 @@ pub(super) async fn deploy_topic(
     deployed: &mut Deployed,
 ) -> Result<Physical, DeployError> {
     let logical_id = topic.logical_id.as_str();
-    let name = deployed.physical_name(logical_id);
+    let name = deployed.name_for(logical_id, topic.name.as_ref())?;
+    let kms_master_key =
+        deployed.resolve_optional_for(logical_id, topic.kms_master_key.as_ref())?;
     let suffix = format!(":{name}");
     let listed = sns.list_topics().into_paginator().items().send();
     let named = |t: &Topic| t.topic_arn().is_some_and(|arn| arn.ends_with(&suffix));
@@ -126,6 +158,9 @@ pub(super) async fn deploy_topic(
             let mut request = sns.create_topic().name(&name);
             if topic.tracing_active {
                 request = request.attributes("TracingConfig", "Active");
+            }
+            if let Some(key) = kms_master_key {
+                request = request.attributes("KmsMasterKeyId", key);
             }
             let arn = request
                 .send()

@@ -18,7 +18,7 @@
 //! | `AWS::SQS::Queue`           | the queue URL     | `Arn`, `QueueName`      |
 //! | `AWS::SNS::Topic`           | the topic ARN     | `TopicName`             |
 //! | `AWS::SNS::Subscription`    | its ARN           |                         |
-//! | `AWS::KMS::Key`             | the key id        | `Arn`                   |
+//! | `AWS::KMS::Key`             | the key id        | `Arn`, `KeyId`          |
 //! | `AWS::KMS::Alias`           | the alias name    |                         |
 //! | `AWS::SecretsManager::Secret` | the secret's ARN | `Id` (the ARN too)      |
 //! | `AWS::Serverless::Function` | the function name | `Arn`                   |
@@ -33,13 +33,18 @@
 //! `AWS::URLSuffix` (`amazonaws.com`).
 //!
 //! [`deploy`] creates, in dependency order: KMS keys, then their aliases; secrets, their value
-//! given or generated, and reused as they are by a later deploy (`secrets.rs`); tables (keys,
-//! indexes, stream, then TTL); queues, dead-letter queues before the queues that redrive to them;
-//! topics; subscriptions; Cognito user pools, their app clients and groups (`cognito.rs`); the
-//! REST API with its API key and usage plan (`api.rs`). Functions are not created here (the
-//! Lambda service runs them), but their names are fixed here, so that `!Ref SomeFunction`
-//! resolves. Each step looks for what exists first, so deploying twice onto the same moto returns
-//! the same physical ids.
+//! given or generated, encrypted with their `KmsKeyId`, and reused as they are by a later deploy
+//! (`secrets.rs`); tables (keys, indexes, stream, then TTL); queues, dead-letter queues before
+//! the queues that redrive to them, with their `KmsMasterKeyId` and `KmsDataKeyReusePeriodSeconds`
+//! (SSE-KMS) or `SqsManagedSseEnabled`; topics, named by their `TopicName` if they have one, with
+//! their `KmsMasterKeyId`; subscriptions; Cognito user pools, their app clients and groups
+//! (`cognito.rs`); the REST API with its API key and usage plan (`api.rs`). Keys come first: the
+//! secrets, queues and topics name them, and `!Ref` of a key gives its key id, which the local
+//! resources then report as their key (`messaging.rs` and `secrets.rs` say what moto does with
+//! it). Functions are not created here (the Lambda service runs them), but their names are fixed
+//! here, so that `!Ref SomeFunction` resolves. Each step looks for what exists first, so
+//! deploying twice onto the same moto returns the same physical ids (and changes nothing: a queue
+//! an earlier deploy made without a key keeps none).
 //!
 //! A function's `SNS` event is a subscription of the function to the topic on AWS (SAM names it
 //! `<Function><Event>`). Locally the subscription is the topic's to a *delivery queue*,
@@ -50,15 +55,23 @@
 //!
 //! Not created, because moto neither needs nor enforces them: queue policies and IAM (moto does
 //! not check permissions), the table's encryption at rest, point-in-time recovery and deletion
-//! protection, key policies and rotation, SQS managed encryption, CloudWatch alarms, the X-Ray
-//! sampling rule, and the API's methods and stage (played by [`crate::api_gateway`]). Tables are
-//! always on-demand (`PAY_PER_REQUEST`): there is no capacity to size locally.
+//! protection, key policies and rotation, log groups (and so their `KmsKeyId`), CloudWatch
+//! alarms, the X-Ray sampling rule, and the API's methods and stage (played by
+//! [`crate::api_gateway`]). Tables are always on-demand (`PAY_PER_REQUEST`): there is no capacity
+//! to size locally.
+//!
+//! With key policies and IAM unenforced, what the encrypted topic, queues and secret need of
+//! their key on AWS is not checked locally: SNS delivers to an SSE-KMS queue only if the key's
+//! policy lets `sns.amazonaws.com` use it (`kms:GenerateDataKey*`, `kms:Decrypt`); a publisher to
+//! an encrypted topic needs `kms:GenerateDataKey*` and `kms:Decrypt` on its key, a consumer of an
+//! encrypted queue `kms:Decrypt`, a reader of the secret `kms:Decrypt` through Secrets Manager. A
+//! template missing one deploys and runs here; on AWS the deliveries or calls that need it fail.
 //!
 //! A deploy that fails at one resource deletes what it created before it, as CloudFormation's
 //! rollback does, and reports `ROLLBACK_COMPLETE` ([`DeployError::RolledBack`], `rollback.rs`).
 //!
-//! One file a resource kind: `keys.rs`, `secrets.rs`, `table.rs`, `messaging.rs` (queues and
-//! subscriptions), `cognito.rs`, `api.rs`; `physical.rs` holds what a created resource gives
+//! One file a resource kind: `keys.rs`, `secrets.rs`, `table.rs`, `messaging.rs` (queues, topics
+//! and subscriptions), `cognito.rs`, `api.rs`; `physical.rs` holds what a created resource gives
 //! `!Ref` and `!GetAtt`; `rollback.rs` takes back a failed deploy.
 
 mod api;

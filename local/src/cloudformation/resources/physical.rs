@@ -108,6 +108,7 @@ impl Physical {
     pub(in crate::cloudformation) fn attribute(&self, attribute: &str) -> Option<&str> {
         match (self, attribute) {
             (Physical::Key { arn, .. }, "Arn") => Some(arn),
+            (Physical::Key { id, .. }, "KeyId") => Some(id),
             (Physical::Secret { arn, .. }, "Id") => Some(arn),
             (Physical::Table { arn, .. }, "Arn") => Some(arn),
             (Physical::Table { stream_arn, .. }, "StreamArn") => stream_arn.as_deref(),

@@ -6,6 +6,12 @@
 //! to the next (whoever holds it, the merchant checking the webhook's signature, keeps a valid
 //! copy). `!Ref` gives the secret's ARN, as CloudFormation's does, and so does `!GetAtt <X>.Id`.
 //!
+//! `KmsKeyId` goes to `CreateSecret` resolved (`!Ref` of a key is its key id). moto 5.2.5 stores it
+//! as given and returns it from `DescribeSecret` (it leaves the field out for the default
+//! `alias/aws/secretsmanager`, as AWS does), but, kinder than AWS, neither checks that the key
+//! exists nor asks KMS for anything when the value is stored or read: a reader without
+//! `kms:Decrypt` on the key gets the value locally.
+//!
 //! Exam: `DeleteSecret` waits a recovery window (7 to 30 days, 30 by default) before the secret
 //! is gone, unless `ForceDeleteWithoutRecovery`. The rollback of a deploy forces it, so that the
 //! next deploy can create a secret of the same name at once.
@@ -43,10 +49,12 @@ async fn deploy_secret(
         SecretValue::Generated(password) => generate(secrets, logical_id, password).await?,
     };
     let description = deployed.resolve_optional_for(logical_id, secret.description.as_ref())?;
+    let kms_key = deployed.resolve_optional_for(logical_id, secret.kms_key.as_ref())?;
     let arn = secrets
         .create_secret()
         .name(&name)
         .set_description(description)
+        .set_kms_key_id(kms_key)
         .secret_string(value)
         .send()
         .await

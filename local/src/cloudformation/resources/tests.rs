@@ -111,6 +111,7 @@ fn get_att_gives_the_attributes_of_each_resource_type() {
         resolve(get_att("Key", "Arn")).unwrap(),
         "arn:aws:kms:eu-west-1:1:key/k-1"
     );
+    assert_eq!(resolve(get_att("Key", "KeyId")).unwrap(), "k-1");
     assert_eq!(resolve(get_att("Table", "Arn")).unwrap(), "arn:table");
     assert_eq!(resolve(get_att("Queue", "Arn")).unwrap(), "arn:queue");
     assert_eq!(resolve(get_att("Queue", "QueueName")).unwrap(), "s-Queue");

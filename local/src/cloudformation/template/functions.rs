@@ -417,6 +417,15 @@ mod tests {
         assert_eq!(global, [("A".into(), Some(0)), ("B".into(), Some(5))]);
     }
 
+    #[test]
+    fn a_key_for_the_environment_variables_is_accepted_and_left_to_lambda() {
+        // Exam: `KmsKeyArn` encrypts the function's environment variables at rest with a customer
+        // managed key. The local Lambda service keeps them in memory: nothing to encrypt.
+        let yaml = "Globals:\n  Function:\n    KmsKeyArn: !GetAtt Key.Arn\nResources:\n  Key: {Type: AWS::KMS::Key}\n  A:\n    Type: AWS::Serverless::Function\n    Metadata: {BuildProperties: {Binary: a}}\n    Properties:\n      Environment: {Variables: {X: x}}\n";
+        let template = Template::parse(yaml).expect("KmsKeyArn is not refused");
+        assert_eq!(template.functions()[0].environment.len(), 1);
+    }
+
     /// A template whose function `A` has `EventInvokeConfig` `config` (indented under it) and a
     /// queue `Failures`.
     fn with_event_invoke_config(config: &str) -> Result<Template, super::TemplateError> {

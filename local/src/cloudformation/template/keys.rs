@@ -1,7 +1,10 @@
 //! `AWS::KMS::Key` and `AWS::KMS::Alias`: a key has only a generated id; its alias is the name
 //! other resources and the functions use.
+//!
+//! Also the key another resource encrypts with ([`read_key_reference`]): a queue's or topic's
+//! `KmsMasterKeyId`, a secret's `KmsKeyId`.
 
-use super::{Expr, KMS_KEY, Node, ResourceTypes, TemplateError};
+use super::{Expr, KMS_ALIAS, KMS_KEY, Node, Problem, ResourceTypes, TemplateError};
 
 /// An `AWS::KMS::Key`.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,4 +45,37 @@ pub(super) fn read_alias(
             .required("TargetKeyId")?
             .reference_to(KMS_KEY, types)?,
     })
+}
+
+/// A key another resource encrypts with (`KmsMasterKeyId`, `KmsKeyId`), left unevaluated: the
+/// services take a key id, a key ARN, an alias name or an alias ARN, so `!Ref` of a key of the
+/// template (its key id, as CloudFormation gives it), `!GetAtt <Key>.Arn`, `!Ref` of an alias
+/// (its name), a parameter, or a literal (`alias/aws/sqs`, the AWS managed key) are all read.
+/// A `!Ref` or `!GetAtt` of any other resource of the template is refused: no service takes a
+/// queue's URL for a key.
+pub(super) fn read_key_reference(
+    node: &Node,
+    types: &ResourceTypes,
+) -> Result<Expr, TemplateError> {
+    let expr = node.expr()?;
+    let wrong_target = |logical_id: &String, expected| {
+        node.problem(Problem::WrongTarget {
+            logical_id: logical_id.clone(),
+            expected,
+        })
+    };
+    match &expr {
+        // Not a resource: a parameter or a pseudo parameter, resolved at deploy time.
+        Expr::Ref(logical_id) => match types.get(logical_id).map(String::as_str) {
+            None | Some(KMS_KEY | KMS_ALIAS) => {}
+            Some(_) => return Err(wrong_target(logical_id, "AWS::KMS::Key or AWS::KMS::Alias")),
+        },
+        Expr::GetAtt(logical_id, _)
+            if types.get(logical_id).map(String::as_str) != Some(KMS_KEY) =>
+        {
+            return Err(wrong_target(logical_id, KMS_KEY));
+        }
+        _ => {}
+    }
+    Ok(expr)
 }

@@ -24,8 +24,11 @@
 //! queues, subscriptions, functions, the REST API's access control and answers (`api.rs`) and the
 //! Cognito user pool behind it (`identity.rs`). Other resource types (queue policies, alarms, the
 //! sampling rule) are not read, only remembered by type (see [`Template::resource_type`]), and
-//! properties that make no difference locally (encryption at rest, IAM policies) are ignored. A
-//! modelled property the local stack cannot honour is an error that names the resource.
+//! properties that make no difference locally (a table's encryption at rest, key policies, IAM
+//! policies) are ignored. The key a topic, queue or secret is encrypted with is read
+//! (`KmsMasterKeyId`, `KmsKeyId`), so that the local resources carry it as AWS's would. A
+//! modelled property the local stack cannot honour, or that the service would refuse, is an error
+//! that names the resource.
 //!
 //! One file a concept: `parameters.rs` (parameters and conditions), `node.rs` (properties with their location), and one file per
 //! resource kind: `table.rs`, `keys.rs`, `messaging.rs` (topics, queues, subscriptions),
@@ -67,7 +70,7 @@ pub use table::{IndexSpec, TableSpec};
 use functions::{read_function, with_globals};
 use keys::{read_alias, read_key};
 use messaging::{read_queue, read_subscription, read_topic};
-use node::{DYNAMODB_TABLE, KMS_KEY, Node, ResourceTypes, SNS_TOPIC, SQS_QUEUE};
+use node::{DYNAMODB_TABLE, KMS_ALIAS, KMS_KEY, Node, ResourceTypes, SNS_TOPIC, SQS_QUEUE};
 use parameters::{Parameter, apply_overrides, evaluate_conditions, read_parameters};
 use secrets::read_secret;
 use table::read_table;
@@ -261,8 +264,10 @@ impl Template {
                 "AWS::DynamoDB::Table" => template.tables.push(read_table(&properties)?),
                 "AWS::KMS::Key" => template.keys.push(read_key(&properties)?),
                 "AWS::KMS::Alias" => template.aliases.push(read_alias(&properties, types)?),
-                "AWS::SecretsManager::Secret" => template.secrets.push(read_secret(&properties)?),
-                "AWS::SNS::Topic" => template.topics.push(read_topic(&properties)?),
+                "AWS::SecretsManager::Secret" => {
+                    template.secrets.push(read_secret(&properties, types)?)
+                }
+                "AWS::SNS::Topic" => template.topics.push(read_topic(&properties, types)?),
                 "AWS::SQS::Queue" => template.queues.push(read_queue(&properties, types)?),
                 "AWS::SNS::Subscription" => template
                     .subscriptions

@@ -13,6 +13,7 @@ pub(super) type ResourceTypes = BTreeMap<String, String>;
 
 pub(super) const DYNAMODB_TABLE: &str = "AWS::DynamoDB::Table";
 pub(super) const KMS_KEY: &str = "AWS::KMS::Key";
+pub(super) const KMS_ALIAS: &str = "AWS::KMS::Alias";
 pub(super) const SNS_TOPIC: &str = "AWS::SNS::Topic";
 pub(super) const SQS_QUEUE: &str = "AWS::SQS::Queue";
 

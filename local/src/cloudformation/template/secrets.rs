@@ -2,11 +2,15 @@
 //! better, has Secrets Manager generate (`GenerateSecretString`), so that it appears in no
 //! template, parameter or environment variable.
 //!
-//! Exam: Secrets Manager always encrypts a secret with KMS (the AWS managed key
-//! `aws/secretsmanager` unless `KmsKeyId` names another); `KmsKeyId` and `Tags` make no difference
-//! locally and are not read. `ReplicaRegions` is refused: the local stack has one region.
+//! Exam: Secrets Manager always encrypts a secret with KMS: the AWS managed key
+//! `aws/secretsmanager` unless `KmsKeyId` names a customer managed key, which is read (see
+//! [`read_key_reference`]) and given to `CreateSecret`. With a customer managed key, whoever reads
+//! the secret needs `kms:Decrypt` on that key too, and another account can be given access (the
+//! AWS managed key's policy cannot be changed). `Tags` make no difference locally and are not
+//! read. `ReplicaRegions` is refused: the local stack has one region.
 
-use super::{Expr, Node, Problem, TemplateError};
+use super::keys::read_key_reference;
+use super::{Expr, Node, Problem, ResourceTypes, TemplateError};
 
 /// An `AWS::SecretsManager::Secret`.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +19,8 @@ pub struct SecretSpec {
     /// `Name`; unset, the stack names it (`<stack>-<LogicalId>` locally).
     pub name: Option<Expr>,
     pub description: Option<Expr>,
+    /// `KmsKeyId`; unset, Secrets Manager's `aws/secretsmanager`.
+    pub kms_key: Option<Expr>,
     pub value: SecretValue,
 }
 
@@ -48,7 +54,10 @@ pub struct PasswordSpec {
 /// Secrets Manager's default password length.
 const DEFAULT_PASSWORD_LENGTH: i64 = 32;
 
-pub(super) fn read_secret(properties: &Node) -> Result<SecretSpec, TemplateError> {
+pub(super) fn read_secret(
+    properties: &Node,
+    types: &ResourceTypes,
+) -> Result<SecretSpec, TemplateError> {
     if let Some(replicas) = properties.field("ReplicaRegions") {
         return Err(replicas.problem(Problem::Unsupported("the local stack has one region")));
     }
@@ -74,6 +83,7 @@ pub(super) fn read_secret(properties: &Node) -> Result<SecretSpec, TemplateError
         logical_id: properties.resource.to_owned(),
         name: properties.optional("Name", Node::expr)?,
         description: properties.optional("Description", Node::expr)?,
+        kms_key: properties.optional("KmsKeyId", |key| read_key_reference(key, types))?,
         value,
     })
 }
@@ -157,6 +167,15 @@ mod tests {
             panic!("a generated secret");
         };
         assert_eq!(password.length, 32);
+    }
+
+    #[test]
+    fn a_customer_managed_key_is_read() {
+        let yaml = "Resources:\n  Key: {Type: AWS::KMS::Key}\n  Secret:\n    Type: AWS::SecretsManager::Secret\n    Properties:\n      KmsKeyId: !GetAtt Key.Arn\n      GenerateSecretString: {}\n";
+        let spec = Template::parse(yaml).unwrap().secrets().remove(0);
+        assert_eq!(spec.kms_key, Some(Expr::GetAtt("Key".into(), "Arn".into())));
+        let default = secret("      SecretString: x\n").unwrap();
+        assert_eq!(default.kms_key, None, "aws/secretsmanager");
     }
 
     #[test]

@@ -259,25 +259,54 @@ fn subscriptions_deliver_raw_and_fulfillment_filters_on_event_type() {
 }
 
 #[test]
-fn the_key_alias_is_a_sub_on_the_stack_name() {
+fn the_key_aliases_are_subs_on_the_stack_name() {
     let template = real_template();
     assert_eq!(
         template.aliases(),
-        [AliasSpec {
-            logical_id: "OrdersKeyAlias".into(),
-            name: Expr::Sub("alias/${AWS::StackName}-orders".into()),
-            target_key: "OrdersKey".into(),
-        }]
+        [
+            AliasSpec {
+                logical_id: "OrdersKeyAlias".into(),
+                name: Expr::Sub("alias/${AWS::StackName}-orders".into()),
+                target_key: "OrdersKey".into(),
+            },
+            AliasSpec {
+                logical_id: "MessagesKeyAlias".into(),
+                name: Expr::Sub("alias/${AWS::StackName}-messages".into()),
+                target_key: "MessagesKey".into(),
+            }
+        ]
     );
-    assert_eq!(template.keys()[0].logical_id, "OrdersKey");
+    let keys: Vec<String> = template.keys().into_iter().map(|k| k.logical_id).collect();
+    assert_eq!(keys, ["OrdersKey", "MessagesKey"]);
     assert!(matches!(template.keys()[0].description, Some(Expr::Sub(_))));
+}
+
+#[test]
+fn order_events_are_encrypted_with_the_messages_key_in_the_topic_and_every_queue() {
+    let template = real_template();
+    let messages_key = Some(Expr::Ref("MessagesKey".into()));
     assert_eq!(
         template.topics(),
         [TopicSpec {
             logical_id: "OrderEventsTopic".into(),
-            tracing_active: true
+            // Named: the key policy names the topic's ARN, which a !Ref would make a cycle.
+            name: Some(Expr::Sub("${AWS::StackName}-order-events".into())),
+            tracing_active: true,
+            kms_master_key: messages_key.clone(),
         }]
     );
+    let queues = template.queues();
+    assert_eq!(queues.len(), 6);
+    for queue in queues {
+        assert_eq!(queue.kms_master_key, messages_key, "{}", queue.logical_id);
+        assert_eq!(
+            queue.kms_data_key_reuse_period_seconds,
+            Some(300),
+            "{}",
+            queue.logical_id
+        );
+        assert_eq!(queue.sqs_managed_sse, None, "{}", queue.logical_id);
+    }
 }
 
 #[test]
