@@ -64,7 +64,7 @@ help:
 	@echo "           [MODE=promote]  ... an alarm set to ALARM (promote: no alarm); DRY_RUN=1 prints, changes nothing"
 	@echo "make logs FN=<function>    tail a deployed function's logs (binary or logical id, e.g. FN=fulfill-order)"
 	@echo "make traces                tail the X-Ray traces of the stack's account and Region"
-	@echo "make delete                sam delete: remove the deployed stack (the KMS key is retained)"
+	@echo "make delete                sam delete: remove the deployed stack (the KMS keys are retained)"
 	@echo "make tools                 install cfn-guard $(CFN_GUARD_VERSION) (cargo install, a few minutes) and checkov into .tools/"
 	@echo "functions: $$(ls functions | tr '\n' ' ')"
 

@@ -4,9 +4,10 @@
 //! Each function runs with an execution role of its own, written out in `template.yaml`, and
 //! CodeDeploy with one too: no role carries a managed policy (what an AWS managed policy allows is
 //! not in the template, and the ones SAM attaches allow data-plane actions on `"*"`), every
-//! statement names the resource it is for, log writes go to the function's own log group, KMS use
-//! holds only for the card's encryption context, and table access only for the partition keys the
-//! function's items have (`dynamodb:LeadingKeys`). `policies/iam.guard` checks the same rules with
+//! statement names the resource it is for, log writes go to the function's own log group, use of
+//! the card key holds only for the card's encryption context, use of the messages key only through
+//! SNS, SQS or Secrets Manager, and table access only for the partition keys the function's items
+//! have (`dynamodb:LeadingKeys`). `policies/iam.guard` checks the same rules with
 //! cfn-guard (`make validate`).
 //!
 //! Needs the project's `.venv` (the SAM CLI brings the translator): `make venv`.
@@ -151,6 +152,46 @@ fn logs_and_traces(log_group: &str) -> [Grant; 2] {
     ]
 }
 
+/// `actions` on MessagesKey, only through `services` (`kms:ViaService`: `sns`, `sqs`,
+/// `secretsmanager` in the stack's Region): the key serves only calls the role may make on a topic,
+/// queue or secret its other statements name.
+fn messages_key_through(
+    actions: &[&str],
+    services: &[&str],
+    context: Option<(&str, Value)>,
+) -> Grant {
+    let via: Vec<Value> = services
+        .iter()
+        .map(
+            |service| json!({"Fn::Sub": format!("{service}.${{AWS::Region}}.${{AWS::URLSuffix}}")}),
+        )
+        .collect();
+    let via = match via.as_slice() {
+        [one] => one.clone(),
+        _ => Value::Array(via),
+    };
+    let mut condition = serde_json::Map::new();
+    condition.insert("kms:ViaService".into(), via);
+    if let Some((key, value)) = context {
+        condition.insert(key.into(), value);
+    }
+    grant(
+        actions,
+        get_att("MessagesKey", "Arn"),
+        json!({"StringEquals": condition}),
+    )
+}
+
+/// What a sender to an encrypted queue needs (Lambda sends an on-failure record with the role).
+fn encrypt_for_queues() -> Grant {
+    messages_key_through(&["kms:GenerateDataKey", "kms:Decrypt"], &["sqs"], None)
+}
+
+/// What a consumer of an encrypted queue needs.
+fn decrypt_from_queues() -> Grant {
+    messages_key_through(&["kms:Decrypt"], &["sqs"], None)
+}
+
 /// KMS use only for a data key of the card's encryption context (the one the code sends).
 fn card_context() -> Value {
     json!({"StringEquals": {
@@ -259,6 +300,11 @@ fn every_role_allows_exactly_the_calls_its_function_makes() {
                     get_att("StreamFailureQueue", "Arn"),
                     Value::Null,
                 ),
+                messages_key_through(
+                    &["kms:GenerateDataKey", "kms:Decrypt"],
+                    &["sns", "sqs"],
+                    None,
+                ),
             ],
         ),
         (
@@ -266,6 +312,7 @@ fn every_role_allows_exactly_the_calls_its_function_makes() {
             "FulfillOrderLogGroup",
             vec![
                 consume("FulfillmentQueue"),
+                decrypt_from_queues(),
                 grant(&["kms:Decrypt"], key(), card_context()),
                 grant(
                     &["dynamodb:GetItem", "dynamodb:UpdateItem"],
@@ -279,6 +326,7 @@ fn every_role_allows_exactly_the_calls_its_function_makes() {
             "RecordAuditLogGroup",
             vec![
                 consume("AuditQueue"),
+                decrypt_from_queues(),
                 grant(&["dynamodb:PutItem"], table(), orders()),
             ],
         ),
@@ -291,11 +339,22 @@ fn every_role_allows_exactly_the_calls_its_function_makes() {
                     json!({"Ref": "MerchantWebhookSecret"}),
                     Value::Null,
                 ),
+                // The secret is encrypted with MessagesKey: this secret only (its encryption
+                // context names it), through Secrets Manager only.
+                messages_key_through(
+                    &["kms:Decrypt"],
+                    &["secretsmanager"],
+                    Some((
+                        "kms:EncryptionContext:SecretARN",
+                        json!({"Ref": "MerchantWebhookSecret"}),
+                    )),
+                ),
                 grant(
                     &["sqs:SendMessage"],
                     get_att("MerchantNotificationFailureQueue", "Arn"),
                     Value::Null,
                 ),
+                encrypt_for_queues(),
             ],
         ),
         (
@@ -322,6 +381,7 @@ fn every_role_allows_exactly_the_calls_its_function_makes() {
                     get_att("PreTrafficHookFailureQueue", "Arn"),
                     Value::Null,
                 ),
+                encrypt_for_queues(),
             ],
         ),
     ]
@@ -517,4 +577,95 @@ fn the_key_policy_delegates_to_iam_and_lets_the_account_use_the_key_through_dyna
     .map(|statement| canonical(statement).to_string())
     .collect();
     assert_eq!(statements, expected);
+}
+
+/// Exam: a service that encrypts for us needs the key policy's leave. MessagesKey's policy adds two
+/// service statements to the account's: SNS may make and open data keys only for this stack's
+/// topic (`aws:SourceArn`, spelt out from the topic's name), as it must to deliver into an
+/// encrypted queue; CloudWatch Logs may use the key only for this stack's log groups (the
+/// `aws:logs:arn` encryption context), each spelt out from its `LogGroupName`. A group added or
+/// renamed without its line here would fail to create at deploy time: this test fails first.
+#[test]
+fn the_messages_key_lets_sns_use_it_for_the_topic_and_logs_for_the_stacks_log_groups() {
+    let template = translated();
+    let policy = &resource(template, "MessagesKey")["Properties"]["KeyPolicy"];
+    let by_principal: BTreeMap<String, Value> = strings(&policy["Statement"])
+        .into_iter()
+        .map(|statement| {
+            assert_eq!(statement["Effect"], "Allow", "{statement}");
+            assert_eq!(statement["Resource"], "*", "{statement}");
+            (
+                canonical(statement["Principal"].clone()).to_string(),
+                statement,
+            )
+        })
+        .collect();
+    let principal = |p: Value| canonical(p).to_string();
+    let account_root =
+        json!({"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}});
+    let sns = json!({"Service": "sns.amazonaws.com"});
+    let logs = json!({"Service": {"Fn::Sub": "logs.${AWS::Region}.${AWS::URLSuffix}"}});
+    let expected: BTreeSet<String> = [&account_root, &sns, &logs]
+        .into_iter()
+        .map(|p| principal(p.clone()))
+        .collect();
+    assert_eq!(
+        by_principal.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "MessagesKey's principals"
+    );
+
+    let root = &by_principal[&principal(account_root)];
+    assert_eq!(root["Action"], "kms:*");
+    assert!(root.get("Condition").is_none(), "{root}");
+
+    // SNS: data keys for this stack's topic only, which is named so the policy can name it.
+    let topic_name = &resource(template, "OrderEventsTopic")["Properties"]["TopicName"]["Fn::Sub"];
+    let topic_name = topic_name
+        .as_str()
+        .expect("OrderEventsTopic has a TopicName");
+    let sns = &by_principal[&principal(sns)];
+    let mut actions = strings(&sns["Action"]);
+    actions.sort_by_key(Value::to_string);
+    assert_eq!(
+        actions,
+        [json!("kms:Decrypt"), json!("kms:GenerateDataKey*")]
+    );
+    assert_eq!(
+        sns["Condition"],
+        json!({"ArnEquals": {"aws:SourceArn": {"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{topic_name}"
+        )}}})
+    );
+
+    // CloudWatch Logs: exactly the stack's log groups, every one of which uses the key.
+    let log_groups = resources_of_type(template, "AWS::Logs::LogGroup");
+    let group_arns: BTreeSet<String> = log_groups
+        .iter()
+        .map(|(id, group)| {
+            assert_eq!(
+                group["Properties"]["KmsKeyId"],
+                get_att("MessagesKey", "Arn"),
+                "{id} is encrypted with MessagesKey"
+            );
+            let name = group["Properties"]["LogGroupName"]["Fn::Sub"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}'s LogGroupName is a !Sub"));
+            json!({"Fn::Sub": format!(
+                "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{name}"
+            )})
+            .to_string()
+        })
+        .collect();
+    assert!(group_arns.len() >= 11, "{group_arns:?}");
+    let logs = &by_principal[&principal(logs)];
+    let allowed: BTreeSet<String> =
+        strings(&logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"])
+            .iter()
+            .map(Value::to_string)
+            .collect();
+    assert_eq!(
+        allowed, group_arns,
+        "the log groups CloudWatch Logs may encrypt"
+    );
 }

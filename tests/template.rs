@@ -91,6 +91,61 @@ fn one_rotating_customer_managed_key_encrypts_the_table_and_the_cards() {
     );
 }
 
+/// Exam: SSE-KMS on every hop. Order events carry the shipping address through the topic and
+/// the queues, dead-letter and failure queues included; a second rotating key of the stack's own
+/// (not the card key, and not SQS's or SNS's own keys) encrypts them, the functions' environments
+/// and the webhook's secret. (Its policy, and the log groups, are read in
+/// `least_privilege.rs`.)
+#[test]
+fn order_events_environments_and_the_secret_are_encrypted_with_the_messages_key() {
+    let template = template();
+    let key = resource(&template, "MessagesKey");
+    assert_eq!(key["EnableKeyRotation"], true);
+    assert_eq!(
+        template["Resources"]["MessagesKey"]["DeletionPolicy"],
+        "Retain"
+    );
+    let messages_key = ("Ref".to_owned(), "MessagesKey".to_owned());
+
+    let topics = resources_of_type(&template, "AWS::SNS::Topic");
+    let queues = resources_of_type(&template, "AWS::SQS::Queue");
+    assert!(queues.len() >= 7, "{queues:?}");
+    for (id, properties) in topics.iter().chain(&queues) {
+        assert_eq!(
+            intrinsic(&properties["KmsMasterKeyId"]),
+            messages_key,
+            "{id} is encrypted with MessagesKey"
+        );
+        assert!(
+            properties.get("SqsManagedSseEnabled").is_none(),
+            "{id}: SSE-SQS and a KMS key exclude each other"
+        );
+    }
+    for (id, properties) in &queues {
+        // SQS's data key reuse: 60 s to 24 h; KMS calls per queue grow with it, not with messages.
+        let reuse = properties["KmsDataKeyReusePeriodSeconds"].as_u64();
+        assert!(
+            reuse.is_some_and(|seconds| (60..=86_400).contains(&seconds)),
+            "{id}: KmsDataKeyReusePeriodSeconds {reuse:?}"
+        );
+    }
+
+    let secret = resource(&template, "MerchantWebhookSecret");
+    assert_eq!(intrinsic(&secret["KmsKeyId"]), messages_key);
+
+    // Every function, through Globals: Lambda encrypts the environment with it.
+    assert_eq!(
+        intrinsic(&template["Globals"]["Function"]["KmsKeyArn"]),
+        ("GetAtt".into(), "MessagesKey.Arn".into())
+    );
+    for function in functions(&template) {
+        assert!(
+            resource(&template, &function).get("KmsKeyArn").is_none(),
+            "{function} overrides the Globals' KmsKeyArn"
+        );
+    }
+}
+
 #[test]
 fn every_function_and_the_api_are_traced_with_a_sampling_rule() {
     let template = template();

@@ -126,7 +126,9 @@ impl Resources {
                 source_url: queue_url(source.trim_end_matches("Url")).await?,
             });
         }
-        let topic_name = format!("{stack}-OrderEventsTopic");
+        // The template names the topic itself (`TopicName: ${AWS::StackName}-order-events`: the
+        // messages key's policy names it), so it is not `<stack>-<LogicalId>` like the queues.
+        let topic_name = format!("{stack}-order-events");
         let mut topics = sns.list_topics().into_paginator().items().send();
         let mut topic_arn = None;
         while let Some(topic) = topics.next().await {
