@@ -1,12 +1,12 @@
 //! End to end: the local stack, started from `template.yaml` on free ports, driven over HTTP by
 //! the demo's scenarios (sign-in, create, who may see what, CORS, conflict, idempotent retry, a
-//! cancelled transaction, envelope encryption, fan-out to `CONFIRMED`, a redelivered event that
-//! changes nothing, poison message to the DLQ, trace tree, TTL's expired but visible record,
-//! capacity units, pages, an event Lambda gives up on, a 504 or a 502 depending on which timeout
-//! ends first, reserved concurrency's 429 (a 500 behind API Gateway), API Gateway's 429 and
-//! backoff). The functions run as their own binaries, one process each, with the template's
-//! environment. And `orders-demo` itself: `--step <name>` runs one step, an unknown name is
-//! refused with the list.
+//! cancelled transaction, envelope encryption, fan-out to `CONFIRMED`, the key of every hop at
+//! rest, a redelivered event that changes nothing, poison message to the DLQ, trace tree, TTL's
+//! expired but visible record, capacity units, pages, an event Lambda gives up on, a 504 or a 502
+//! depending on which timeout ends first, reserved concurrency's 429 (a 500 behind API Gateway),
+//! API Gateway's 429 and backoff). The functions run as their own binaries, one process each,
+//! with the template's environment. And `orders-demo` itself: `--step <name>` runs one step, an
+//! unknown name is refused with the list.
 
 use crate::support;
 

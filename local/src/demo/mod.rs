@@ -13,6 +13,7 @@
 //! | cors                                               | `cors.rs`: the preflight, the function's header |
 //! | all_or_nothing                                     | `transaction.rs`: TransactWriteItems      |
 //! | fan_out, confirmed, redelivered, poison, trace     | `pipeline.rs`: the event pipeline         |
+//! | encrypted_hops                                     | `encryption.rs`: SSE-KMS on the topic and every queue |
 //! | expired_but_visible, capacity, list_pages          | `table.rs`: DynamoDB's TTL, capacity units, pages |
 //! | async_retries                                      | `async_invoke.rs`: an event Lambda gives up on |
 //! | merchant_webhook                                   | `merchant_webhook.rs`: SNS -> Lambda asynchronously, a signed webhook, retries, the destination |
@@ -24,6 +25,7 @@
 mod async_invoke;
 mod concurrency;
 mod cors;
+mod encryption;
 mod identity;
 mod merchant_webhook;
 mod orders;

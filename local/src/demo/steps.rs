@@ -79,6 +79,13 @@ pub const STEPS: &[Step] = &[
         needs: &["create", "conflict"],
     },
     Step {
+        name: "encrypted_hops",
+        title: "Every hop encrypted at rest",
+        concept: "SSE-KMS on SNS and SQS with a customer managed key; the key policy for SNS",
+        scenario: "§4 and §5, not in §17",
+        needs: &[],
+    },
+    Step {
         name: "confirmed",
         title: "The order is confirmed",
         concept: "an idempotent SQS consumer with a conditional update",
@@ -219,6 +226,7 @@ impl Demo<'_> {
             "all_or_nothing" => self.all_or_nothing().await,
             "envelope" => self.envelope().await,
             "fan_out" => self.fan_out().await,
+            "encrypted_hops" => self.encrypted_hops().await,
             "confirmed" => self.confirmed().await,
             "redelivered" => self.redelivered().await,
             "poison" => self.poison().await,
