@@ -11,6 +11,7 @@ mod card_data;
 mod contention;
 mod event_pipeline;
 mod identity_template;
+mod key_policies;
 mod least_privilege;
 mod merchant_notification;
 mod ownership;

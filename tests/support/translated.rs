@@ -66,6 +66,11 @@ pub fn reference(logical_id: &str) -> Value {
     json!({ "Ref": logical_id })
 }
 
+/// `!GetAtt <logical_id>.<attribute>`, as the translated template writes it.
+pub fn get_att(logical_id: &str, attribute: &str) -> Value {
+    json!({"Fn::GetAtt": [logical_id, attribute]})
+}
+
 /// The one resource of a type; panics if there are none or several.
 pub fn only<'a>(template: &'a Value, kind: &str) -> (&'a str, &'a Value) {
     let mut found = resources_of_type(template, kind);
@@ -77,4 +82,30 @@ pub fn only<'a>(template: &'a Value, kind: &str) -> (&'a str, &'a Value) {
 pub fn api_body(template: &Value) -> &Value {
     let (_, api) = only(template, "AWS::ApiGateway::RestApi");
     &api["Properties"]["Body"]
+}
+
+/// The value with every object's keys in sorted order, so equal values print equally.
+pub fn canonical(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
+    }
+}
+
+/// A string or a list of strings, as IAM allows for `Action` and `Resource`.
+pub fn strings(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        single => vec![single.clone()],
+    }
 }

@@ -6,7 +6,7 @@
 //! queue, told apart by the stack's two aliases. moto stores those attributes but encrypts nothing
 //! and evaluates no key policy, so the step shows the declaration, not the encryption: a key
 //! policy that forgot SNS would break deliveries on AWS and not here, which is why
-//! `tests/least_privilege.rs` checks that policy on the translated template.
+//! `tests/key_policies.rs` checks that policy on the translated template.
 
 use std::fmt::Write as _;
 
@@ -33,10 +33,14 @@ impl Demo<'_> {
             out,
             "  aws kms describe-key --key-id alias/{stack}-messages -> MessagesKey ({messages})\n  aws kms describe-key --key-id alias/{stack}-orders   -> OrdersKey ({orders})"
         );
-        let name = |id: &str| match id {
-            _ if id == messages => "MessagesKey",
-            _ if id == orders => "OrdersKey",
-            _ => "a key of no alias of the stack",
+        let name = |id: &str| {
+            if id == messages {
+                "MessagesKey"
+            } else if id == orders {
+                "OrdersKey"
+            } else {
+                "a key of no alias of the stack"
+            }
         };
 
         let resources = deployed.resources();
@@ -145,7 +149,7 @@ impl Demo<'_> {
         proved(
             out,
             &format!(
-                "the local stack declares every hop, the topic and the {queues} queues, encrypted at rest with MessagesKey, as template.yaml does, and none with OrdersKey, the card key; every queue reuses a data key 300 s, so KMS calls grow with time and principals, not orders. Not proved here: that anything is encrypted, or that SNS may use the key (the key policy statement for sns.amazonaws.com with aws:SourceArn, without which deliveries to the queues fail on AWS): moto checks neither, tests/least_privilege.rs checks the policy on the translated template"
+                "the local stack declares every hop, the topic and the {queues} queues, encrypted at rest with MessagesKey, as template.yaml does, and none with OrdersKey, the card key; every queue reuses a data key 300 s, so KMS calls grow with time and principals, not orders. Not proved here: that anything is encrypted, or that SNS may use the key (the key policy statement for sns.amazonaws.com with aws:SourceArn, without which deliveries to the queues fail on AWS): moto checks neither, tests/key_policies.rs checks the policy on the translated template"
             ),
         )
     }
